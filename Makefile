@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine:
+#   make demo   one full certification round against a local AWS emulator (moto)
+#   make test   installs what the tests need, then fmt, clippy and every test
+SHELL := bash
+CARGO ?= cargo
+
+include mk/venv.mk
+
+.PHONY: all build test check fmt fmt-check clippy crds clean
+
+all: build
+
+build:
+	$(CARGO) build --locked
+
+# Everything CI runs. The venv (moto) is created first because the AWS tests need it.
+test: venv fmt-check clippy
+	$(CARGO) test --locked --all-targets --no-fail-fast
+	$(CARGO) test --locked --doc
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# Regenerate the CRD from the Rust types (tests/api.rs fails when the committed copy is stale).
+crds:
+	$(CARGO) run --locked --quiet -- crd > crds/lambdaaliasset.yaml.tmp
+	mv crds/lambdaaliasset.yaml.tmp crds/lambdaaliasset.yaml
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)
