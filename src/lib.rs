@@ -8,4 +8,5 @@ pub mod api;
 pub mod aws;
 pub mod cli;
 pub mod controller;
+pub mod engine;
 pub mod plan;

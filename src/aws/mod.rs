@@ -1,4 +1,10 @@
-//! AWS adapter: everything that talks to AWS goes through here, so that
-//! configuration (region, endpoint, retries, timeouts) is decided in one place.
+//! AWS adapter: everything that talks to AWS goes through here, so that configuration
+//! (region, endpoint, retries, timeouts), the call budget and error mapping live in one place.
 
+pub mod api;
+pub mod budget;
 pub mod client;
+pub mod fake;
+pub mod sdk;
+
+pub use api::{AwsError, AwsResult, LambdaApi, Operation};

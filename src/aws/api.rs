@@ -1,0 +1,297 @@
+//! The Lambda operations the controller uses, as a trait: implemented over the AWS SDK
+//! ([`super::sdk::SdkLambda`]) and by a faithful in-memory fake ([`super::fake::FakeLambda`]) that
+//! enforces the rules moto ignores. Observation and execution ([`super::engine`]) are written
+//! once against this trait, so the fake exercises the same code that talks to AWS.
+//!
+//! `function` arguments are what the user wrote in `spec.functionName` (name, partial ARN or
+//! ARN, never qualified); qualifiers are passed separately.
+
+use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
+
+/// `$LATEST`, the unpublished version.
+pub const LATEST: &str = "$LATEST";
+
+/// `GetFunction` (unqualified): what `$LATEST` is right now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionInfo {
+    /// Unqualified function ARN.
+    pub function_arn: String,
+    /// `CodeSha256` of `$LATEST`.
+    pub code_sha256: String,
+    /// `RevisionId` of `$LATEST`, the precondition for `PublishVersion`.
+    pub revision_id: String,
+}
+
+/// One published version (never `$LATEST`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionInfo {
+    pub version: u64,
+    pub code_sha256: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AliasInfo {
+    pub name: String,
+    pub alias_arn: String,
+    /// A version number as text, or `$LATEST`.
+    pub function_version: String,
+    pub description: String,
+    /// Additional version -> weight (RoutingConfig.AdditionalVersionWeights).
+    pub routing: BTreeMap<String, f64>,
+    pub revision_id: String,
+}
+
+/// One statement of a resource-based policy, in the shape `AddPermission` takes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Statement {
+    pub sid: String,
+    /// A service principal (`alexa-appkit.amazon.com`), an account id or `*`.
+    pub principal: String,
+    pub action: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
+    pub event_source_token: Option<String>,
+}
+
+/// `GetPolicy` for one qualifier.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyInfo {
+    pub revision_id: String,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MappingInfo {
+    pub uuid: String,
+    /// The qualified function (alias or version) ARN the mapping invokes.
+    pub function_arn: String,
+    pub event_source_arn: String,
+    pub batch_size: Option<u32>,
+    /// Desired state: `Enabled`/`Enabling` read as true, `Disabled`/`Disabling` as false.
+    pub enabled: bool,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateMapping {
+    /// The qualified alias ARN the mapping invokes.
+    pub function_arn: String,
+    pub event_source_arn: String,
+    pub batch_size: Option<u32>,
+    pub enabled: bool,
+    /// `TRIM_HORIZON` or `LATEST`, for streams.
+    pub starting_position: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateMapping {
+    pub uuid: String,
+    /// Moves the mapping to another qualified function ARN (a swap moves `Live` mappings).
+    pub function_arn: Option<String>,
+    pub batch_size: Option<u32>,
+    pub enabled: Option<bool>,
+}
+
+/// The Lambda control-plane operations, by the name the IAM policy uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    GetFunction,
+    ListVersionsByFunction,
+    ListAliases,
+    GetPolicy,
+    ListEventSourceMappings,
+    PublishVersion,
+    CreateAlias,
+    UpdateAlias,
+    DeleteAlias,
+    AddPermission,
+    RemovePermission,
+    CreateEventSourceMapping,
+    UpdateEventSourceMapping,
+    DeleteEventSourceMapping,
+    DeleteFunction,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 15] = [
+        Operation::GetFunction,
+        Operation::ListVersionsByFunction,
+        Operation::ListAliases,
+        Operation::GetPolicy,
+        Operation::ListEventSourceMappings,
+        Operation::PublishVersion,
+        Operation::CreateAlias,
+        Operation::UpdateAlias,
+        Operation::DeleteAlias,
+        Operation::AddPermission,
+        Operation::RemovePermission,
+        Operation::CreateEventSourceMapping,
+        Operation::UpdateEventSourceMapping,
+        Operation::DeleteEventSourceMapping,
+        Operation::DeleteFunction,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::GetFunction => "GetFunction",
+            Operation::ListVersionsByFunction => "ListVersionsByFunction",
+            Operation::ListAliases => "ListAliases",
+            Operation::GetPolicy => "GetPolicy",
+            Operation::ListEventSourceMappings => "ListEventSourceMappings",
+            Operation::PublishVersion => "PublishVersion",
+            Operation::CreateAlias => "CreateAlias",
+            Operation::UpdateAlias => "UpdateAlias",
+            Operation::DeleteAlias => "DeleteAlias",
+            Operation::AddPermission => "AddPermission",
+            Operation::RemovePermission => "RemovePermission",
+            Operation::CreateEventSourceMapping => "CreateEventSourceMapping",
+            Operation::UpdateEventSourceMapping => "UpdateEventSourceMapping",
+            Operation::DeleteEventSourceMapping => "DeleteEventSourceMapping",
+            Operation::DeleteFunction => "DeleteFunction",
+        }
+    }
+
+    /// The IAM action that authorises this operation.
+    pub fn iam_action(self) -> String {
+        match self {
+            // Deleting a version is DeleteFunction with a qualifier.
+            Operation::DeleteFunction => "lambda:DeleteFunction".to_string(),
+            // The Lambda API calls these ListVersionsByFunction etc.; IAM uses the same names.
+            other => format!("lambda:{}", other.name()),
+        }
+    }
+
+    /// GetFunction has its own, larger quota (100 req/s); everything else shares 15 req/s.
+    pub fn is_get_function(self) -> bool {
+        matches!(self, Operation::GetFunction)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong, in the terms the engine acts on.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum AwsError {
+    /// ResourceNotFoundException (function, alias, version, policy, statement or mapping).
+    #[error("{operation}: not found: {message}")]
+    NotFound { operation: Operation, message: String },
+    /// PreconditionFailedException: a RevisionId or CodeSha256 precondition did not hold.
+    /// The engine re-observes instead of overwriting.
+    #[error("{operation}: precondition failed (someone else changed it): {message}")]
+    PreconditionFailed { operation: Operation, message: String },
+    /// ResourceConflictException: already exists, or an update is in progress.
+    #[error("{operation}: conflict: {message}")]
+    Conflict { operation: Operation, message: String },
+    /// AccessDeniedException and friends: names the IAM action to grant.
+    #[error("{operation}: access denied: grant {} to the controller's role ({message})", operation.iam_action())]
+    AccessDenied { operation: Operation, message: String },
+    /// TooManyRequestsException, with the server's retry hint when it gave one.
+    #[error("{operation}: throttled by AWS{}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    Throttled { operation: Operation, retry_after: Option<Duration> },
+    /// InvalidParameterValueException and other client errors: the request itself is wrong.
+    #[error("{operation}: invalid request: {message}")]
+    Invalid { operation: Operation, message: String },
+    /// 5xx, timeouts, connection errors: transient, retry later.
+    #[error("{operation}: AWS unavailable: {message}")]
+    Unavailable { operation: Operation, message: String },
+}
+
+impl AwsError {
+    pub fn operation(&self) -> Operation {
+        match self {
+            AwsError::NotFound { operation, .. }
+            | AwsError::PreconditionFailed { operation, .. }
+            | AwsError::Conflict { operation, .. }
+            | AwsError::AccessDenied { operation, .. }
+            | AwsError::Throttled { operation, .. }
+            | AwsError::Invalid { operation, .. }
+            | AwsError::Unavailable { operation, .. } => *operation,
+        }
+    }
+
+    /// A low-cardinality label for metrics and the Ready condition's reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AwsError::NotFound { .. } => "NotFound",
+            AwsError::PreconditionFailed { .. } => "PreconditionFailed",
+            AwsError::Conflict { .. } => "Conflict",
+            AwsError::AccessDenied { .. } => "AccessDenied",
+            AwsError::Throttled { .. } => "Throttled",
+            AwsError::Invalid { .. } => "InvalidRequest",
+            AwsError::Unavailable { .. } => "Unavailable",
+        }
+    }
+}
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// The Lambda control plane, one method per operation. Implementations translate errors into
+/// [`AwsError`] and follow pagination themselves; they do not retry preconditions.
+pub trait LambdaApi: Send + Sync {
+    /// GetFunction without qualifier. `NotFound` when the function does not exist.
+    fn get_function(&self, function: &str) -> impl Future<Output = AwsResult<FunctionInfo>> + Send;
+    /// ListVersionsByFunction, every page, without `$LATEST`.
+    fn list_versions(&self, function: &str) -> impl Future<Output = AwsResult<Vec<VersionInfo>>> + Send;
+    /// ListAliases, every page.
+    fn list_aliases(&self, function: &str) -> impl Future<Output = AwsResult<Vec<AliasInfo>>> + Send;
+    /// GetPolicy for one qualifier; `None` when the qualifier has no policy.
+    fn get_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> impl Future<Output = AwsResult<Option<PolicyInfo>>> + Send;
+    /// ListEventSourceMappings for one qualified function ARN, every page.
+    fn list_mappings(&self, qualified_arn: &str) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send;
+    /// PublishVersion of `$LATEST` with the CodeSha256 and RevisionId preconditions. Publishing
+    /// an unchanged `$LATEST` returns the existing version, as AWS does.
+    fn publish_version(
+        &self,
+        function: &str,
+        code_sha256: &str,
+        revision_id: Option<&str>,
+        description: Option<&str>,
+    ) -> impl Future<Output = AwsResult<VersionInfo>> + Send;
+    fn create_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        description: &str,
+    ) -> impl Future<Output = AwsResult<AliasInfo>> + Send;
+    /// UpdateAlias with the alias's RevisionId as precondition. Clears any routing config: an
+    /// owned alias points at exactly one version.
+    fn update_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        description: &str,
+        revision_id: Option<&str>,
+    ) -> impl Future<Output = AwsResult<AliasInfo>> + Send;
+    fn delete_alias(&self, function: &str, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// AddPermission on one qualifier, with the policy's RevisionId as precondition when given.
+    fn add_permission(
+        &self,
+        function: &str,
+        qualifier: &str,
+        statement: &Statement,
+        revision_id: Option<&str>,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// RemovePermission, without a RevisionId (moto answers 412 to any that carries one).
+    fn remove_permission(
+        &self,
+        function: &str,
+        qualifier: &str,
+        sid: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    fn create_mapping(&self, request: &CreateMapping) -> impl Future<Output = AwsResult<MappingInfo>> + Send;
+    fn update_mapping(&self, request: &UpdateMapping) -> impl Future<Output = AwsResult<MappingInfo>> + Send;
+    fn delete_mapping(&self, uuid: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// DeleteFunction with a version qualifier (never unqualified: the function is never deleted).
+    fn delete_version(&self, function: &str, version: u64) -> impl Future<Output = AwsResult<()>> + Send;
+}

@@ -1,0 +1,256 @@
+//! The observe -> plan -> execute loop shared by the CLI and the controller.
+//!
+//! Each pass observes AWS from scratch, plans, and executes the actions in order, stopping at
+//! the first failure; the next pass picks up from whatever is true then. A failed RevisionId or
+//! CodeSha256 precondition means someone else changed AWS in between: re-observe, never
+//! overwrite.
+
+pub mod status;
+
+use crate::api::LambdaAliasSetSpec;
+use crate::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
+use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
+
+/// Reads everything the planner needs. A missing function is a snapshot without a function,
+/// not an error.
+pub async fn observe<A: LambdaApi>(api: &A, owner: &str, spec: &LambdaAliasSetSpec) -> Result<Snapshot, AwsError> {
+    let function_name = spec.function_name.as_str();
+    let function = match api.get_function(function_name).await {
+        Ok(f) => f,
+        Err(AwsError::NotFound { .. }) => return Ok(Snapshot::default()),
+        Err(e) => return Err(e),
+    };
+    let versions = api.list_versions(function_name).await?;
+    let aliases = api.list_aliases(function_name).await?;
+    let mut snapshot = Snapshot { function: Some(function), versions, aliases, ..Snapshot::default() };
+    for name in plan::aliases_to_observe(spec, owner, &snapshot.aliases) {
+        let Some(alias_arn) = snapshot.alias(&name).map(|a| a.alias_arn.clone()) else { continue };
+        let policy = api.get_policy(function_name, &name).await?.unwrap_or_default();
+        snapshot.policies.insert(name, policy);
+        let mappings = api.list_mappings(&alias_arn).await?;
+        snapshot.mappings.extend(mappings);
+    }
+    // Only versions the retention rule would delete are checked for mappings that invoke them
+    // directly, so a steady state pays nothing for it.
+    let function_arn = snapshot.function.as_ref().map(|f| f.function_arn.clone()).unwrap_or_default();
+    for version in plan::retention_candidates(spec, &snapshot) {
+        if !api.list_mappings(&format!("{function_arn}:{version}")).await?.is_empty() {
+            snapshot.mapped_versions.insert(version);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// One executed action, with what it resolved to (e.g. the published version number).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Done {
+    pub action: Action,
+    pub detail: String,
+}
+
+/// Executing stopped at `index` (the actions before it were done).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("step {} ({action}) failed: {error}", index + 1)]
+pub struct ExecuteError {
+    pub index: usize,
+    pub action: Action,
+    pub error: AwsError,
+    pub done: Vec<Done>,
+}
+
+/// Runs the actions in order and stops at the first failure.
+pub async fn execute<A: LambdaApi>(
+    api: &A,
+    spec: &LambdaAliasSetSpec,
+    snapshot: &Snapshot,
+    actions: &[Action],
+) -> Result<Vec<Done>, ExecuteError> {
+    let function = spec.function_name.as_str();
+    let function_arn = snapshot.function.as_ref().map(|f| f.function_arn.as_str()).unwrap_or(function);
+    let mut published: Option<u64> = None;
+    let mut done = Vec::new();
+    for (index, action) in actions.iter().enumerate() {
+        match execute_one(api, function, function_arn, action, &mut published).await {
+            Ok(detail) => done.push(Done { action: action.clone(), detail }),
+            Err(error) => {
+                return Err(ExecuteError { index, action: action.clone(), error, done });
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn resolve(version: VersionRef, published: Option<u64>, operation: crate::aws::Operation) -> Result<String, AwsError> {
+    version.resolve(published).ok_or_else(|| AwsError::Invalid {
+        operation,
+        message: "the plan refers to a published version but published none".to_string(),
+    })
+}
+
+async fn execute_one<A: LambdaApi>(
+    api: &A,
+    function: &str,
+    function_arn: &str,
+    action: &Action,
+    published: &mut Option<u64>,
+) -> Result<String, AwsError> {
+    use crate::aws::Operation as Op;
+    match action {
+        Action::PublishVersion { code_sha256, revision_id, description } => {
+            let version = api.publish_version(function, code_sha256, Some(revision_id), description.as_deref()).await?;
+            if &version.code_sha256 != code_sha256 {
+                // A publish answered with other code means $LATEST changed under us.
+                return Err(AwsError::PreconditionFailed {
+                    operation: Op::PublishVersion,
+                    message: format!("published version {} has CodeSha256 {}", version.version, version.code_sha256),
+                });
+            }
+            *published = Some(version.version);
+            Ok(format!("version {}", version.version))
+        }
+        Action::CreateAlias { alias, version, marker, .. } => {
+            let target = resolve(*version, *published, Op::CreateAlias)?;
+            api.create_alias(function, alias, &target, &marker.render(*published)).await?;
+            Ok(format!("{alias} -> {target}"))
+        }
+        Action::UpdateAlias { alias, version, marker, revision_id, .. } => {
+            let target = resolve(*version, *published, Op::UpdateAlias)?;
+            api.update_alias(function, alias, &target, &marker.render(*published), Some(revision_id)).await?;
+            Ok(format!("{alias} -> {target}"))
+        }
+        Action::DeleteAlias { alias } => {
+            api.delete_alias(function, alias).await?;
+            Ok(alias.clone())
+        }
+        Action::AddPermission { alias, statement, revision_id, .. } => {
+            api.add_permission(function, alias, statement, revision_id.as_deref()).await?;
+            Ok(format!("{} on {alias}", statement.sid))
+        }
+        Action::RemovePermission { alias, sid } => {
+            match api.remove_permission(function, alias, sid).await {
+                // Already gone is what we wanted.
+                Ok(()) | Err(AwsError::NotFound { .. }) => Ok(format!("{sid} from {alias}")),
+                Err(e) => Err(e),
+            }
+        }
+        Action::CreateMapping { alias, event_source_arn, batch_size, enabled, starting_position, .. } => {
+            let request = CreateMapping {
+                function_arn: format!("{function_arn}:{alias}"),
+                event_source_arn: event_source_arn.clone(),
+                batch_size: *batch_size,
+                enabled: *enabled,
+                starting_position: starting_position.clone(),
+            };
+            let mapping = api.create_mapping(&request).await?;
+            Ok(format!("mapping {} on {alias}", mapping.uuid))
+        }
+        Action::UpdateMapping { uuid, move_to, batch_size, enabled, .. } => {
+            let request = UpdateMapping {
+                uuid: uuid.clone(),
+                function_arn: move_to.as_ref().map(|alias| format!("{function_arn}:{alias}")),
+                batch_size: *batch_size,
+                enabled: *enabled,
+            };
+            api.update_mapping(&request).await?;
+            Ok(format!("mapping {uuid}"))
+        }
+        Action::DeleteMapping { uuid, .. } => match api.delete_mapping(uuid).await {
+            Ok(()) | Err(AwsError::NotFound { .. }) => Ok(format!("mapping {uuid}")),
+            Err(e) => Err(e),
+        },
+        Action::DeleteVersion { version } => {
+            api.delete_version(function, *version).await?;
+            Ok(format!("version {version}"))
+        }
+    }
+}
+
+/// One pass: observe, plan, execute. Returns the plan it executed and what was done.
+#[derive(Clone, Debug)]
+pub struct Pass {
+    pub snapshot: Snapshot,
+    pub plan: Plan,
+    pub done: Vec<Done>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("observing AWS failed: {0}")]
+    Observe(AwsError),
+    #[error(transparent)]
+    Execute(Box<ExecuteError>),
+    #[error("did not converge after {0} passes; the last plan still had actions (is something else changing AWS?)")]
+    NoConvergence(usize),
+}
+
+impl EngineError {
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            EngineError::Observe(e) => Some(e),
+            EngineError::Execute(e) => Some(&e.error),
+            EngineError::NoConvergence(_) => None,
+        }
+    }
+}
+
+/// Observes and plans without writing.
+pub async fn plan_only<A: LambdaApi>(
+    api: &A,
+    owner: &str,
+    spec: &LambdaAliasSetSpec,
+    now: i64,
+) -> Result<(Snapshot, Plan), AwsError> {
+    let snapshot = observe(api, owner, spec).await?;
+    let plan = plan::plan(Input { owner, spec, observed: &snapshot, now });
+    Ok((snapshot, plan))
+}
+
+/// One reconcile pass: observe, plan, execute in order, stop at the first failure.
+pub async fn reconcile_once<A: LambdaApi>(
+    api: &A,
+    owner: &str,
+    spec: &LambdaAliasSetSpec,
+    now: i64,
+) -> Result<Pass, EngineError> {
+    let (snapshot, plan) = plan_only(api, owner, spec, now).await.map_err(EngineError::Observe)?;
+    let done = execute(api, spec, &snapshot, &plan.actions).await.map_err(|e| EngineError::Execute(Box::new(e)))?;
+    Ok(Pass { snapshot, plan, done })
+}
+
+/// The result of converging: every pass's executed actions and the final (empty) plan.
+#[derive(Clone, Debug)]
+pub struct Converged {
+    pub done: Vec<Done>,
+    pub last: Pass,
+    pub passes: usize,
+}
+
+/// Repeats passes until a plan has no actions (converged, or only waiting on a drain timer,
+/// or blocked on something only a person can fix). A failed precondition re-observes.
+pub async fn converge<A: LambdaApi>(
+    api: &A,
+    owner: &str,
+    spec: &LambdaAliasSetSpec,
+    now: impl Fn() -> i64,
+    max_passes: usize,
+) -> Result<Converged, EngineError> {
+    let mut all = Vec::new();
+    let mut preconditions = 0;
+    for passes in 1..=max_passes {
+        match reconcile_once(api, owner, spec, now()).await {
+            Ok(pass) => {
+                let empty = pass.plan.actions.is_empty();
+                all.extend(pass.done.iter().cloned());
+                if empty {
+                    return Ok(Converged { done: all, last: pass, passes });
+                }
+            }
+            Err(EngineError::Execute(e)) if matches!(e.error, AwsError::PreconditionFailed { .. }) && preconditions < 3 => {
+                preconditions += 1;
+                all.extend(e.done.iter().cloned());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(EngineError::NoConvergence(max_passes))
+}

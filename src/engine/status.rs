@@ -1,0 +1,140 @@
+//! The status a set reports: computed by a pure function from the plan's report and outcome,
+//! with kstatus conditions (Ready, Reconciling, Stalled) whose lastTransitionTime only moves
+//! when the condition's status changes.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{LambdaAliasSetStatus, Rotation};
+use crate::aws::api::AwsError;
+use crate::plan::{Outcome, Report};
+
+/// The health a reconcile ends with, in kstatus terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub ready: bool,
+    pub reconciling: bool,
+    pub stalled: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Health {
+    pub fn from_outcome(outcome: &Outcome) -> Health {
+        let ready = matches!(outcome, Outcome::Converged);
+        let stalled = outcome.is_stalled();
+        let reconciling = !ready && !stalled && !matches!(outcome, Outcome::Suspended { .. });
+        Health { ready, reconciling, stalled, reason: outcome.reason().to_string(), message: outcome.message() }
+    }
+
+    pub fn invalid_spec(message: impl Into<String>) -> Health {
+        Health { ready: false, reconciling: false, stalled: true, reason: "InvalidSpec".into(), message: message.into() }
+    }
+
+    /// AccessDenied needs an IAM change (stalled); throttling and outages heal by retrying.
+    pub fn aws_error(error: &AwsError) -> Health {
+        let stalled = matches!(error, AwsError::AccessDenied { .. } | AwsError::Invalid { .. });
+        Health {
+            ready: false,
+            reconciling: !stalled,
+            stalled,
+            reason: error.reason().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+fn time(unix: i64) -> Option<Time> {
+    Timestamp::from_second(unix).ok().map(Time)
+}
+
+fn condition(
+    kind: &str,
+    on: bool,
+    health: &Health,
+    generation: Option<i64>,
+    now: i64,
+    previous: Option<&LambdaAliasSetStatus>,
+) -> Condition {
+    let status = if on { "True" } else { "False" }.to_string();
+    let before = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == kind));
+    // Keep the transition time unless the status flipped: a status patch must not change on
+    // every reconcile.
+    let last_transition_time = match before {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => time(now).unwrap_or_else(|| Time(Timestamp::UNIX_EPOCH)),
+    };
+    let (reason, message) = if on || kind == "Ready" {
+        (health.reason.clone(), health.message.clone())
+    } else {
+        (format!("Not{kind}"), String::new())
+    };
+    Condition {
+        type_: kind.to_string(),
+        status,
+        reason,
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+/// The whole status; pure, so an unchanged AWS gives an unchanged status.
+pub fn status(
+    report: &Report,
+    health: &Health,
+    generation: Option<i64>,
+    now: i64,
+    previous: Option<&LambdaAliasSetStatus>,
+) -> LambdaAliasSetStatus {
+    LambdaAliasSetStatus {
+        observed_generation: generation,
+        phase: report.phase,
+        function_arn: report.function_arn.clone(),
+        live: report.live.clone(),
+        candidate: report.candidate.clone(),
+        stages: report.stages.clone(),
+        drain_until: report.drain_until.and_then(time),
+        last_rotation: report.last_rotation.as_ref().and_then(|(at, alias, version)| {
+            Some(Rotation { at: time(*at)?, live_alias: alias.clone(), version: version.clone() })
+        }),
+        triggers: report.triggers.clone(),
+        conditions: vec![
+            condition("Ready", health.ready, health, generation, now, previous),
+            condition("Reconciling", health.reconciling, health, generation, now, previous),
+            condition("Stalled", health.stalled, health, generation, now, previous),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_only_moves_when_status_flips() {
+        let report = Report::default();
+        let converged = Health::from_outcome(&Outcome::Converged);
+        let first = status(&report, &converged, Some(1), 1_000, None);
+        let again = status(&report, &converged, Some(1), 2_000, Some(&first));
+        assert_eq!(first, again, "an unchanged world gives an identical status");
+        let progressing = Health::from_outcome(&Outcome::Progressing);
+        let moved = status(&report, &progressing, Some(2), 3_000, Some(&again));
+        let ready = moved.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
+        assert_eq!(ready.status, "False");
+        assert_eq!(ready.last_transition_time, Time(Timestamp::from_second(3_000).expect("ts")));
+    }
+
+    #[test]
+    fn kstatus_mapping() {
+        let h = Health::from_outcome(&Outcome::NothingToPromote);
+        assert!(!h.ready && h.stalled && !h.reconciling);
+        let h = Health::from_outcome(&Outcome::Draining { until: 5 });
+        assert!(!h.ready && h.reconciling && !h.stalled);
+        assert_eq!(h.reason, "Draining");
+        let h = Health::invalid_spec("spec.aliases: bad");
+        assert!(h.stalled && h.reason == "InvalidSpec");
+        let h = Health::from_outcome(&Outcome::Suspended { pending: 2 });
+        assert!(!h.ready && !h.reconciling && !h.stalled);
+    }
+}

@@ -1,0 +1,282 @@
+//! The planner's inputs and outputs: plain data, no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::api::{AliasStatus, LambdaAliasSetSpec, Phase, TriggerStatus};
+use crate::aws::api::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
+
+use super::marker::{Marker, VersionRef};
+
+/// What the adapter observed in AWS for one set, from scratch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// `None`: the function does not exist.
+    pub function: Option<FunctionInfo>,
+    pub versions: Vec<VersionInfo>,
+    /// Every alias of the function, ours or not.
+    pub aliases: Vec<AliasInfo>,
+    /// Resource policy per alias, for the aliases the set may own ([`super::aliases_to_observe`]).
+    pub policies: BTreeMap<String, PolicyInfo>,
+    /// Event source mappings on the aliases the set may own.
+    pub mappings: Vec<MappingInfo>,
+    /// Versions that an event source mapping invokes directly (checked for retention candidates).
+    pub mapped_versions: BTreeSet<u64>,
+}
+
+impl Snapshot {
+    pub fn alias(&self, name: &str) -> Option<&AliasInfo> {
+        self.aliases.iter().find(|a| a.name == name)
+    }
+
+    pub fn version(&self, number: u64) -> Option<&VersionInfo> {
+        self.versions.iter().find(|v| v.version == number)
+    }
+}
+
+/// Everything the planner decides from.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    /// `<namespace>/<name>` of the set: the owner written into markers.
+    pub owner: &'a str,
+    pub spec: &'a LambdaAliasSetSpec,
+    pub observed: &'a Snapshot,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// Why an alias is written: the Kubernetes Event and the CLI output say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AliasChange {
+    /// Created because it was missing.
+    Bootstrap,
+    /// An existing alias gets our marker; it is not re-pointed.
+    Adopt,
+    /// The candidate (or a stage) follows `$LATEST`.
+    Track,
+    /// The candidate is frozen on a published version for certification.
+    Freeze,
+    /// The frozen candidate becomes live: the single write that commits a swap.
+    Swap,
+    /// The live alias moves by `live.codeSha256` or `live.version`.
+    Hotfix,
+    /// A stage alias points where its entry says.
+    Stage,
+    /// Someone changed it out of band; put back.
+    Drift,
+    /// Ownership released (deletionPolicy Retain): the record of roles stays.
+    Release,
+}
+
+/// One AWS write, in plan order. The function is implied by the set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Publish `$LATEST` with the CodeSha256 and RevisionId preconditions. At most one per plan;
+    /// [`VersionRef::Published`] elsewhere in the plan refers to its result.
+    PublishVersion { code_sha256: String, revision_id: String, description: Option<String> },
+    CreateAlias { alias: String, version: VersionRef, marker: Marker, change: AliasChange },
+    UpdateAlias { alias: String, version: VersionRef, marker: Marker, revision_id: String, change: AliasChange },
+    DeleteAlias { alias: String },
+    AddPermission { alias: String, trigger: String, statement: Statement, revision_id: Option<String> },
+    RemovePermission { alias: String, sid: String },
+    CreateMapping {
+        alias: String,
+        trigger: String,
+        event_source_arn: String,
+        batch_size: Option<u32>,
+        enabled: bool,
+        starting_position: Option<String>,
+    },
+    UpdateMapping {
+        uuid: String,
+        trigger: String,
+        /// Moves the mapping to this alias (a swap moves `Live` mappings).
+        move_to: Option<String>,
+        batch_size: Option<u32>,
+        enabled: Option<bool>,
+    },
+    DeleteMapping { uuid: String, alias: String, event_source_arn: String },
+    DeleteVersion { version: u64 },
+}
+
+impl Action {
+    pub fn is_swap(&self) -> bool {
+        matches!(self, Action::UpdateAlias { change: AliasChange::Swap, .. })
+    }
+
+    /// A short machine-readable verb for JSON output and metrics.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::PublishVersion { .. } => "PublishVersion",
+            Action::CreateAlias { .. } => "CreateAlias",
+            Action::UpdateAlias { .. } => "UpdateAlias",
+            Action::DeleteAlias { .. } => "DeleteAlias",
+            Action::AddPermission { .. } => "AddPermission",
+            Action::RemovePermission { .. } => "RemovePermission",
+            Action::CreateMapping { .. } => "CreateEventSourceMapping",
+            Action::UpdateMapping { .. } => "UpdateEventSourceMapping",
+            Action::DeleteMapping { .. } => "DeleteEventSourceMapping",
+            Action::DeleteVersion { .. } => "DeleteVersion",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::PublishVersion { code_sha256, description, .. } => {
+                write!(f, "publish $LATEST (CodeSha256 {code_sha256})")?;
+                if let Some(d) = description {
+                    write!(f, " as \"{d}\"")?;
+                }
+                Ok(())
+            }
+            Action::CreateAlias { alias, version, change, .. } => {
+                write!(f, "create alias {alias} -> {version} ({})", change_text(*change))
+            }
+            Action::UpdateAlias { alias, version, change, .. } => {
+                write!(f, "point alias {alias} -> {version} ({})", change_text(*change))
+            }
+            Action::DeleteAlias { alias } => write!(f, "delete alias {alias}"),
+            Action::AddPermission { alias, trigger, statement, .. } => {
+                write!(f, "add permission {} for trigger {trigger} on {alias} ({})", statement.sid, statement.principal)
+            }
+            Action::RemovePermission { alias, sid } => write!(f, "remove permission {sid} from {alias}"),
+            Action::CreateMapping { alias, trigger, event_source_arn, .. } => {
+                write!(f, "create event source mapping {trigger} on {alias} from {event_source_arn}")
+            }
+            Action::UpdateMapping { uuid, trigger, move_to, batch_size, enabled } => {
+                write!(f, "update event source mapping {trigger} ({uuid})")?;
+                if let Some(alias) = move_to {
+                    write!(f, ": move to {alias}")?;
+                }
+                if let Some(b) = batch_size {
+                    write!(f, ", batch size {b}")?;
+                }
+                if let Some(e) = enabled {
+                    write!(f, ", {}", if *e { "enable" } else { "disable" })?;
+                }
+                Ok(())
+            }
+            Action::DeleteMapping { uuid, alias, event_source_arn } => {
+                write!(f, "delete event source mapping {uuid} on {alias} from {event_source_arn}")
+            }
+            Action::DeleteVersion { version } => write!(f, "delete unreferenced version {version}"),
+        }
+    }
+}
+
+fn change_text(change: AliasChange) -> &'static str {
+    match change {
+        AliasChange::Bootstrap => "bootstrap",
+        AliasChange::Adopt => "adopt: record its role, no re-point",
+        AliasChange::Track => "track $LATEST",
+        AliasChange::Freeze => "freeze for certification",
+        AliasChange::Swap => "swap roles: becomes live",
+        AliasChange::Hotfix => "hotfix live",
+        AliasChange::Stage => "stage",
+        AliasChange::Drift => "drift: put back",
+        AliasChange::Release => "release ownership",
+    }
+}
+
+/// Where the set stands, in the terms of the Ready condition's reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do.
+    Converged,
+    /// Actions are pending.
+    Progressing,
+    /// Only waiting for the previously live alias to drain (unix seconds).
+    Draining { until: i64 },
+    /// `suspend: true`: observed only; `pending` actions were not executed.
+    Suspended { pending: usize },
+    /// A hash in the spec is neither published nor the hash of `$LATEST`; nothing written.
+    CodeMismatch { field: String, wanted: String, latest: String },
+    /// `live.version` or a stage's `version` names a version that does not exist.
+    VersionNotFound { field: String, version: String },
+    /// Phase Certified with nothing frozen to promote; nothing written.
+    NothingToPromote,
+    /// Another set owns one of the aliases; nothing written.
+    OwnedByOther { alias: String, owner: String },
+    FunctionNotFound,
+}
+
+impl Outcome {
+    /// The Ready condition's reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Outcome::Converged => "Converged",
+            Outcome::Progressing => "Progressing",
+            Outcome::Draining { .. } => "Draining",
+            Outcome::Suspended { .. } => "Suspended",
+            Outcome::CodeMismatch { .. } => "CodeMismatch",
+            Outcome::VersionNotFound { .. } => "VersionNotFound",
+            Outcome::NothingToPromote => "NothingToPromote",
+            Outcome::OwnedByOther { .. } => "OwnedByOther",
+            Outcome::FunctionNotFound => "FunctionNotFound",
+        }
+    }
+
+    /// Settled: `apply` stops here (converged, or only a drain timer is left).
+    pub fn is_settled(&self) -> bool {
+        matches!(self, Outcome::Converged | Outcome::Draining { .. })
+    }
+
+    /// Needs a person (a spec change or an AWS-side fix): kstatus `Stalled`.
+    pub fn is_stalled(&self) -> bool {
+        matches!(
+            self,
+            Outcome::NothingToPromote
+                | Outcome::OwnedByOther { .. }
+                | Outcome::FunctionNotFound
+                | Outcome::VersionNotFound { .. }
+        )
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Outcome::Converged => "AWS matches the spec".to_string(),
+            Outcome::Progressing => "applying changes to AWS".to_string(),
+            Outcome::Draining { until } => {
+                format!("the previously live alias keeps its version until {until} (unix seconds)")
+            }
+            Outcome::Suspended { pending } => {
+                format!("suspended: observing only, {pending} change(s) not applied")
+            }
+            Outcome::CodeMismatch { field, wanted, latest } => format!(
+                "{field} is {wanted}, but no published version has that code and $LATEST has {latest}: deploy that code to the function; nothing was written"
+            ),
+            Outcome::VersionNotFound { field, version } => {
+                format!("{field}: version {version} does not exist; nothing was written")
+            }
+            Outcome::NothingToPromote => "phase is Certified but no version was frozen for certification: set certification.phase to Certifying first; nothing was written".to_string(),
+            Outcome::OwnedByOther { alias, owner } => format!(
+                "alias {alias} is owned by LambdaAliasSet {owner}; two sets cannot manage one alias, nothing was written"
+            ),
+            Outcome::FunctionNotFound => "the function does not exist (or is not visible with these credentials)".to_string(),
+        }
+    }
+}
+
+/// What the status reports, derived from the observed snapshot.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub function_arn: Option<String>,
+    /// The certification phase recorded in AWS (what the controller last acted on).
+    pub phase: Option<Phase>,
+    pub live: Option<AliasStatus>,
+    pub candidate: Option<AliasStatus>,
+    pub stages: Vec<AliasStatus>,
+    pub drain_until: Option<i64>,
+    /// (unix seconds, live alias, promoted version)
+    pub last_rotation: Option<(i64, String, String)>,
+    pub triggers: Vec<TriggerStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub outcome: Outcome,
+    pub report: Report,
+}
