@@ -1,6 +1,6 @@
 # Python virtualenv with the pinned test dependencies (moto server mode).
 # Included by the main Makefile; the integration tests find moto_server through
-# the exported MOTO_SERVER (tests/support/mod.rs falls back to .venv/bin/moto_server).
+# the exported MOTO_PYTHON (tests/support/mod.rs falls back to .venv/bin/python).
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -15,4 +15,4 @@ $(VENV)/.installed: requirements-test.txt
 .PHONY: venv
 venv: $(VENV)/.installed
 
-export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
+export MOTO_PYTHON := $(abspath $(VENV))/bin/python

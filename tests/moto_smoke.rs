@@ -14,7 +14,7 @@ use aws_sdk_lambda::primitives::Blob;
 /// Python next to moto_server (the venv's), else `python3`. Used as an independent
 /// oracle for SHA-256 and zip validity, so the tests need no extra Rust crates.
 fn python() -> PathBuf {
-    let venv_python = support::moto_server_path().with_file_name("python");
+    let venv_python = support::moto_python_path();
     if venv_python.is_file() { venv_python } else { PathBuf::from("python3") }
 }
 

@@ -8,8 +8,10 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_lambda::config::SharedCredentialsProvider;
 
 /// Total attempts per operation (first try + retries). Bounded so that a
 /// reconcile loop fails fast and requeues instead of hanging on a sick API.
@@ -23,6 +25,8 @@ const OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for a whole operation including every retry and backoff, so a
 /// single call can never block a reconcile for more than this.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+/// RoleSessionName for assumed roles: what CloudTrail shows as the caller.
+pub const SESSION_NAME: &str = "lambda-alias-controller";
 
 /// Caller-supplied overrides on top of the standard AWS configuration chain
 /// (environment variables, shared config/credentials files, web identity,
@@ -70,6 +74,34 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
     loader.load().await
 }
 
+/// Configuration for one target: [`sdk_config`] with the region overridden when `region` is
+/// given, and, when `role_arn` is given, credentials from assuming that role (with
+/// `external_id` when given). STS is called with the base configuration (same endpoint,
+/// retries and timeouts) and the base credentials; the assumed credentials are cached and
+/// refreshed before they expire by the configuration's identity cache.
+pub async fn sdk_config_for(
+    settings: &AwsSettings,
+    region: Option<&str>,
+    role_arn: Option<&str>,
+    external_id: Option<&str>,
+) -> SdkConfig {
+    let base = match region {
+        Some(region) => {
+            sdk_config(&AwsSettings { region: Some(region.to_owned()), ..settings.clone() }).await
+        }
+        None => sdk_config(settings).await,
+    };
+    let Some(role_arn) = role_arn else {
+        return base;
+    };
+    let mut provider = AssumeRoleProvider::builder(role_arn).configure(&base).session_name(SESSION_NAME);
+    if let Some(external_id) = external_id {
+        provider = provider.external_id(external_id);
+    }
+    let provider = provider.build().await;
+    base.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+}
+
 /// Builds a Lambda client from a loaded configuration. Clients are cheap to
 /// clone and share one connection pool, so build once and clone.
 pub fn lambda_client(config: &SdkConfig) -> aws_sdk_lambda::Client {
@@ -99,5 +131,28 @@ mod tests {
         assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
         // Building a client must not panic with this configuration.
         let _client = lambda_client(&config);
+    }
+
+    #[tokio::test]
+    async fn sdk_config_for_overrides_region_and_keeps_the_rest() {
+        let settings = AwsSettings {
+            region: Some("eu-west-3".to_owned()),
+            endpoint_url: Some("http://127.0.0.1:1".to_owned()),
+            profile: None,
+        };
+        let plain = sdk_config_for(&settings, None, None, None).await;
+        assert_eq!(plain.region().map(AsRef::as_ref), Some("eu-west-3"));
+        let config = sdk_config_for(
+            &settings,
+            Some("ap-south-1"),
+            Some("arn:aws:iam::123456789012:role/r"),
+            Some("x"),
+        )
+        .await;
+        assert_eq!(config.region().map(AsRef::as_ref), Some("ap-south-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:1"));
+        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(MAX_ATTEMPTS));
+        assert_eq!(config.timeout_config().and_then(|t| t.operation_timeout()), Some(OPERATION_TIMEOUT));
+        assert!(config.credentials_provider().is_some());
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod budget;
 pub mod client;
+pub mod connections;
 pub mod fake;
 pub mod sdk;
 

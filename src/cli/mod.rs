@@ -1,10 +1,23 @@
-//! The verbs of the one binary (DESIGN §3). `plan`, `apply` and `run` arrive with the engine
-//! and controller work; each verb is added only once it does what the contract says.
+//! The verbs of the one binary (DESIGN §3): `crd`, `plan`, `apply`. `run` (the controller)
+//! arrives with the controller work.
+
+mod manifests;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::aws::budget::{BudgetLimits, Budgets, CallCounter};
+use crate::aws::client::AwsSettings;
+use crate::aws::connections::Connections;
+use crate::engine::{self, status::Health};
+use crate::plan::{Outcome, Plan};
+
+pub use manifests::{Manifest, load};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -21,23 +34,246 @@ pub struct Cli {
 pub enum Command {
     /// Print the CustomResourceDefinition YAML (identical to crds/lambdaaliasset.yaml).
     Crd,
+    /// Observe AWS and print the ordered actions each manifest would take; write nothing.
+    /// Exit 0: nothing to do, 2: changes pending, 1: any error.
+    Plan(PlanArgs),
+    /// Reconcile each manifest against AWS until converged (or only waiting on a drain timer)
+    /// and print each resulting status as YAML. Exit 0: success, 1: any error.
+    Apply(ApplyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct Target {
+    /// Manifest files, multi-document YAML files or directories (repeatable).
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Send AWS calls to this endpoint (a local emulator); AWS_ENDPOINT_URL works as well.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Region for sets that name none (else the standard AWS chain decides).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Print the AWS calls made, by operation, to stderr when done.
+    #[arg(long)]
+    pub aws_calls: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Crd => match crate::api::crd_yaml() {
-            Ok(yaml) => {
-                let mut out = std::io::stdout().lock();
-                if out.write_all(yaml.as_bytes()).and_then(|()| out.flush()).is_err() {
-                    return ExitCode::from(1);
+        Command::Crd => crd(),
+        Command::Plan(args) => block_on(plan(args)),
+        Command::Apply(args) => block_on(apply(args)),
+    }
+}
+
+fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn crd() -> ExitCode {
+    match crate::api::crd_yaml() {
+        Ok(yaml) => {
+            let mut out = std::io::stdout().lock();
+            if out.write_all(yaml.as_bytes()).and_then(|()| out.flush()).is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot render the CRD: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Loads and validates every manifest first: if any is invalid, nothing is written for any.
+fn load_all(target: &Target) -> Option<(Vec<Manifest>, Connections)> {
+    match load(&target.paths) {
+        Ok(manifests) => {
+            let settings = AwsSettings {
+                region: target.region.clone(),
+                endpoint_url: target.endpoint_url.clone(),
+                profile: None,
+            };
+            let connections =
+                Connections::new(settings, Budgets::new(BudgetLimits::default()), CallCounter::new());
+            Some((manifests, connections))
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            None
+        }
+    }
+}
+
+fn print_calls(target: &Target, calls: &CallCounter) {
+    if target.aws_calls {
+        let by_op = calls.by_operation();
+        let parts: Vec<String> = by_op.iter().map(|(op, n)| format!("{op}={n}")).collect();
+        eprintln!("aws calls: {} ({})", calls.total(), parts.join(" "));
+    }
+}
+
+/// Outcomes that stop a manifest from reaching its spec: errors for both verbs.
+fn is_error(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::CodeMismatch { .. }
+            | Outcome::VersionNotFound { .. }
+            | Outcome::NothingToPromote
+            | Outcome::OwnedByOther { .. }
+            | Outcome::FunctionNotFound
+    )
+}
+
+async fn plan(args: PlanArgs) -> ExitCode {
+    let Some((manifests, connections)) = load_all(&args.target) else { return ExitCode::from(1) };
+    let mut pending = false;
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for m in &manifests {
+        let spec = &m.object.spec;
+        let client = connections.client_for(spec).await;
+        match engine::plan_only(&*client, &m.owner(), spec, now()).await {
+            Ok((_, plan)) => {
+                pending |= !plan.actions.is_empty();
+                failed |= is_error(&plan.outcome);
+                if args.output == Output::Text {
+                    print_plan_text(m, &plan);
                 }
-                ExitCode::SUCCESS
+                reports.push(plan_json(m, Some(&plan), None));
             }
             Err(e) => {
-                eprintln!("error: cannot render the CRD: {e}");
-                ExitCode::from(1)
+                failed = true;
+                eprintln!("error: {} ({}): {e}", m.owner(), m.source);
+                reports.push(plan_json(m, None, Some(e.to_string())));
             }
-        },
+        }
     }
+    if args.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+    }
+    print_calls(&args.target, connections.calls());
+    if failed {
+        ExitCode::from(1)
+    } else if pending {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_plan_text(m: &Manifest, plan: &Plan) {
+    println!("{} (function {}): {}", m.owner(), m.object.spec.function_name, plan.outcome.reason());
+    if plan.actions.is_empty() {
+        println!("  nothing to do: {}", plan.outcome.message());
+    }
+    for (i, action) in plan.actions.iter().enumerate() {
+        println!("  {}. {action}", i + 1);
+    }
+    if is_error(&plan.outcome) {
+        println!("  {}", plan.outcome.message());
+    }
+}
+
+fn plan_json(m: &Manifest, plan: Option<&Plan>, error: Option<String>) -> serde_json::Value {
+    json!({
+        "name": m.name(),
+        "namespace": m.namespace(),
+        "source": m.source,
+        "function": m.object.spec.function_name,
+        "actions": plan.map(|p| p.actions.iter().map(|a| json!({"action": a.verb(), "description": a.to_string()})).collect::<Vec<_>>()).unwrap_or_default(),
+        "outcome": plan.map(|p| json!({"reason": p.outcome.reason(), "message": p.outcome.message()})),
+        "error": error,
+    })
+}
+
+async fn apply(args: ApplyArgs) -> ExitCode {
+    let Some((manifests, connections)) = load_all(&args.target) else { return ExitCode::from(1) };
+    let mut failed = false;
+    for m in &manifests {
+        let spec = &m.object.spec;
+        let owner = m.owner();
+        let client = connections.client_for(spec).await;
+        let (health, report) = match engine::converge(&*client, &owner, spec, now, 10).await {
+            Ok(done) => {
+                for d in &done.done {
+                    eprintln!("{owner}: {} => {}", d.action, d.detail);
+                }
+                let outcome = &done.last.plan.outcome;
+                if is_error(outcome) {
+                    failed = true;
+                    eprintln!("error: {owner} ({}): {}", m.source, outcome.message());
+                }
+                (Health::from_outcome(outcome), done.last.plan.report)
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {owner} ({}): {e}", m.source);
+                if let engine::EngineError::Execute(x) = &e {
+                    for d in &x.done {
+                        eprintln!("{owner}: {} => {}", d.action, d.detail);
+                    }
+                }
+                let health = match e.aws() {
+                    Some(aws) => Health::aws_error(aws),
+                    None => Health {
+                        ready: false,
+                        reconciling: true,
+                        stalled: false,
+                        reason: "Progressing".into(),
+                        message: e.to_string(),
+                    },
+                };
+                (health, Default::default())
+            }
+        };
+        let status = engine::status::status(&report, &health, m.object.metadata.generation, now(), None);
+        let document = json!({
+            "apiVersion": "lambda.aliasset.dev/v1alpha1",
+            "kind": "LambdaAliasSet",
+            "metadata": {"name": m.name(), "namespace": m.namespace()},
+            "status": status,
+        });
+        match serde_yaml::to_string(&document) {
+            Ok(yaml) => print!("---\n{yaml}"),
+            Err(e) => eprintln!("error: cannot print the status of {owner}: {e}"),
+        }
+    }
+    print_calls(&args.target, connections.calls());
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

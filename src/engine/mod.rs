@@ -13,7 +13,11 @@ use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
 
 /// Reads everything the planner needs. A missing function is a snapshot without a function,
 /// not an error.
-pub async fn observe<A: LambdaApi>(api: &A, owner: &str, spec: &LambdaAliasSetSpec) -> Result<Snapshot, AwsError> {
+pub async fn observe<A: LambdaApi>(
+    api: &A,
+    owner: &str,
+    spec: &LambdaAliasSetSpec,
+) -> Result<Snapshot, AwsError> {
     let function_name = spec.function_name.as_str();
     let function = match api.get_function(function_name).await {
         Ok(f) => f,
@@ -80,7 +84,11 @@ pub async fn execute<A: LambdaApi>(
     Ok(done)
 }
 
-fn resolve(version: VersionRef, published: Option<u64>, operation: crate::aws::Operation) -> Result<String, AwsError> {
+fn resolve(
+    version: VersionRef,
+    published: Option<u64>,
+    operation: crate::aws::Operation,
+) -> Result<String, AwsError> {
     version.resolve(published).ok_or_else(|| AwsError::Invalid {
         operation,
         message: "the plan refers to a published version but published none".to_string(),
@@ -97,12 +105,16 @@ async fn execute_one<A: LambdaApi>(
     use crate::aws::Operation as Op;
     match action {
         Action::PublishVersion { code_sha256, revision_id, description } => {
-            let version = api.publish_version(function, code_sha256, Some(revision_id), description.as_deref()).await?;
+            let version =
+                api.publish_version(function, code_sha256, Some(revision_id), description.as_deref()).await?;
             if &version.code_sha256 != code_sha256 {
                 // A publish answered with other code means $LATEST changed under us.
                 return Err(AwsError::PreconditionFailed {
                     operation: Op::PublishVersion,
-                    message: format!("published version {} has CodeSha256 {}", version.version, version.code_sha256),
+                    message: format!(
+                        "published version {} has CodeSha256 {}",
+                        version.version, version.code_sha256
+                    ),
                 });
             }
             *published = Some(version.version);
@@ -179,7 +191,9 @@ pub enum EngineError {
     Observe(AwsError),
     #[error(transparent)]
     Execute(Box<ExecuteError>),
-    #[error("did not converge after {0} passes; the last plan still had actions (is something else changing AWS?)")]
+    #[error(
+        "did not converge after {0} passes; the last plan still had actions (is something else changing AWS?)"
+    )]
     NoConvergence(usize),
 }
 
@@ -213,7 +227,8 @@ pub async fn reconcile_once<A: LambdaApi>(
     now: i64,
 ) -> Result<Pass, EngineError> {
     let (snapshot, plan) = plan_only(api, owner, spec, now).await.map_err(EngineError::Observe)?;
-    let done = execute(api, spec, &snapshot, &plan.actions).await.map_err(|e| EngineError::Execute(Box::new(e)))?;
+    let done =
+        execute(api, spec, &snapshot, &plan.actions).await.map_err(|e| EngineError::Execute(Box::new(e)))?;
     Ok(Pass { snapshot, plan, done })
 }
 
@@ -245,7 +260,9 @@ pub async fn converge<A: LambdaApi>(
                     return Ok(Converged { done: all, last: pass, passes });
                 }
             }
-            Err(EngineError::Execute(e)) if matches!(e.error, AwsError::PreconditionFailed { .. }) && preconditions < 3 => {
+            Err(EngineError::Execute(e))
+                if matches!(e.error, AwsError::PreconditionFailed { .. }) && preconditions < 3 =>
+            {
                 preconditions += 1;
                 all.extend(e.done.iter().cloned());
             }

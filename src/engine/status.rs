@@ -24,11 +24,23 @@ impl Health {
         let ready = matches!(outcome, Outcome::Converged);
         let stalled = outcome.is_stalled();
         let reconciling = !ready && !stalled && !matches!(outcome, Outcome::Suspended { .. });
-        Health { ready, reconciling, stalled, reason: outcome.reason().to_string(), message: outcome.message() }
+        Health {
+            ready,
+            reconciling,
+            stalled,
+            reason: outcome.reason().to_string(),
+            message: outcome.message(),
+        }
     }
 
     pub fn invalid_spec(message: impl Into<String>) -> Health {
-        Health { ready: false, reconciling: false, stalled: true, reason: "InvalidSpec".into(), message: message.into() }
+        Health {
+            ready: false,
+            reconciling: false,
+            stalled: true,
+            reason: "InvalidSpec".into(),
+            message: message.into(),
+        }
     }
 
     /// AccessDenied needs an IAM change (stalled); throttling and outages heal by retrying.
@@ -62,7 +74,7 @@ fn condition(
     // every reconcile.
     let last_transition_time = match before {
         Some(c) if c.status == status => c.last_transition_time.clone(),
-        _ => time(now).unwrap_or_else(|| Time(Timestamp::UNIX_EPOCH)),
+        _ => time(now).unwrap_or(Time(Timestamp::UNIX_EPOCH)),
     };
     let (reason, message) = if on || kind == "Ready" {
         (health.reason.clone(), health.message.clone())

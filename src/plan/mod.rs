@@ -262,7 +262,8 @@ impl<'a> Planner<'a> {
         {
             return Some(current);
         }
-        let newest = self.snapshot().versions.iter().filter(|v| v.code_sha256 == hash).map(|v| v.version).max();
+        let newest =
+            self.snapshot().versions.iter().filter(|v| v.code_sha256 == hash).map(|v| v.version).max();
         if let Some(n) = newest {
             return Some(VersionRef::Number(n));
         }
@@ -281,7 +282,10 @@ impl<'a> Planner<'a> {
         match version.parse::<u64>() {
             Ok(n) if self.snapshot().version(n).is_some() => Some(VersionRef::Number(n)),
             _ => {
-                self.block(Outcome::VersionNotFound { field: field.to_string(), version: version.to_string() });
+                self.block(Outcome::VersionNotFound {
+                    field: field.to_string(),
+                    version: version.to_string(),
+                });
                 None
             }
         }
@@ -371,7 +375,8 @@ impl<'a> Planner<'a> {
             return true;
         }
         if phase == Phase::Certified && !roles.candidate_was_live {
-            let recorded = roles.candidate_marker.as_ref().filter(|m| m.role == Role::Candidate).and_then(|m| m.phase);
+            let recorded =
+                roles.candidate_marker.as_ref().filter(|m| m.role == Role::Candidate).and_then(|m| m.phase);
             if recorded != Some(Phase::Certified) {
                 self.block(Outcome::NothingToPromote);
                 return false;
@@ -466,7 +471,8 @@ impl<'a> Planner<'a> {
     fn stages(&mut self) {
         let spec = self.spec();
         for (i, stage) in spec.stages.iter().enumerate() {
-            let current = self.snapshot().alias(&stage.alias).and_then(|a| VersionRef::parse(&a.function_version));
+            let current =
+                self.snapshot().alias(&stage.alias).and_then(|a| VersionRef::parse(&a.function_version));
             let target = if stage.track.is_some() {
                 Some(VersionRef::Latest)
             } else if let Some(version) = &stage.version {
@@ -487,7 +493,10 @@ impl<'a> Planner<'a> {
     fn stale_stages(&mut self, roles: &Roles<'_>) {
         let declared: BTreeSet<&str> = self.spec().stages.iter().map(|s| s.alias.as_str()).collect();
         for alias in &self.snapshot().aliases {
-            if alias.name == roles.live || alias.name == roles.candidate || declared.contains(alias.name.as_str()) {
+            if alias.name == roles.live
+                || alias.name == roles.candidate
+                || declared.contains(alias.name.as_str())
+            {
                 continue;
             }
             let owned = Marker::parse(&alias.description)
@@ -556,7 +565,8 @@ impl<'a> Planner<'a> {
                 // A draining alias keeps what it carried until the drain ends.
                 let stale_while_draining = !desired.contains_key(&st.sid) && draining_alias == Some(*alias);
                 if !keep && !stale_while_draining {
-                    self.actions.push(Action::RemovePermission { alias: alias.to_string(), sid: st.sid.clone() });
+                    self.actions
+                        .push(Action::RemovePermission { alias: alias.to_string(), sid: st.sid.clone() });
                     removed = true;
                 }
             }
@@ -582,15 +592,20 @@ impl<'a> Planner<'a> {
         let Some(function) = &snapshot.function else { return };
         let arn_of = |alias: &str| format!("{}:{alias}", function.function_arn);
         let alias_of = |arn: &str| carriers.iter().find(|c| arn_of(c) == arn).map(|c| c.to_string());
-        let observed: Vec<_> =
-            snapshot.mappings.iter().filter(|m| carriers.iter().any(|c| arn_of(c) == m.function_arn)).collect();
+        let observed: Vec<_> = snapshot
+            .mappings
+            .iter()
+            .filter(|m| carriers.iter().any(|c| arn_of(c) == m.function_arn))
+            .collect();
         let mut used: BTreeSet<&str> = BTreeSet::new();
         let mut pending: Vec<(&str, &Trigger)> = Vec::new();
         // 1. Already in place: only batch size and enabled can differ.
         for &(alias, trigger) in desired {
             let Some(spec) = &trigger.event_source_mapping else { continue };
             let found = observed.iter().find(|m| {
-                !used.contains(m.uuid.as_str()) && m.function_arn == arn_of(alias) && m.event_source_arn == spec.event_source_arn
+                !used.contains(m.uuid.as_str())
+                    && m.function_arn == arn_of(alias)
+                    && m.event_source_arn == spec.event_source_arn
             });
             match found {
                 Some(m) => {
@@ -619,7 +634,9 @@ impl<'a> Planner<'a> {
                     && m.event_source_arn == spec.event_source_arn
                     && !desired.iter().any(|(a, t)| {
                         arn_of(a) == m.function_arn
-                            && t.event_source_mapping.as_ref().is_some_and(|e| e.event_source_arn == m.event_source_arn)
+                            && t.event_source_mapping
+                                .as_ref()
+                                .is_some_and(|e| e.event_source_arn == m.event_source_arn)
                     })
             });
             if let Some(m) = movable {
@@ -685,10 +702,9 @@ impl<'a> Planner<'a> {
             for name in names {
                 let carried = match &trigger.event_source_mapping {
                     Some(esm) => snapshot.alias(name).is_some_and(|a| {
-                        snapshot
-                            .mappings
-                            .iter()
-                            .any(|m| m.function_arn == a.alias_arn && m.event_source_arn == esm.event_source_arn)
+                        snapshot.mappings.iter().any(|m| {
+                            m.function_arn == a.alias_arn && m.event_source_arn == esm.event_source_arn
+                        })
                     }),
                     None => snapshot
                         .policies

@@ -73,12 +73,37 @@ pub enum AliasChange {
 pub enum Action {
     /// Publish `$LATEST` with the CodeSha256 and RevisionId preconditions. At most one per plan;
     /// [`VersionRef::Published`] elsewhere in the plan refers to its result.
-    PublishVersion { code_sha256: String, revision_id: String, description: Option<String> },
-    CreateAlias { alias: String, version: VersionRef, marker: Marker, change: AliasChange },
-    UpdateAlias { alias: String, version: VersionRef, marker: Marker, revision_id: String, change: AliasChange },
-    DeleteAlias { alias: String },
-    AddPermission { alias: String, trigger: String, statement: Statement, revision_id: Option<String> },
-    RemovePermission { alias: String, sid: String },
+    PublishVersion {
+        code_sha256: String,
+        revision_id: String,
+        description: Option<String>,
+    },
+    CreateAlias {
+        alias: String,
+        version: VersionRef,
+        marker: Marker,
+        change: AliasChange,
+    },
+    UpdateAlias {
+        alias: String,
+        version: VersionRef,
+        marker: Marker,
+        revision_id: String,
+        change: AliasChange,
+    },
+    DeleteAlias {
+        alias: String,
+    },
+    AddPermission {
+        alias: String,
+        trigger: String,
+        statement: Statement,
+        revision_id: Option<String>,
+    },
+    RemovePermission {
+        alias: String,
+        sid: String,
+    },
     CreateMapping {
         alias: String,
         trigger: String,
@@ -95,8 +120,14 @@ pub enum Action {
         batch_size: Option<u32>,
         enabled: Option<bool>,
     },
-    DeleteMapping { uuid: String, alias: String, event_source_arn: String },
-    DeleteVersion { version: u64 },
+    DeleteMapping {
+        uuid: String,
+        alias: String,
+        event_source_arn: String,
+    },
+    DeleteVersion {
+        version: u64,
+    },
 }
 
 impl Action {
@@ -139,7 +170,11 @@ impl fmt::Display for Action {
             }
             Action::DeleteAlias { alias } => write!(f, "delete alias {alias}"),
             Action::AddPermission { alias, trigger, statement, .. } => {
-                write!(f, "add permission {} for trigger {trigger} on {alias} ({})", statement.sid, statement.principal)
+                write!(
+                    f,
+                    "add permission {} for trigger {trigger} on {alias} ({})",
+                    statement.sid, statement.principal
+                )
             }
             Action::RemovePermission { alias, sid } => write!(f, "remove permission {sid} from {alias}"),
             Action::CreateMapping { alias, trigger, event_source_arn, .. } => {
@@ -188,17 +223,31 @@ pub enum Outcome {
     /// Actions are pending.
     Progressing,
     /// Only waiting for the previously live alias to drain (unix seconds).
-    Draining { until: i64 },
+    Draining {
+        until: i64,
+    },
     /// `suspend: true`: observed only; `pending` actions were not executed.
-    Suspended { pending: usize },
+    Suspended {
+        pending: usize,
+    },
     /// A hash in the spec is neither published nor the hash of `$LATEST`; nothing written.
-    CodeMismatch { field: String, wanted: String, latest: String },
+    CodeMismatch {
+        field: String,
+        wanted: String,
+        latest: String,
+    },
     /// `live.version` or a stage's `version` names a version that does not exist.
-    VersionNotFound { field: String, version: String },
+    VersionNotFound {
+        field: String,
+        version: String,
+    },
     /// Phase Certified with nothing frozen to promote; nothing written.
     NothingToPromote,
     /// Another set owns one of the aliases; nothing written.
-    OwnedByOther { alias: String, owner: String },
+    OwnedByOther {
+        alias: String,
+        owner: String,
+    },
     FunctionNotFound,
 }
 

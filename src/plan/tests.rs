@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::api::{
-    AlexaSkill, ApiGateway, Certification, DeletionPolicy, EventSourceMapping, LiveOverride, Permission, Stage,
-    Track,
+    AlexaSkill, ApiGateway, Certification, DeletionPolicy, EventSourceMapping, LiveOverride, Permission,
+    Stage, Track,
 };
 use crate::aws::api::{FunctionInfo, MappingInfo, PolicyInfo, VersionInfo};
 
@@ -43,11 +43,19 @@ fn phase(mut s: LambdaAliasSetSpec, p: Phase) -> LambdaAliasSetSpec {
 /// A function whose $LATEST has hash `latest` and published versions 1..=n with hashes `shas`.
 fn world(latest: u8, shas: &[u8]) -> Snapshot {
     Snapshot {
-        function: Some(FunctionInfo { function_arn: ARN.into(), code_sha256: sha(latest), revision_id: "rev-latest".into() }),
+        function: Some(FunctionInfo {
+            function_arn: ARN.into(),
+            code_sha256: sha(latest),
+            revision_id: "rev-latest".into(),
+        }),
         versions: shas
             .iter()
             .enumerate()
-            .map(|(i, s)| VersionInfo { version: i as u64 + 1, code_sha256: sha(*s), description: String::new() })
+            .map(|(i, s)| VersionInfo {
+                version: i as u64 + 1,
+                code_sha256: sha(*s),
+                description: String::new(),
+            })
             .collect(),
         ..Snapshot::default()
     }
@@ -102,9 +110,8 @@ fn updates(p: &Plan) -> Vec<(String, VersionRef, AliasChange)> {
     p.actions
         .iter()
         .filter_map(|a| match a {
-            Action::UpdateAlias { alias, version, change, .. } | Action::CreateAlias { alias, version, change, .. } => {
-                Some((alias.clone(), *version, *change))
-            }
+            Action::UpdateAlias { alias, version, change, .. }
+            | Action::CreateAlias { alias, version, change, .. } => Some((alias.clone(), *version, *change)),
             _ => None,
         })
         .collect()
@@ -114,7 +121,9 @@ fn marker_of(p: &Plan, name: &str) -> Marker {
     p.actions
         .iter()
         .find_map(|a| match a {
-            Action::UpdateAlias { alias, marker, .. } | Action::CreateAlias { alias, marker, .. } if alias == name => {
+            Action::UpdateAlias { alias, marker, .. } | Action::CreateAlias { alias, marker, .. }
+                if alias == name =>
+            {
                 Some(marker.clone())
             }
             _ => None,
@@ -209,7 +218,10 @@ fn adoption_never_repoints_the_live_alias() {
     alias(&mut s, "PROD2", "2", "hand-made");
     let p = run(&spec(), &s);
     assert!(updates(&p).contains(&("PROD1".into(), VersionRef::Number(1), AliasChange::Adopt)));
-    assert!(!p.actions.iter().any(|a| matches!(a, Action::PublishVersion { .. })), "adoption publishes nothing");
+    assert!(
+        !p.actions.iter().any(|a| matches!(a, Action::PublishVersion { .. })),
+        "adoption publishes nothing"
+    );
     assert_eq!(marker_of(&p, "PROD1").version, Some(VersionRef::Number(1)));
     // The candidate is not live: it follows the phase.
     assert!(updates(&p).contains(&("PROD2".into(), VersionRef::Latest, AliasChange::Track)));
@@ -315,7 +327,9 @@ fn certifying_with_unknown_hash_writes_nothing_and_reports_code_mismatch() {
     s.certification.code_sha256 = Some(sha(8));
     let p = run(&s, &developing(9, &[1]));
     assert!(p.actions.is_empty());
-    assert!(matches!(p.outcome, Outcome::CodeMismatch { ref field, .. } if field == "spec.certification.codeSha256"));
+    assert!(
+        matches!(p.outcome, Outcome::CodeMismatch { ref field, .. } if field == "spec.certification.codeSha256")
+    );
 }
 
 #[test]
@@ -464,7 +478,10 @@ fn pin_to_a_missing_version_writes_nothing() {
     s.live = Some(LiveOverride { code_sha256: None, version: Some("7".into()) });
     let p = run(&s, &developing(9, &[1]));
     assert!(p.actions.is_empty());
-    assert_eq!(p.outcome, Outcome::VersionNotFound { field: "spec.live.version".into(), version: "7".into() });
+    assert_eq!(
+        p.outcome,
+        Outcome::VersionNotFound { field: "spec.live.version".into(), version: "7".into() }
+    );
 }
 
 #[test]
@@ -558,13 +575,17 @@ fn foreign_statements_are_never_touched_and_stale_owned_ones_are_removed() {
     let mut s = spec();
     s.triggers = vec![alexa("alexa")];
     let wanted = desired_statement(&s.triggers[0]).expect("permission");
-    let foreign = Statement { sid: "console-added".into(), principal: "sns.amazonaws.com".into(), ..wanted.clone() };
+    let foreign =
+        Statement { sid: "console-added".into(), principal: "sns.amazonaws.com".into(), ..wanted.clone() };
     let stale = Statement { sid: "las-old".into(), ..wanted.clone() };
     let mut w = developing(9, &[1]);
     for a in ["PROD1", "PROD2"] {
         w.policies.insert(
             a.into(),
-            PolicyInfo { revision_id: "r".into(), statements: vec![wanted.clone(), foreign.clone(), stale.clone()] },
+            PolicyInfo {
+                revision_id: "r".into(),
+                statements: vec![wanted.clone(), foreign.clone(), stale.clone()],
+            },
         );
     }
     let p = run(&s, &w);
@@ -587,14 +608,18 @@ fn a_changed_statement_is_replaced() {
     w.policies.insert("PROD1".into(), PolicyInfo { revision_id: "r".into(), statements: vec![drifted] });
     let p = run(&s, &w);
     assert_eq!(p.actions[0], Action::RemovePermission { alias: "PROD1".into(), sid: "las-alexa".into() });
-    assert!(matches!(&p.actions[1], Action::AddPermission { alias, revision_id: None, .. } if alias == "PROD1"));
+    assert!(
+        matches!(&p.actions[1], Action::AddPermission { alias, revision_id: None, .. } if alias == "PROD1")
+    );
 }
 
 #[test]
 fn target_limits_a_permission_to_one_role() {
     let mut s = spec();
     s.triggers = vec![Trigger {
-        api_gateway: Some(ApiGateway { source_arn: "arn:aws:execute-api:eu-west-1:111122223333:a/*/GET/x".into() }),
+        api_gateway: Some(ApiGateway {
+            source_arn: "arn:aws:execute-api:eu-west-1:111122223333:a/*/GET/x".into(),
+        }),
         target: Some("Live".into()),
         ..trigger("api")
     }];
@@ -629,7 +654,9 @@ fn a_queue_mapping_polls_for_the_live_alias_only() {
     let mut s = spec();
     s.triggers = vec![queue("orders", None)];
     let p = run(&s, &developing(9, &[1]));
-    assert!(matches!(&p.actions[..], [Action::CreateMapping { alias, batch_size: Some(10), .. }] if alias == "PROD1"));
+    assert!(
+        matches!(&p.actions[..], [Action::CreateMapping { alias, batch_size: Some(10), .. }] if alias == "PROD1")
+    );
 }
 
 #[test]
@@ -660,7 +687,9 @@ fn duplicate_and_changed_mappings_are_fixed() {
     w.mappings.push(mapping("m2", "PROD1", 10));
     let p = run(&s, &w);
     assert_eq!(p.actions.len(), 2, "{:?}", p.actions);
-    assert!(matches!(&p.actions[0], Action::UpdateMapping { uuid, batch_size: Some(10), move_to: None, .. } if uuid == "m1"));
+    assert!(
+        matches!(&p.actions[0], Action::UpdateMapping { uuid, batch_size: Some(10), move_to: None, .. } if uuid == "m1")
+    );
     assert!(matches!(&p.actions[1], Action::DeleteMapping { uuid, .. } if uuid == "m2"));
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Use from an integration test with `mod support;`. The first call to anything that
 //! needs moto starts it; every test in the binary then shares it, so names must be
-//! unique ([`unique_name`]). moto is found through `MOTO_SERVER`, else
-//! `<crate>/.venv/bin/moto_server` (installed by `make venv`). When it is missing or
+//! unique ([`unique_name`]). moto runs from the venv Python (`MOTO_PYTHON`, else
+//! `<crate>/.venv/bin/python`, installed by `make venv`) through `moto_faithful.py`, which
+//! makes Lambda resource policies per qualifier like AWS's. When it is missing or
 //! cannot start, every test that needs it panics: such tests fail, never skip.
 //!
 //! Lifetime: the server is spawned from a dedicated thread that lives until the
@@ -248,19 +249,27 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// Path of the `moto_server` executable; panics with instructions when missing.
-pub fn moto_server_path() -> PathBuf {
-    let path = match std::env::var_os("MOTO_SERVER") {
+/// The venv's Python with the pinned moto: `MOTO_PYTHON`, else `<crate>/.venv/bin/python`.
+/// Panics with instructions when moto is not installed there.
+pub fn moto_python_path() -> PathBuf {
+    let path = match std::env::var_os("MOTO_PYTHON") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
     };
+    let moto_server = path.with_file_name("moto_server");
     assert!(
-        path.is_file(),
-        "moto_server not found at {}; run `make venv` (or `make test`), which installs \
+        path.is_file() && moto_server.is_file(),
+        "moto not found next to {}; run `make venv` (or `make test`), which installs \
          the pinned moto into .venv",
         path.display()
     );
     path
+}
+
+/// moto's server with Lambda resource policies and mappings made faithful to AWS (see the
+/// script's docstring).
+pub fn moto_launcher() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_faithful.py")
 }
 
 /// Points this process's AWS SDK default chain at moto with dummy credentials, so
@@ -289,7 +298,7 @@ fn set_test_env(url: &str) {
 /// signal set in the child fires when the spawning *thread* exits, and libtest runs
 /// each test on a short-lived thread of its own.
 fn start_on_supervisor_thread() -> Result<Moto, String> {
-    let server = moto_server_path();
+    let server = moto_python_path();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("moto-supervisor".to_owned())
@@ -372,6 +381,7 @@ fn spawn(server: &Path, port: u16, log: &Path) -> std::io::Result<Child> {
     let err = out.try_clone()?;
     let mut command = Command::new(server);
     command
+        .arg(moto_launcher())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
@@ -434,6 +444,57 @@ fn create_role(port: u16) -> Result<String, String> {
     match arn {
         Some(arn) if status == 200 && arn.ends_with(&format!(":role/{ROLE_NAME}")) => Ok(arn.to_owned()),
         _ => Err(format!("unexpected CreateRole answer (HTTP {status}): {response:.2000}")),
+    }
+}
+
+/// Creates an SQS queue in moto through SQS's Query protocol (raw HTTP, like
+/// [`create_role`]) and returns its ARN. moto's CreateEventSourceMapping only accepts
+/// an event source that exists in its SQS/Kinesis/DynamoDB Streams backends
+/// (ResourceNotFoundException "Invalid EventSourceArn" otherwise). Panics on failure.
+pub fn create_sqs_queue(name: &str) -> String {
+    let port = moto_port();
+    let create =
+        sqs_query(port, &format!("Action=CreateQueue&Version=2012-11-05&QueueName={}", url_encode(name)));
+    let url = between(&create, "<QueueUrl>", "</QueueUrl>")
+        .unwrap_or_else(|| panic!("unexpected CreateQueue answer: {create:.2000}"))
+        .to_owned();
+    let attributes = sqs_query(
+        port,
+        &format!(
+            "Action=GetQueueAttributes&Version=2012-11-05&QueueUrl={}&AttributeName.1=QueueArn",
+            url_encode(&url)
+        ),
+    );
+    match between(&attributes, "<Value>", "</Value>") {
+        Some(arn) if arn.starts_with("arn:") && arn.ends_with(&format!(":{name}")) => arn.to_owned(),
+        _ => panic!("unexpected GetQueueAttributes answer: {attributes:.2000}"),
+    }
+}
+
+/// Port of the shared moto server. Starts it if needed.
+fn moto_port() -> u16 {
+    let url = moto_url();
+    url.rsplit(':').next().and_then(|port| port.parse().ok()).unwrap_or_else(|| panic!("no port in {url}"))
+}
+
+/// One SQS Query-protocol call; returns the response text, panicking unless HTTP 200.
+/// moto routes it to SQS by the credential scope in `Authorization`.
+fn sqs_query(port: u16, body: &str) -> String {
+    let request = format!(
+        "POST / HTTP/1.1\r\n\
+         Host: 127.0.0.1:{port}\r\n\
+         Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/{REGION}/sqs/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\n\
+         Connection: close\r\n\
+         \r\n\
+         {body}",
+        body.len()
+    );
+    match http_exchange(port, &request) {
+        Ok((200, response)) => response,
+        Ok((status, response)) => panic!("SQS call failed (HTTP {status}): {response:.2000}"),
+        Err(e) => panic!("SQS call to moto failed: {e} (moto log: {})", moto_log().display()),
     }
 }
 

@@ -1,0 +1,469 @@
+//! `SdkLambda` end to end: every `LambdaApi` method against moto (through the crate's own
+//! client configuration), plus pagination against a local stub that pages, since moto never
+//! does. moto's known gaps (RevisionId ignored outside policies, one policy for all qualifiers,
+//! EventSourceToken dropped, duplicate Sids accepted, mappings reporting the version ARN
+//! behind an alias) are deliberately not asserted on; see src/aws/fake.rs for those rules.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
+use lambda_alias_controller::aws::api::{
+    AwsError, CreateMapping, LATEST, LambdaApi, Statement, UpdateMapping,
+};
+use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config, sdk_config_for};
+use lambda_alias_controller::aws::sdk::SdkLambda;
+
+async fn api() -> (aws_sdk_lambda::Client, SdkLambda) {
+    let client = support::lambda().await;
+    (client.clone(), SdkLambda::new(client))
+}
+
+/// Replaces `$LATEST`'s code so that the next publish creates a new version.
+async fn update_code(client: &aws_sdk_lambda::Client, name: &str, marker: &str) {
+    client
+        .update_function_code()
+        .function_name(name)
+        .zip_file(Blob::new(support::demo_zip(marker)))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("UpdateFunctionCode {name}: {}", aws_sdk_lambda::error::DisplayErrorContext(&e))
+        });
+}
+
+/// A function with versions 1 and 2 published (different code), for tests that need versions.
+async fn function_with_two_versions(
+    client: &aws_sdk_lambda::Client,
+    api: &SdkLambda,
+    prefix: &str,
+) -> String {
+    let name = support::unique_name(prefix);
+    support::create_function(client, &name, "v1").await;
+    let v1 = api.get_function(&name).await.expect("get v1");
+    assert_eq!(api.publish_version(&name, &v1.code_sha256, None, None).await.expect("publish 1").version, 1);
+    update_code(client, &name, "v2").await;
+    let v2 = api.get_function(&name).await.expect("get v2");
+    assert_eq!(api.publish_version(&name, &v2.code_sha256, None, None).await.expect("publish 2").version, 2);
+    name
+}
+
+#[tokio::test]
+async fn get_function_reads_latest_and_reports_a_missing_function_as_not_found() {
+    let (client, api) = api().await;
+    let name = support::unique_name("sdk-get");
+    let created = support::create_function(&client, &name, "get").await;
+
+    let info = api.get_function(&name).await.expect("GetFunction");
+    assert_eq!(Some(info.function_arn.as_str()), created.function_arn());
+    assert!(info.function_arn.ends_with(&format!(":function:{name}")), "unqualified: {}", info.function_arn);
+    assert_eq!(Some(info.code_sha256.as_str()), created.code_sha256());
+    // By ARN too: `spec.functionName` may be an ARN.
+    assert_eq!(api.get_function(&info.function_arn).await.expect("GetFunction by ARN"), info);
+
+    let missing = support::unique_name("sdk-missing");
+    let error = api.get_function(&missing).await.expect_err("no such function");
+    assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
+    assert!(error.to_string().contains("ResourceNotFoundException"), "{error}");
+}
+
+#[tokio::test]
+async fn list_versions_returns_published_versions_with_their_hashes_and_skips_latest() {
+    let (client, api) = api().await;
+    let name = support::unique_name("sdk-versions");
+    support::create_function(&client, &name, "one").await;
+    assert!(api.list_versions(&name).await.expect("list before publish").is_empty(), "only $LATEST exists");
+
+    let first = api.get_function(&name).await.expect("get");
+    let v1 = api.publish_version(&name, &first.code_sha256, None, Some("first")).await.expect("publish 1");
+    assert_eq!(
+        (v1.version, v1.code_sha256.as_str(), v1.description.as_str()),
+        (1, first.code_sha256.as_str(), "first")
+    );
+
+    update_code(&client, &name, "two").await;
+    let second = api.get_function(&name).await.expect("get");
+    assert_ne!(second.code_sha256, first.code_sha256);
+    let v2 = api.publish_version(&name, &second.code_sha256, None, None).await.expect("publish 2");
+    assert_eq!(v2.version, 2);
+
+    let mut versions = api.list_versions(&name).await.expect("list");
+    versions.sort_by_key(|v| v.version);
+    let seen: Vec<(u64, &str)> = versions.iter().map(|v| (v.version, v.code_sha256.as_str())).collect();
+    assert_eq!(seen, vec![(1, first.code_sha256.as_str()), (2, second.code_sha256.as_str())]);
+    assert_eq!(versions[0].description, "first");
+
+    // (A missing function is a 404 on AWS; moto lists no versions.)
+}
+
+#[tokio::test]
+async fn publishing_an_unchanged_latest_returns_the_existing_version() {
+    let (client, api) = api().await;
+    let name = support::unique_name("sdk-republish");
+    support::create_function(&client, &name, "same").await;
+    let latest = api.get_function(&name).await.expect("get");
+    let revision = Some(latest.revision_id.as_str());
+    let first = api.publish_version(&name, &latest.code_sha256, revision, None).await.expect("publish");
+    let again = api.publish_version(&name, &latest.code_sha256, revision, None).await.expect("republish");
+    assert_eq!(again.version, first.version);
+    assert_eq!(again.code_sha256, latest.code_sha256);
+    assert_eq!(api.list_versions(&name).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn aliases_are_created_updated_with_routing_cleared_and_deleted() {
+    let (client, api) = api().await;
+    let name = function_with_two_versions(&client, &api, "sdk-alias").await;
+
+    let live = api.create_alias(&name, "live", "1", "owned by test").await.expect("CreateAlias");
+    assert_eq!((live.name.as_str(), live.function_version.as_str()), ("live", "1"));
+    assert_eq!(live.description, "owned by test");
+    assert!(live.alias_arn.ends_with(&format!(":function:{name}:live")), "{}", live.alias_arn);
+    assert!(live.routing.is_empty());
+    let duplicate = api.create_alias(&name, "live", "1", "").await.expect_err("alias exists");
+    assert!(matches!(duplicate, AwsError::Conflict { .. }), "{duplicate:?}");
+
+    // Someone adds a weighted split behind our back...
+    client
+        .create_alias()
+        .function_name(&name)
+        .name("canary")
+        .function_version("1")
+        .routing_config(AliasRoutingConfiguration::builder().additional_version_weights("2", 0.25).build())
+        .send()
+        .await
+        .expect("CreateAlias with routing");
+    let listed = api.list_aliases(&name).await.expect("ListAliases");
+    let canary = listed.iter().find(|a| a.name == "canary").expect("canary listed");
+    assert_eq!(canary.routing.get("2"), Some(&0.25));
+
+    // ...and an update points the alias at exactly one version again.
+    let updated = api
+        .update_alias(&name, "canary", "2", "moved", Some(canary.revision_id.as_str()))
+        .await
+        .expect("UpdateAlias");
+    assert_eq!((updated.function_version.as_str(), updated.description.as_str()), ("2", "moved"));
+    assert!(updated.routing.is_empty(), "routing cleared: {:?}", updated.routing);
+    let canary = api.list_aliases(&name).await.expect("ListAliases").into_iter().find(|a| a.name == "canary");
+    let canary = canary.expect("canary still listed");
+    assert_eq!(canary.function_version, "2");
+    assert!(canary.routing.is_empty(), "routing cleared on read-back: {:?}", canary.routing);
+
+    let mut names: Vec<String> =
+        api.list_aliases(&name).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+    names.sort();
+    assert_eq!(names, ["canary", "live"]);
+
+    api.delete_alias(&name, "canary").await.expect("DeleteAlias");
+    let names: Vec<String> =
+        api.list_aliases(&name).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["live"]);
+    let error = api.update_alias(&name, "canary", "1", "", None).await.expect_err("alias is gone");
+    assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn permissions_are_added_read_back_and_removed() {
+    let (client, api) = api().await;
+    let name = function_with_two_versions(&client, &api, "sdk-policy").await;
+    api.create_alias(&name, "live", "2", "").await.expect("CreateAlias");
+    let account =
+        api.get_function(&name).await.expect("get").function_arn.split(':').nth(4).map(str::to_owned);
+    let account = account.expect("account id in the function ARN");
+
+    assert_eq!(
+        api.get_policy(&name, "live").await.expect("GetPolicy"),
+        None,
+        "no policy before any permission"
+    );
+
+    let alexa = Statement {
+        sid: "alexa-skill".into(),
+        principal: "alexa-appkit.amazon.com".into(),
+        action: "lambda:InvokeFunction".into(),
+        event_source_token: Some("amzn1.ask.skill.12345678-1234-1234-1234-123456789012".into()),
+        ..Statement::default()
+    };
+    let apigw = Statement {
+        sid: "apigw-get".into(),
+        principal: "apigateway.amazonaws.com".into(),
+        action: "lambda:InvokeFunction".into(),
+        source_arn: Some(format!("arn:aws:execute-api:{}:{account}:a1b2c3d4e5/*/GET/pets", support::REGION)),
+        ..Statement::default()
+    };
+    api.add_permission(&name, "live", &alexa, None).await.expect("AddPermission alexa");
+    let revision =
+        api.get_policy(&name, "live").await.expect("GetPolicy").expect("policy exists").revision_id;
+    api.add_permission(&name, "live", &apigw, Some(&revision)).await.expect("AddPermission apigw");
+    // The policy changed since `revision` was read: a third statement on it is refused.
+    let late = Statement { sid: "late".into(), ..apigw.clone() };
+    let error =
+        api.add_permission(&name, "live", &late, Some(&revision)).await.expect_err("stale RevisionId");
+    assert!(matches!(error, AwsError::PreconditionFailed { .. }), "{error:?}");
+
+    let policy = api.get_policy(&name, "live").await.expect("GetPolicy").expect("policy exists");
+    assert!(!policy.revision_id.is_empty());
+    let find = |sid: &str| policy.statements.iter().find(|s| s.sid == sid).cloned();
+    let read_alexa = find("alexa-skill").expect("alexa statement");
+    assert_eq!(
+        (read_alexa.principal.as_str(), read_alexa.action.as_str()),
+        ("alexa-appkit.amazon.com", "lambda:InvokeFunction")
+    );
+    // (moto drops EventSourceToken; the parser's unit tests cover reading it.)
+    assert_eq!(find("apigw-get").map(|s| Statement { event_source_token: None, ..s }), Some(apigw.clone()));
+
+    api.remove_permission(&name, "live", "alexa-skill").await.expect("RemovePermission");
+    let after = api.get_policy(&name, "live").await.expect("GetPolicy").expect("apigw statement remains");
+    let sids: Vec<&str> = after.statements.iter().map(|s| s.sid.as_str()).collect();
+    assert!(!sids.contains(&"alexa-skill") && sids.contains(&"apigw-get"), "{sids:?}");
+
+    let error = api.remove_permission(&name, "live", "alexa-skill").await.expect_err("already removed");
+    assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
+    api.remove_permission(&name, "live", "apigw-get").await.expect("RemovePermission");
+    assert_eq!(api.get_policy(&name, "live").await.expect("GetPolicy"), None, "no statements left");
+
+    let error = api
+        .add_permission(&support::unique_name("sdk-missing"), "live", &apigw, None)
+        .await
+        .expect_err("no such function");
+    assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
+    let (client, api) = api().await;
+    let name = function_with_two_versions(&client, &api, "sdk-esm").await;
+    let live = api.create_alias(&name, "live", "1", "").await.expect("CreateAlias live");
+    let next = api.create_alias(&name, "next", "2", "").await.expect("CreateAlias next");
+    let queue_arn = support::create_sqs_queue(&support::unique_name("sdk-queue"));
+    // AWS reports the alias ARN a mapping invokes; moto reports the version behind it.
+    let invokes = |arn: &str, alias_arn: &str, version: u64| {
+        let version_arn =
+            format!("{}:{version}", alias_arn.rsplit_once(':').map(|(f, _)| f).unwrap_or_default());
+        arn == alias_arn || arn == version_arn
+    };
+
+    assert!(api.list_mappings(&live.alias_arn).await.expect("list").is_empty());
+    let created = api
+        .create_mapping(&CreateMapping {
+            function_arn: live.alias_arn.clone(),
+            event_source_arn: queue_arn.clone(),
+            batch_size: Some(5),
+            enabled: false,
+            starting_position: None,
+        })
+        .await
+        .expect("CreateEventSourceMapping");
+    assert!(!created.uuid.is_empty());
+    assert!(invokes(&created.function_arn, &live.alias_arn, 1), "{created:?}");
+    assert_eq!((created.event_source_arn.as_str(), created.batch_size), (queue_arn.as_str(), Some(5)));
+    assert!(!created.enabled, "{created:?}");
+
+    let listed = api.list_mappings(&live.alias_arn).await.expect("ListEventSourceMappings");
+    assert_eq!(listed.iter().map(|m| m.uuid.as_str()).collect::<Vec<_>>(), [created.uuid.as_str()]);
+    assert_eq!(listed[0].batch_size, Some(5));
+    assert!(!listed[0].enabled);
+
+    let moved = api
+        .update_mapping(&UpdateMapping {
+            uuid: created.uuid.clone(),
+            function_arn: Some(next.alias_arn.clone()),
+            batch_size: Some(8),
+            enabled: Some(true),
+        })
+        .await
+        .expect("UpdateEventSourceMapping");
+    assert_eq!(moved.uuid, created.uuid);
+    assert!(invokes(&moved.function_arn, &next.alias_arn, 2), "moved to next: {moved:?}");
+    assert_eq!(moved.batch_size, Some(8));
+    assert!(moved.enabled, "{moved:?}");
+
+    let resized = api
+        .update_mapping(&UpdateMapping {
+            uuid: created.uuid.clone(),
+            function_arn: None,
+            batch_size: Some(3),
+            enabled: None,
+        })
+        .await
+        .expect("UpdateEventSourceMapping batch size only");
+    assert_eq!(resized.batch_size, Some(3));
+    assert!(invokes(&resized.function_arn, &next.alias_arn, 2), "still on next: {resized:?}");
+
+    api.delete_mapping(&created.uuid).await.expect("DeleteEventSourceMapping");
+    // AWS keeps listing a mapping as Deleting for a while; moto forgets it at once.
+    for alias in [&live, &next] {
+        let left = api.list_mappings(&alias.alias_arn).await.expect("list after delete");
+        assert!(left.iter().all(|m| m.uuid != created.uuid || m.state == "Deleting"), "{left:?}");
+    }
+    // (Deleting or updating it again is a 404 on AWS; moto answers 200 with an empty body.)
+
+    let error = api
+        .create_mapping(&CreateMapping {
+            function_arn: live.alias_arn.clone(),
+            event_source_arn: queue_arn,
+            batch_size: None,
+            enabled: true,
+            starting_position: Some("AT_TIMESTAMP".into()),
+        })
+        .await
+        .expect_err("unsupported starting position");
+    assert!(matches!(error, AwsError::Invalid { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn delete_version_removes_only_that_version() {
+    let (client, api) = api().await;
+    let name = function_with_two_versions(&client, &api, "sdk-delver").await;
+    api.delete_version(&name, 1).await.expect("DeleteFunction qualifier 1");
+    let versions: Vec<u64> =
+        api.list_versions(&name).await.expect("list").iter().map(|v| v.version).collect();
+    assert_eq!(versions, [2]);
+    api.get_function(&name).await.expect("the function itself remains");
+
+    let error = api.delete_version(&name, 1).await.expect_err("already deleted");
+    assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_from_sdk_config_for_reach_lambda() {
+    let (client, _) = api().await;
+    let name = support::unique_name("sdk-assume");
+    let created = support::create_function(&client, &name, "assume").await;
+    let account =
+        created.function_arn().and_then(|arn| arn.split(':').nth(4)).expect("account in ARN").to_owned();
+    let settings = support::aws_settings();
+
+    let role = format!("arn:aws:iam::{account}:role/lac-target");
+    let config = sdk_config_for(&settings, Some(support::REGION), Some(&role), Some("external-123")).await;
+    assert_eq!(config.region().map(AsRef::as_ref), Some(support::REGION));
+    let assumed = SdkLambda::new(lambda_client(&config));
+    let info = assumed.get_function(&name).await.expect("GetFunction with assumed credentials");
+    assert_eq!(Some(info.function_arn.as_str()), created.function_arn());
+
+    // moto files calls under the account of the credentials' role: a role in another account
+    // sees that account's (empty) Lambda, which shows the assumed credentials are the ones used.
+    let other = "arn:aws:iam::111122223333:role/lac-target";
+    let config = sdk_config_for(&settings, None, Some(other), None).await;
+    let error = SdkLambda::new(lambda_client(&config)).get_function(&name).await.expect_err("other account");
+    assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn unusable_credentials_are_access_denied_not_unavailable() {
+    // Credentials from a profile that exists nowhere: refused before anything is sent.
+    let missing = aws_config::profile::ProfileFileCredentialsProvider::builder()
+        .profile_name(support::unique_name("lac-no-such-profile"))
+        .build();
+    let config = aws_sdk_lambda::config::Builder::from(&sdk_config(&support::aws_settings()).await)
+        .credentials_provider(missing)
+        .build();
+    let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config));
+    let error = api.get_function("anything").await.expect_err("no credentials");
+    assert!(matches!(error, AwsError::AccessDenied { .. }), "{error:?}");
+}
+
+// ----- pagination against a stub that pages (moto returns everything at once) -----
+
+/// Serves canned Lambda list responses on loopback: three pages per listing, chained by
+/// `NextMarker` m2 -> m3 -> end. Records every request line. Lives until the process exits.
+fn paging_stub() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind stub");
+    let url = format!("http://{}", listener.local_addr().expect("stub address"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(&stream);
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Skip the headers: list calls are GETs without a body.
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0 && line != "\r\n").unwrap_or(false) {
+                line.clear();
+            }
+            let target = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            log.lock().expect("stub log").push(target.clone());
+            let body = stub_page(&target);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+fn stub_page(target: &str) -> String {
+    let (page, next) = if target.contains("Marker=m3") {
+        (3, String::new())
+    } else if target.contains("Marker=m2") {
+        (2, r#","NextMarker":"m3""#.to_owned())
+    } else {
+        (1, r#","NextMarker":"m2""#.to_owned())
+    };
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:paged";
+    if target.contains("/versions") {
+        // $LATEST comes first on page 1, as AWS lists it.
+        let latest = if page == 1 {
+            format!(r#"{{"Version":"$LATEST","FunctionArn":"{arn}:$LATEST","CodeSha256":"latest"}},"#)
+        } else {
+            String::new()
+        };
+        format!(
+            r#"{{"Versions":[{latest}{{"Version":"{page}","FunctionArn":"{arn}:{page}","CodeSha256":"h{page}","Description":"d{page}"}}]{next}}}"#
+        )
+    } else if target.contains("/aliases") {
+        format!(
+            r#"{{"Aliases":[{{"Name":"a{page}","AliasArn":"{arn}:a{page}","FunctionVersion":"{page}","Description":"","RevisionId":"r{page}"}}]{next}}}"#
+        )
+    } else {
+        format!(
+            r#"{{"EventSourceMappings":[{{"UUID":"u{page}","FunctionArn":"{arn}:live","EventSourceArn":"arn:aws:sqs:us-east-1:123456789012:q","BatchSize":{page},"State":"Enabled"}}]{next}}}"#
+        )
+    }
+}
+
+#[tokio::test]
+async fn list_calls_follow_next_marker_until_exhausted() {
+    let (url, seen) = paging_stub();
+    let settings = AwsSettings { region: Some("us-east-1".into()), endpoint_url: Some(url), profile: None };
+    let config = aws_sdk_lambda::config::Builder::from(&sdk_config(&settings).await)
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new("stub", "stub", None, None, "stub"))
+        .build();
+    let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config));
+
+    let versions = api.list_versions("paged").await.expect("ListVersionsByFunction");
+    let versions: Vec<(u64, &str)> = versions.iter().map(|v| (v.version, v.code_sha256.as_str())).collect();
+    assert_eq!(versions, [(1, "h1"), (2, "h2"), (3, "h3")], "all pages, without {LATEST}");
+
+    let aliases: Vec<String> =
+        api.list_aliases("paged").await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+    assert_eq!(aliases, ["a1", "a2", "a3"]);
+
+    let qualified = "arn:aws:lambda:us-east-1:123456789012:function:paged:live";
+    let mappings = api.list_mappings(qualified).await.expect("ListEventSourceMappings");
+    let mappings: Vec<(&str, Option<u32>)> =
+        mappings.iter().map(|m| (m.uuid.as_str(), m.batch_size)).collect();
+    assert_eq!(mappings, [("u1", Some(1)), ("u2", Some(2)), ("u3", Some(3))]);
+
+    let seen = seen.lock().expect("stub log").clone();
+    assert_eq!(seen.len(), 9, "three pages per listing: {seen:#?}");
+    let mapping_requests: Vec<&String> =
+        seen.iter().filter(|t| t.contains("event-source-mappings")).collect();
+    assert_eq!(mapping_requests.len(), 3, "{seen:#?}");
+    for request in mapping_requests {
+        assert!(
+            request.contains("FunctionName=arn%3Aaws%3Alambda"),
+            "filters by the qualified ARN: {request}"
+        );
+    }
+}
