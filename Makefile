@@ -6,12 +6,17 @@ CARGO ?= cargo
 
 include mk/venv.mk
 
-.PHONY: all build test check fmt fmt-check clippy crds clean
+.PHONY: all build demo test check fmt fmt-check clippy crds clean
 
 all: build
 
 build:
 	$(CARGO) build --locked
+
+# One full certification round against moto (a local AWS emulator), driven by the CLI.
+demo: venv
+	$(CARGO) build --locked --quiet
+	MOTO_PYTHON=$(MOTO_PYTHON) scripts/demo.sh
 
 # Everything CI runs. The venv (moto) is created first because the AWS tests need it.
 test: venv fmt-check clippy

@@ -29,9 +29,11 @@ pub async fn observe<A: LambdaApi>(
     let mut snapshot = Snapshot { function: Some(function), versions, aliases, ..Snapshot::default() };
     for name in plan::aliases_to_observe(spec, owner, &snapshot.aliases) {
         let Some(alias_arn) = snapshot.alias(&name).map(|a| a.alias_arn.clone()) else { continue };
-        let policy = api.get_policy(function_name, &name).await?.unwrap_or_default();
-        snapshot.policies.insert(name, policy);
         let mappings = api.list_mappings(&alias_arn).await?;
+        // No policy yet: nothing to compare, and no RevisionId to send with the first statement.
+        if let Some(policy) = api.get_policy(function_name, &name).await? {
+            snapshot.policies.insert(name, policy);
+        }
         snapshot.mappings.extend(mappings);
     }
     // Only versions the retention rule would delete are checked for mappings that invoke them
