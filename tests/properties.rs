@@ -204,7 +204,7 @@ struct World {
 }
 
 fn pair(i: u8) -> &'static str {
-    if i % 2 == 0 { "PROD1" } else { "PROD2" }
+    if i.is_multiple_of(2) { "PROD1" } else { "PROD2" }
 }
 
 fn converge(

@@ -288,7 +288,7 @@ impl Outcome {
             Outcome::Converged => "AWS matches the spec".to_string(),
             Outcome::Progressing => "applying changes to AWS".to_string(),
             Outcome::Draining { until } => {
-                format!("the previously live alias keeps its version until {until} (unix seconds)")
+                format!("the previously live alias keeps its version until {}", rfc3339(*until))
             }
             Outcome::Suspended { pending } => {
                 format!("suspended: observing only, {pending} change(s) not applied")
@@ -306,6 +306,11 @@ impl Outcome {
             Outcome::FunctionNotFound => "the function does not exist (or is not visible with these credentials)".to_string(),
         }
     }
+}
+
+/// Unix seconds as RFC 3339 (UTC), for messages.
+pub fn rfc3339(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix).map(|t| t.to_string()).unwrap_or_else(|_| format!("{unix} (unix seconds)"))
 }
 
 /// What the status reports, derived from the observed snapshot.
