@@ -667,6 +667,11 @@ fn classify(
     match code {
         "ResourceNotFoundException" => AwsError::NotFound { operation, message },
         "PreconditionFailedException" => AwsError::PreconditionFailed { operation, message },
+        // PublishVersion with a CodeSha256 that is no longer $LATEST's: AWS answers 400, but it is
+        // a failed precondition (someone deployed in between), so the engine re-observes.
+        "InvalidParameterValueException" if message.contains("CodeSHA256") => {
+            AwsError::PreconditionFailed { operation, message }
+        }
         // In use / not ready are "an update is in progress": retry after it settles.
         // (moto says ConflictException for an alias that exists.)
         "ResourceConflictException"
@@ -1026,6 +1031,18 @@ mod tests {
             panic!("expected Invalid");
         };
         assert!(message.starts_with("InvalidParameterValueException: xxx"), "{message}");
+    }
+
+    #[test]
+    fn a_stale_code_sha256_on_publish_is_a_failed_precondition() {
+        let stale = classify(
+            Operation::PublishVersion,
+            400,
+            Some("InvalidParameterValueException"),
+            "CodeSHA256 (abc) is different from current CodeSHA256 in $LATEST (def). Please try again.",
+            None,
+        );
+        assert!(matches!(stale, AwsError::PreconditionFailed { .. }), "{stale:?}");
         assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1, "{}", message.len());
     }
 
