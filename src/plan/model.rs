@@ -310,7 +310,9 @@ impl Outcome {
 
 /// Unix seconds as RFC 3339 (UTC), for messages.
 pub fn rfc3339(unix: i64) -> String {
-    jiff::Timestamp::from_second(unix).map(|t| t.to_string()).unwrap_or_else(|_| format!("{unix} (unix seconds)"))
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{unix} (unix seconds)"))
 }
 
 /// What the status reports, derived from the observed snapshot.

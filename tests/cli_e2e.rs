@@ -1,0 +1,1036 @@
+//! End to end: the real `lambda-alias-controller` binary (`plan`, `apply`) against moto.
+//!
+//! Each test writes manifests into a fresh temp dir, runs the binary as a child process with
+//! the moto environment (`support::moto_env()`), and inspects AWS with the SDK. Every test uses
+//! its own uniquely named function(s) and queue(s): moto is shared by the tests of this binary,
+//! which run in parallel. The contract checked after every successful `apply` is DESIGN §3's:
+//! `plan` then exits 0.
+//!
+//! moto here runs through tests/support/moto_faithful.py, so resource policies are per
+//! qualifier, keep `lambda:EventSourceToken`, and mappings report the alias ARN they invoke.
+//! Nothing here relies on moto enforcing RevisionId or CodeSha256 preconditions, and no
+//! assertion is about durations (the one drain test sleeps until just past its drain).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_lambda::primitives::Blob;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
+/// moto's default account: the account of every ARN it hands out.
+const ACCOUNT: &str = "123456789012";
+const SKILL_ID: &str = "amzn1.ask.skill.3b4c5d6e-1234-4f00-9a9a-0123456789ab";
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+// ---------------------------------------------------------------------------------------------
+
+/// Runs the binary with `args` against moto: (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(support::moto_env())
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let code = output.status.code().unwrap_or_else(|| panic!("{BIN} {args:?} died by a signal"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (code, stdout, stderr)
+}
+
+fn show(args: &[&str], code: i32, stdout: &str, stderr: &str) -> String {
+    format!(
+        "$ lambda-alias-controller {}\n(exit {code})\n--- stdout\n{stdout}--- stderr\n{stderr}",
+        args.join(" ")
+    )
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// `plan -f path`: (exit code, stdout, stderr).
+fn plan(path: &Path) -> (i32, String, String) {
+    run(&["plan", "-f", path_str(path)])
+}
+
+fn plan_exit(path: &Path) -> i32 {
+    plan(path).0
+}
+
+/// `apply -f path`, asserting exit 0 and then that `plan` has nothing left to do (exit 0).
+/// Returns apply's stdout (the status YAML).
+fn apply(path: &Path) -> String {
+    let args = ["apply", "-f", path_str(path)];
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "apply failed\n{}", show(&args, code, &stdout, &stderr));
+    let (pcode, pout, perr) = plan(path);
+    assert_eq!(
+        pcode,
+        0,
+        "plan must exit 0 after a successful apply\n{}\n{}",
+        show(&args, code, &stdout, &stderr),
+        show(&["plan", "-f", path_str(path)], pcode, &pout, &perr)
+    );
+    stdout
+}
+
+/// `apply -f path` expected to fail: asserts exit 1 and returns (stdout, stderr).
+fn apply_fails(path: &Path) -> (String, String) {
+    let args = ["apply", "-f", path_str(path)];
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 1, "apply should exit 1\n{}", show(&args, code, &stdout, &stderr));
+    (stdout, stderr)
+}
+
+/// Every YAML document `apply` printed, as JSON values.
+fn statuses(stdout: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(stdout)
+        .map(|doc| {
+            let yaml = serde_yaml::Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("apply printed invalid YAML: {e}\n{stdout}"));
+            serde_json::to_value(yaml).expect("YAML to JSON")
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The one status `apply` printed for a single-manifest file.
+fn status(stdout: &str) -> Value {
+    let mut all = statuses(stdout);
+    assert_eq!(all.len(), 1, "expected one status document:\n{stdout}");
+    all.remove(0)
+}
+
+fn text(value: &Value, pointer: &str) -> String {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {value:#}"))
+        .to_owned()
+}
+
+/// The Ready condition's reason in a printed status.
+fn ready_reason(status: &Value) -> String {
+    let conditions = status.pointer("/status/conditions").and_then(Value::as_array).expect("conditions");
+    let ready = conditions.iter().find(|c| c["type"] == "Ready").expect("a Ready condition");
+    text(ready, "/reason")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests in a per-test temp dir
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(prefix: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(support::unique_name(&format!("lac-e2e-{prefix}")));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    /// Writes `text` to `file` (relative to the dir, parents created) and returns its path.
+    fn write(&self, file: &str, text: &str) -> PathBuf {
+        let path = self.0.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dir");
+        }
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A LambdaAliasSet document; `spec` is the body under `spec:` (any common indentation is
+/// stripped, then it is indented under `spec:`), after `functionName`.
+fn las(namespace: &str, name: &str, function: &str, spec: &str) -> String {
+    let mut out = format!(
+        "apiVersion: lambda.aliasset.dev/v1alpha1\nkind: LambdaAliasSet\n\
+         metadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  functionName: {function}\n"
+    );
+    for line in dedent(spec).lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Drops blank lines and the indentation all other lines share (YAML written indented in code).
+fn dedent(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let indent = lines.iter().map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    lines.iter().map(|l| format!("{}\n", &l[indent..])).collect()
+}
+
+/// A code hash that matches the pattern but no code ever deployed.
+const NEVER_DEPLOYED: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+// ---------------------------------------------------------------------------------------------
+// AWS state through the SDK
+// ---------------------------------------------------------------------------------------------
+
+fn is_not_found<E: ProvideErrorMetadata, R>(error: &aws_sdk_lambda::error::SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ResourceNotFoundException")
+}
+
+/// Uploads code `marker` to `$LATEST` (a CI deploy) and returns its CodeSha256.
+async fn deploy(client: &Client, function: &str, marker: &str) -> String {
+    let out = client
+        .update_function_code()
+        .function_name(function)
+        .zip_file(Blob::new(support::demo_zip(marker)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateFunctionCode {function}: {}", DisplayErrorContext(&e)));
+    out.code_sha256().expect("CodeSha256").to_owned()
+}
+
+/// Creates a function with code `marker` and returns its CodeSha256.
+async fn create_function(client: &Client, function: &str, marker: &str) -> String {
+    let created = support::create_function(client, function, marker).await;
+    created.code_sha256().expect("CodeSha256").to_owned()
+}
+
+/// (version, description) of an alias, `None` when it does not exist.
+async fn get_alias(client: &Client, function: &str, alias: &str) -> Option<(String, String)> {
+    match client.get_alias().function_name(function).name(alias).send().await {
+        Ok(out) => Some((
+            out.function_version().unwrap_or_default().to_owned(),
+            out.description().unwrap_or_default().to_owned(),
+        )),
+        Err(e) if is_not_found(&e) => None,
+        Err(e) => panic!("GetAlias {function}:{alias}: {}", DisplayErrorContext(&e)),
+    }
+}
+
+async fn alias_version(client: &Client, function: &str, alias: &str) -> String {
+    get_alias(client, function, alias)
+        .await
+        .unwrap_or_else(|| panic!("alias {alias} of {function} is missing"))
+        .0
+}
+
+/// The alias's Description: our role marker.
+async fn alias_marker(client: &Client, function: &str, alias: &str) -> String {
+    get_alias(client, function, alias)
+        .await
+        .unwrap_or_else(|| panic!("alias {alias} of {function} is missing"))
+        .1
+}
+
+/// `key=value` from a marker (`las:v1 owner=ns/name role=live epoch=2 ...`).
+fn marker_field(marker: &str, key: &str) -> Option<String> {
+    marker.split_whitespace().find_map(|w| w.strip_prefix(&format!("{key}=")).map(str::to_owned))
+}
+
+/// Alias names of the function, sorted.
+async fn alias_names(client: &Client, function: &str) -> Vec<String> {
+    let out = client
+        .list_aliases()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListAliases {function}: {}", DisplayErrorContext(&e)));
+    let mut names: Vec<String> = out.aliases().iter().filter_map(|a| a.name().map(str::to_owned)).collect();
+    names.sort();
+    names
+}
+
+/// Published versions (not `$LATEST`) with their code hashes.
+async fn versions(client: &Client, function: &str) -> BTreeMap<String, String> {
+    let out = client
+        .list_versions_by_function()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListVersionsByFunction {function}: {}", DisplayErrorContext(&e)));
+    out.versions()
+        .iter()
+        .filter(|v| v.version() != Some("$LATEST"))
+        .map(|v| (v.version().unwrap_or_default().to_owned(), v.code_sha256().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+/// The code hash of a published version.
+async fn version_sha(client: &Client, function: &str, version: &str) -> String {
+    versions(client, function)
+        .await
+        .remove(version)
+        .unwrap_or_else(|| panic!("{function} has no published version {version}"))
+}
+
+/// The statements of an alias's own resource policy (empty when it has none).
+async fn statements(client: &Client, function: &str, alias: &str) -> Vec<Value> {
+    match client.get_policy().function_name(function).qualifier(alias).send().await {
+        Ok(out) => {
+            let policy: Value = serde_json::from_str(out.policy().unwrap_or("{}")).expect("policy JSON");
+            match policy.get("Statement") {
+                Some(Value::Array(list)) => list.clone(),
+                Some(one @ Value::Object(_)) => vec![one.clone()],
+                _ => Vec::new(),
+            }
+        }
+        Err(e) if is_not_found(&e) => Vec::new(),
+        Err(e) => panic!("GetPolicy {function}:{alias}: {}", DisplayErrorContext(&e)),
+    }
+}
+
+/// Statement ids in an alias's policy, sorted.
+async fn sids(client: &Client, function: &str, alias: &str) -> Vec<String> {
+    let mut sids: Vec<String> = statements(client, function, alias)
+        .await
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap_or("").to_owned())
+        .collect();
+    sids.sort();
+    sids
+}
+
+/// The statement with `sid` in an alias's policy; panics when absent.
+async fn statement(client: &Client, function: &str, alias: &str, sid: &str) -> Value {
+    let all = statements(client, function, alias).await;
+    all.iter()
+        .find(|s| s["Sid"] == sid)
+        .cloned()
+        .unwrap_or_else(|| panic!("no statement {sid} on {function}:{alias}: {all:#?}"))
+}
+
+/// A statement's principal, whether written as a string or `{"Service": ...}`.
+fn principal(statement: &Value) -> String {
+    match &statement["Principal"] {
+        Value::String(s) => s.clone(),
+        Value::Object(map) => map.values().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// A condition value by key (case-insensitive, any operator), e.g. `AWS:SourceArn`.
+fn condition(statement: &Value, key: &str) -> Option<String> {
+    let Some(Value::Object(operators)) = statement.get("Condition") else { return None };
+    operators.values().filter_map(Value::as_object).flat_map(|m| m.iter()).find_map(|(k, v)| {
+        k.eq_ignore_ascii_case(key).then(|| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    })
+}
+
+/// Event source mappings reading from `queue_arn` (any function).
+async fn queue_mappings(
+    client: &Client,
+    queue_arn: &str,
+) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+    client
+        .list_event_source_mappings()
+        .event_source_arn(queue_arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListEventSourceMappings {queue_arn}: {}", DisplayErrorContext(&e)))
+        .event_source_mappings()
+        .to_vec()
+}
+
+/// The aliases of `function` with a mapping from `queue_arn` (listed by alias ARN), sorted.
+async fn mapped_aliases(client: &Client, function: &str, queue_arn: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for alias in alias_names(client, function).await {
+        let arn = function_arn(function, &alias);
+        let out = client
+            .list_event_source_mappings()
+            .function_name(&arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListEventSourceMappings {arn}: {}", DisplayErrorContext(&e)));
+        for m in out.event_source_mappings() {
+            if m.event_source_arn() == Some(queue_arn) {
+                found.push(alias.clone());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn function_arn(function: &str, alias: &str) -> String {
+    format!("arn:aws:lambda:{}:{ACCOUNT}:function:{function}:{alias}", support::REGION)
+}
+
+/// Everything observable about a function that a set could write: published versions, each
+/// alias's version and description, and each alias's policy and mappings. For "nothing was
+/// written" assertions.
+async fn world(client: &Client, function: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    out.insert("versions".to_owned(), format!("{:?}", versions(client, function).await));
+    for alias in alias_names(client, function).await {
+        out.insert(format!("alias {alias}"), format!("{:?}", get_alias(client, function, &alias).await));
+        out.insert(format!("policy {alias}"), format!("{:?}", statements(client, function, &alias).await));
+        let arn = function_arn(function, &alias);
+        let mappings = client
+            .list_event_source_mappings()
+            .function_name(&arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListEventSourceMappings {arn}: {}", DisplayErrorContext(&e)));
+        let mut listed: Vec<String> = mappings
+            .event_source_mappings()
+            .iter()
+            .map(|m| format!("{:?} {:?} {:?}", m.uuid(), m.event_source_arn(), m.batch_size()))
+            .collect();
+        listed.sort();
+        out.insert(format!("mappings {alias}"), format!("{listed:?}"));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The Alexa seed workflow
+// ---------------------------------------------------------------------------------------------
+
+/// The drain in the one test that exercises it. The marker records the swap in whole seconds,
+/// so the drain can end up to a second early: 4 s leaves the second `apply` + `plan` (well
+/// under a second each) ample room to run inside it. Nothing asserts on durations.
+const DRAIN_SECONDS: u32 = 4;
+
+/// Sleeps until the wall clock has passed `unix` seconds (plus a little).
+fn sleep_until_unix(unix: i64) {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
+    let wait = (unix as f64 - now).max(0.0) + 0.2;
+    std::thread::sleep(std::time::Duration::from_secs_f64(wait));
+}
+
+/// The skill's manifest: `certification` is the flow mapping under `certification:`, `live`
+/// an optional `live:` line.
+fn skill(function: &str, certification: &str, live: Option<&str>, drain: u32) -> String {
+    let live = live.map(|l| format!("live: {l}")).unwrap_or_default();
+    las(
+        "skills",
+        "trivia",
+        function,
+        &format!(
+            "
+            aliases: [PROD1, PROD2]
+            drainSeconds: {drain}
+            certification: {certification}
+            {live}
+            triggers:
+              - name: alexa
+                alexaSkill: {{skillId: {SKILL_ID}}}
+            "
+        ),
+    )
+}
+
+/// Asserts the Alexa statement on `alias`: principal and the skill id as EventSourceToken.
+async fn assert_alexa_statement(client: &Client, function: &str, alias: &str) {
+    let st = statement(client, function, alias, "las-alexa").await;
+    assert_eq!(principal(&st), "alexa-appkit.amazon.com", "{alias}: {st:#}");
+    assert_eq!(condition(&st, "lambda:EventSourceToken").as_deref(), Some(SKILL_ID), "{alias}: {st:#}");
+}
+
+#[tokio::test]
+async fn seed_workflow_rotates_prod1_and_prod2() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-seed");
+    let scratch = Scratch::new("seed");
+    let file = scratch.path("trivia.yaml");
+    let write = |text: String| scratch.write("trivia.yaml", &text);
+    let code_a = create_function(&client, &f, "A").await;
+
+    // Development: PROD1 live on a version published from $LATEST, PROD2 tracks $LATEST,
+    // both carry the Alexa permission.
+    write(skill(&f, "{phase: Development}", None, 0));
+    assert_eq!(plan_exit(&file), 2, "a fresh function has work pending");
+    apply(&file);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "1");
+    assert_eq!(version_sha(&client, &f, "1").await, code_a);
+    assert_eq!(alias_version(&client, &f, "PROD2").await, "$LATEST");
+    for alias in ["PROD1", "PROD2"] {
+        assert_alexa_statement(&client, &f, alias).await;
+    }
+    assert_eq!(marker_field(&alias_marker(&client, &f, "PROD1").await, "role").as_deref(), Some("live"));
+    assert_eq!(
+        marker_field(&alias_marker(&client, &f, "PROD1").await, "owner").as_deref(),
+        Some("skills/trivia")
+    );
+
+    // CI deploys B: the candidate follows $LATEST by itself, nothing to do.
+    let code_b = deploy(&client, &f, "B").await;
+    assert_eq!(plan_exit(&file), 0);
+
+    // Certifying: PROD2 is frozen on a new version with B's code.
+    write(skill(&f, "{phase: Certifying, description: \"1.1.0\"}", None, 0));
+    assert_eq!(plan_exit(&file), 2);
+    apply(&file);
+    let frozen = alias_version(&client, &f, "PROD2").await;
+    assert_ne!(frozen, "$LATEST");
+    assert_ne!(frozen, "1");
+    assert_eq!(version_sha(&client, &f, &frozen).await, code_b);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "1", "live untouched by Certifying");
+
+    // Development goes on (C): the frozen candidate does not move.
+    let code_c = deploy(&client, &f, "C").await;
+    assert_eq!(plan_exit(&file), 0, "a later $LATEST never moves a frozen candidate");
+    assert_eq!(alias_version(&client, &f, "PROD2").await, frozen);
+
+    // Hotfix: the live alias moves to C's code, the candidate stays frozen.
+    write(skill(
+        &f,
+        "{phase: Certifying, description: \"1.1.0\"}",
+        Some(&format!("{{codeSha256: \"{code_c}\"}}")),
+        0,
+    ));
+    apply(&file);
+    let hotfix = alias_version(&client, &f, "PROD1").await;
+    assert_ne!(hotfix, "1");
+    assert_eq!(version_sha(&client, &f, &hotfix).await, code_c);
+    assert_eq!(alias_version(&client, &f, "PROD2").await, frozen);
+
+    // Certified, with a drain: PROD2 becomes live, PROD1 keeps the hotfix while it drains.
+    let certified = format!("{{phase: Certified, codeSha256: \"{code_b}\"}}");
+    write(skill(&f, &certified, None, DRAIN_SECONDS));
+    let applied = status(&apply(&file));
+    assert_eq!(text(&applied, "/status/live/alias"), "PROD2", "{applied:#}");
+    assert_eq!(text(&applied, "/status/live/version"), frozen, "{applied:#}");
+    assert_eq!(ready_reason(&applied), "Draining", "{applied:#}");
+    assert_eq!(alias_version(&client, &f, "PROD2").await, frozen);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, hotfix, "the old live alias drains");
+    let prod2_marker = alias_marker(&client, &f, "PROD2").await;
+    let prod1_marker = alias_marker(&client, &f, "PROD1").await;
+    assert_eq!(marker_field(&prod2_marker, "role").as_deref(), Some("live"), "{prod2_marker}");
+    let epoch = |m: &str| marker_field(m, "epoch").and_then(|e| e.parse::<u64>().ok()).expect("an epoch");
+    assert!(epoch(&prod2_marker) > epoch(&prod1_marker), "{prod2_marker} / {prod1_marker}");
+
+    // Applying again never swaps again.
+    let again = status(&apply(&file));
+    assert_eq!(text(&again, "/status/live/alias"), "PROD2", "{again:#}");
+    assert_eq!(alias_marker(&client, &f, "PROD2").await, prod2_marker, "no second swap");
+    assert_eq!(alias_marker(&client, &f, "PROD1").await, prod1_marker, "no second swap");
+    assert_eq!(alias_version(&client, &f, "PROD1").await, hotfix);
+
+    // After the drain PROD1 becomes the candidate and tracks $LATEST.
+    let swapped_at: i64 =
+        marker_field(&prod2_marker, "at").and_then(|a| a.parse().ok()).expect("at= in the marker");
+    sleep_until_unix(swapped_at + i64::from(DRAIN_SECONDS));
+    let after = status(&apply(&file));
+    assert_eq!(ready_reason(&after), "Converged", "{after:#}");
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "$LATEST");
+    assert_eq!(alias_version(&client, &f, "PROD2").await, frozen);
+    for alias in ["PROD1", "PROD2"] {
+        assert_alexa_statement(&client, &f, alias).await;
+    }
+
+    // Next round, roles reversed: PROD1 is the candidate.
+    write(skill(&f, "{phase: Development}", None, 0));
+    apply(&file);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "$LATEST");
+    let code_d = deploy(&client, &f, "D").await;
+    write(skill(&f, "{phase: Certifying}", None, 0));
+    apply(&file);
+    let frozen_d = alias_version(&client, &f, "PROD1").await;
+    assert_ne!(frozen_d, "$LATEST");
+    assert_eq!(version_sha(&client, &f, &frozen_d).await, code_d);
+    assert_eq!(alias_version(&client, &f, "PROD2").await, frozen, "live untouched");
+
+    write(skill(&f, "{phase: Certified}", None, 0));
+    let swapped = status(&apply(&file));
+    assert_eq!(text(&swapped, "/status/live/alias"), "PROD1", "{swapped:#}");
+    assert_eq!(alias_version(&client, &f, "PROD1").await, frozen_d);
+    assert_eq!(
+        alias_version(&client, &f, "PROD2").await,
+        "$LATEST",
+        "no drain: PROD2 tracks $LATEST at once"
+    );
+    let prod1 = alias_marker(&client, &f, "PROD1").await;
+    let prod2 = alias_marker(&client, &f, "PROD2").await;
+    assert_eq!(marker_field(&prod1, "role").as_deref(), Some("live"), "{prod1}");
+    assert_eq!(marker_field(&prod2, "role").as_deref(), Some("candidate"), "{prod2}");
+    for alias in ["PROD1", "PROD2"] {
+        assert_alexa_statement(&client, &f, alias).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. API Gateway, S3, EventBridge, a generic permission and an SQS mapping
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn api_gateway_s3_sqs_and_eventbridge_triggers() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-trig");
+    create_function(&client, &f, "A").await;
+    let queue = support::create_sqs_queue(&support::unique_name("e2e-orders"));
+    let scratch = Scratch::new("triggers");
+    let api_arn = format!("arn:aws:execute-api:{}:{ACCOUNT}:abc123/*/POST/orders", support::REGION);
+    let bucket_arn = "arn:aws:s3:::e2e-uploads-bucket";
+    let rule_arn = format!("arn:aws:events:{}:{ACCOUNT}:rule/nightly", support::REGION);
+    let topic_arn = format!("arn:aws:sns:{}:{ACCOUNT}:alerts", support::REGION);
+    let manifest = |phase: &str, batch: u32, with_other_and_queue: bool| {
+        let mut triggers = format!(
+            "
+            drainSeconds: 0
+            certification: {{phase: {phase}}}
+            triggers:
+              - name: api
+                apiGateway: {{sourceArn: \"{api_arn}\"}}
+                target: Live
+              - name: uploads
+                s3: {{bucketArn: \"{bucket_arn}\", sourceAccount: \"{ACCOUNT}\"}}
+              - name: nightly
+                eventBridge: {{ruleArn: \"{rule_arn}\"}}
+                target: Candidate
+            "
+        );
+        if with_other_and_queue {
+            triggers.push_str(&format!(
+                "
+              - name: other
+                permission: {{principal: sns.amazonaws.com, sourceArn: \"{topic_arn}\"}}
+              - name: orders
+                eventSourceMapping: {{eventSourceArn: \"{queue}\", batchSize: {batch}}}
+                "
+            ));
+        }
+        las("shop", "orders", &f, &triggers)
+    };
+    let file = scratch.write("orders.yaml", &manifest("Development", 10, true));
+    apply(&file);
+
+    // Statements land on the aliases their target names, with the right conditions.
+    assert_eq!(sids(&client, &f, "PROD1").await, ["las-api", "las-other", "las-uploads"]);
+    assert_eq!(sids(&client, &f, "PROD2").await, ["las-nightly", "las-other", "las-uploads"]);
+    let api = statement(&client, &f, "PROD1", "las-api").await;
+    assert_eq!(principal(&api), "apigateway.amazonaws.com");
+    assert_eq!(condition(&api, "AWS:SourceArn").as_deref(), Some(api_arn.as_str()), "{api:#}");
+    for alias in ["PROD1", "PROD2"] {
+        let s3 = statement(&client, &f, alias, "las-uploads").await;
+        assert_eq!(principal(&s3), "s3.amazonaws.com");
+        assert_eq!(condition(&s3, "AWS:SourceArn").as_deref(), Some(bucket_arn), "{s3:#}");
+        assert_eq!(condition(&s3, "AWS:SourceAccount").as_deref(), Some(ACCOUNT), "{s3:#}");
+        let other = statement(&client, &f, alias, "las-other").await;
+        assert_eq!(principal(&other), "sns.amazonaws.com");
+        assert_eq!(condition(&other, "AWS:SourceArn").as_deref(), Some(topic_arn.as_str()), "{other:#}");
+    }
+    let nightly = statement(&client, &f, "PROD2", "las-nightly").await;
+    assert_eq!(principal(&nightly), "events.amazonaws.com");
+    assert_eq!(condition(&nightly, "AWS:SourceArn").as_deref(), Some(rule_arn.as_str()), "{nightly:#}");
+
+    // One mapping, on the live alias.
+    let mappings = queue_mappings(&client, &queue).await;
+    assert_eq!(mappings.len(), 1, "{mappings:#?}");
+    let uuid = mappings[0].uuid().expect("uuid").to_owned();
+    assert_eq!(mappings[0].function_arn(), Some(function_arn(&f, "PROD1").as_str()));
+    assert_eq!(mappings[0].batch_size(), Some(10));
+    assert_eq!(mapped_aliases(&client, &f, &queue).await, ["PROD1"]);
+
+    // A new batch size updates the same mapping.
+    scratch.write("orders.yaml", &manifest("Development", 5, true));
+    assert_eq!(plan_exit(&file), 2);
+    apply(&file);
+    let mappings = queue_mappings(&client, &queue).await;
+    assert_eq!(mappings.len(), 1, "{mappings:#?}");
+    assert_eq!(mappings[0].uuid(), Some(uuid.as_str()), "updated in place");
+    assert_eq!(mappings[0].batch_size(), Some(5));
+
+    // A rotation: the Live statement and the mapping follow the new live alias (PROD2), the
+    // Candidate statement moves to PROD1; still one mapping, the same one.
+    scratch.write("orders.yaml", &manifest("Certifying", 5, true));
+    apply(&file);
+    scratch.write("orders.yaml", &manifest("Certified", 5, true));
+    let rotated = status(&apply(&file));
+    assert_eq!(text(&rotated, "/status/live/alias"), "PROD2", "{rotated:#}");
+    assert_eq!(sids(&client, &f, "PROD2").await, ["las-api", "las-other", "las-uploads"]);
+    assert_eq!(sids(&client, &f, "PROD1").await, ["las-nightly", "las-other", "las-uploads"]);
+    let mappings = queue_mappings(&client, &queue).await;
+    assert_eq!(mappings.len(), 1, "never two pollers for one role: {mappings:#?}");
+    assert_eq!(mappings[0].uuid(), Some(uuid.as_str()), "moved, not recreated");
+    assert_eq!(mapped_aliases(&client, &f, &queue).await, ["PROD2"]);
+
+    // Triggers removed from the manifest: their statements and the mapping go.
+    scratch.write("orders.yaml", &manifest("Certified", 5, false));
+    let (code, out, _) = plan(&file);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("remove permission las-other"), "{out}");
+    apply(&file);
+    assert_eq!(sids(&client, &f, "PROD2").await, ["las-api", "las-uploads"]);
+    assert_eq!(sids(&client, &f, "PROD1").await, ["las-nightly", "las-uploads"]);
+    assert!(queue_mappings(&client, &queue).await.is_empty(), "the mapping is deleted");
+    assert!(mapped_aliases(&client, &f, &queue).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Stage aliases
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn stage_tracks_latest_and_pins() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-stage");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("stages");
+    let api_arn = format!("arn:aws:execute-api:{}:{ACCOUNT}:dev123/*/GET/items", support::REGION);
+    // `stages` is the whole `stages:` block (or nothing); the API trigger goes to `target`.
+    let manifest = |stages: &str, target: &str| {
+        let triggers = format!(
+            "
+            triggers:
+              - name: api
+                apiGateway: {{sourceArn: \"{api_arn}\"}}
+                target: {target}
+            "
+        );
+        las("apps", "items", &f, &format!("drainSeconds: 0\n{stages}\n{}", dedent(&triggers)))
+    };
+    // First without stages: the bootstrap publishes version 1 (a stage pinned to a version
+    // that does not exist yet would be VersionNotFound).
+    let file = scratch.write("items.yaml", &manifest("", "Live"));
+    apply(&file);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "1");
+    deploy(&client, &f, "B").await;
+
+    let both = "stages:\n  - {alias: DEV, track: $LATEST}\n  - {alias: STG, version: \"1\"}";
+    scratch.write("items.yaml", &manifest(both, "DEV"));
+    assert_eq!(plan_exit(&file), 2);
+    let applied = status(&apply(&file));
+    assert_eq!(alias_version(&client, &f, "DEV").await, "$LATEST");
+    assert_eq!(alias_version(&client, &f, "STG").await, "1");
+    let api = statement(&client, &f, "DEV", "las-api").await;
+    assert_eq!(condition(&api, "AWS:SourceArn").as_deref(), Some(api_arn.as_str()), "{api:#}");
+    assert!(sids(&client, &f, "STG").await.is_empty());
+    assert!(!sids(&client, &f, "PROD1").await.contains(&"las-api".to_owned()), "moved to DEV only");
+    let stages = applied.pointer("/status/stages").and_then(Value::as_array).expect("status.stages");
+    assert!(stages.iter().any(|s| s["summary"] == "STG:1"), "{applied:#}");
+
+    // STG removed from the manifest: the alias it created is deleted; DEV stays.
+    scratch.write("items.yaml", &manifest("stages:\n  - {alias: DEV, track: $LATEST}", "DEV"));
+    apply(&file);
+    assert_eq!(get_alias(&client, &f, "STG").await, None, "STG is deleted");
+    assert_eq!(alias_version(&client, &f, "DEV").await, "$LATEST");
+    assert_eq!(alias_names(&client, &f).await, ["DEV", "PROD1", "PROD2"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Drift
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn drift_is_put_back_and_foreign_statements_are_left_alone() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-drift");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("drift");
+    let file = scratch.write("drift.yaml", &skill(&f, "{phase: Development}", None, 0));
+    apply(&file);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "1");
+
+    // Out of band: PROD1 re-pointed (marker kept, as a console edit of the version would),
+    // a foreign statement on PROD2, our statement removed from PROD1.
+    deploy(&client, &f, "B").await;
+    let other = client
+        .publish_version()
+        .function_name(&f)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PublishVersion: {}", DisplayErrorContext(&e)))
+        .version()
+        .expect("version")
+        .to_owned();
+    assert_ne!(other, "1");
+    let marker = alias_marker(&client, &f, "PROD1").await;
+    client
+        .update_alias()
+        .function_name(&f)
+        .name("PROD1")
+        .function_version(&other)
+        .description(&marker)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateAlias: {}", DisplayErrorContext(&e)));
+    client
+        .add_permission()
+        .function_name(&f)
+        .qualifier("PROD2")
+        .statement_id("console-added")
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn(format!("arn:aws:events:{}:{ACCOUNT}:rule/console", support::REGION))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("AddPermission: {}", DisplayErrorContext(&e)));
+    client
+        .remove_permission()
+        .function_name(&f)
+        .qualifier("PROD1")
+        .statement_id("las-alexa")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("RemovePermission: {}", DisplayErrorContext(&e)));
+    assert_eq!(alias_version(&client, &f, "PROD1").await, other);
+    assert!(sids(&client, &f, "PROD1").await.is_empty());
+
+    // plan sees both fixes, and nothing about the foreign statement.
+    let (code, out, err) = plan(&file);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("point alias PROD1 -> 1"), "{out}");
+    assert!(out.contains("add permission las-alexa for trigger alexa on PROD1"), "{out}");
+    assert!(!out.contains("console-added"), "{out}");
+
+    apply(&file);
+    assert_eq!(alias_version(&client, &f, "PROD1").await, "1", "put back");
+    assert_alexa_statement(&client, &f, "PROD1").await;
+    assert_eq!(sids(&client, &f, "PROD2").await, ["console-added", "las-alexa"], "foreign statement kept");
+    assert_eq!(alias_version(&client, &f, "PROD2").await, "$LATEST");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Two sets, one function
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn second_set_on_the_same_function_is_refused_with_nothing_written() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-owned");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("owned");
+    let first = scratch.write(
+        "a.yaml",
+        &las(
+            "team-a",
+            "first",
+            &f,
+            "
+            drainSeconds: 0
+            triggers:
+              - name: alexa
+                alexaSkill: {skillId: amzn1.ask.skill.first}
+            ",
+        ),
+    );
+    apply(&first);
+    deploy(&client, &f, "B").await;
+    let before = world(&client, &f).await;
+
+    // Same function, same aliases, another owner, another trigger and phase.
+    let second = scratch.write(
+        "b.yaml",
+        &las(
+            "team-b",
+            "second",
+            &f,
+            "
+            drainSeconds: 0
+            certification: {phase: Certifying}
+            triggers:
+              - name: other
+                alexaSkill: {skillId: amzn1.ask.skill.second}
+            ",
+        ),
+    );
+    let (code, out, err) = plan(&second);
+    assert_eq!(code, 1, "{}", show(&["plan"], code, &out, &err));
+    let both = format!("{out}{err}");
+    assert!(both.contains("OwnedByOther") && both.contains("team-a/first"), "{both}");
+
+    let (out, err) = apply_fails(&second);
+    let both = format!("{out}{err}");
+    assert!(both.contains("team-a/first"), "apply names the owner: {both}");
+    assert_eq!(ready_reason(&status(&out)), "OwnedByOther", "{out}");
+    assert_eq!(world(&client, &f).await, before, "the refused set wrote nothing");
+
+    // The owner is unaffected.
+    assert_eq!(plan_exit(&first), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Bad manifests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn bad_manifests_are_rejected_naming_the_field_with_nothing_written() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-bad");
+    let g = support::unique_name("e2e-bad2");
+    create_function(&client, &f, "A").await;
+    create_function(&client, &g, "A").await;
+    let scratch = Scratch::new("bad");
+    let nothing_written = |label: &'static str| {
+        let client = client.clone();
+        let (f, g) = (f.clone(), g.clone());
+        async move {
+            for function in [&f, &g] {
+                assert!(alias_names(&client, function).await.is_empty(), "{label}: {function} got aliases");
+                assert!(versions(&client, function).await.is_empty(), "{label}: {function} got versions");
+            }
+        }
+    };
+
+    // (a) Duplicate aliases: the object and the field are named.
+    let dup = scratch.write("dup.yaml", &las("bad", "dup", &f, "aliases: [PROD1, PROD1]\n"));
+    let (_, err) = apply_fails(&dup);
+    assert!(err.contains("bad/dup") && err.contains("spec.aliases"), "{err}");
+    assert_eq!(plan_exit(&dup), 1);
+    nothing_written("duplicate aliases").await;
+
+    // (a') A trigger with two kinds.
+    let two = scratch.write(
+        "two.yaml",
+        &las(
+            "bad",
+            "two-kinds",
+            &f,
+            "
+            triggers:
+              - name: both
+                alexaSkill: {skillId: amzn1.ask.skill.x}
+                eventBridge: {ruleArn: \"arn:aws:events:us-east-1:123456789012:rule/r\"}
+            ",
+        ),
+    );
+    let (_, err) = apply_fails(&two);
+    assert!(err.contains("bad/two-kinds") && err.contains("spec.triggers[0]"), "{err}");
+    nothing_written("two trigger kinds").await;
+
+    // (a'') An unknown field is an error, not silently dropped.
+    let unknown = scratch.write("unknown.yaml", &las("bad", "typo", &f, "liveAlias: PROD2\n"));
+    let (_, err) = apply_fails(&unknown);
+    assert!(err.contains("bad/typo") && err.contains("spec.liveAlias"), "{err}");
+    nothing_written("unknown field").await;
+
+    // (b) One valid and one invalid document in one file: every manifest is validated
+    // before anything is written, so neither set writes.
+    let good = las("ok", "good", &g, "drainSeconds: 0\n");
+    let bad =
+        las("bad", "liveboth", &f, &format!("live: {{version: \"1\", codeSha256: \"{NEVER_DEPLOYED}\"}}\n"));
+    let multi = scratch.write("multi.yaml", &format!("{good}---\n{bad}"));
+    let (out, err) = apply_fails(&multi);
+    assert!(err.contains("bad/liveboth") && err.contains("spec.live"), "{err}");
+    assert!(!err.contains("ok/good"), "the valid document is not reported: {err}");
+    assert!(out.trim().is_empty(), "no status printed when nothing ran: {out}");
+    assert_eq!(plan_exit(&multi), 1);
+    nothing_written("multi-document file").await;
+
+    // (c) Another kind of object is an error, never skipped.
+    let cm = scratch.write(
+        "cm.yaml",
+        &format!(
+            "{good}---\napiVersion: v1\nkind: ConfigMap\n\
+             metadata: {{name: settings, namespace: ok}}\ndata: {{a: b}}\n"
+        ),
+    );
+    let (_, err) = apply_fails(&cm);
+    assert!(err.contains("ConfigMap") && err.contains("not a LambdaAliasSet"), "{err}");
+    nothing_written("ConfigMap").await;
+
+    // (d) A directory of manifests (non-YAML files are skipped) is accepted.
+    let dir = Scratch::new("bad-dir");
+    dir.write("one.yaml", &las("ok", "one", &f, "drainSeconds: 0\n"));
+    dir.write("two.yml", &las("ok", "two", &g, "drainSeconds: 0\n"));
+    dir.write("README.txt", "not a manifest\n");
+    let out = apply(&dir.0);
+    let mut names: Vec<String> = statuses(&out).iter().map(|s| text(s, "/metadata/name")).collect();
+    names.sort();
+    assert_eq!(names, ["one", "two"], "{out}");
+    for function in [&f, &g] {
+        assert_eq!(alias_version(&client, function, "PROD1").await, "1");
+        assert_eq!(alias_version(&client, function, "PROD2").await, "$LATEST");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. AWS-side errors
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn missing_function_and_code_mismatch_are_errors_with_nothing_written() {
+    let client = support::lambda().await;
+    let scratch = Scratch::new("errors");
+
+    // A function that does not exist.
+    let missing = support::unique_name("e2e-missing");
+    let file = scratch.write("missing.yaml", &las("ops", "ghost", &missing, "drainSeconds: 0\n"));
+    let (code, out, err) = plan(&file);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(format!("{out}{err}").contains("FunctionNotFound"), "{out}{err}");
+    let (out, err) = apply_fails(&file);
+    assert!(err.contains("ops/ghost") && err.contains("does not exist"), "{err}");
+    assert_eq!(ready_reason(&status(&out)), "FunctionNotFound", "{out}");
+
+    // Certifying code that was never deployed: CodeMismatch, no alias moves.
+    let f = support::unique_name("e2e-mismatch");
+    create_function(&client, &f, "A").await;
+    let file = scratch.write("skill.yaml", &skill(&f, "{phase: Development}", None, 0));
+    apply(&file);
+    deploy(&client, &f, "B").await;
+    let before = world(&client, &f).await;
+    scratch.write(
+        "skill.yaml",
+        &skill(&f, &format!("{{phase: Certifying, codeSha256: \"{NEVER_DEPLOYED}\"}}"), None, 0),
+    );
+    let (code, out, err) = plan(&file);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("CodeMismatch"), "{out}");
+    let (out, err) = apply_fails(&file);
+    assert!(format!("{out}{err}").contains("CodeMismatch"), "{out}{err}");
+    assert!(err.contains("spec.certification.codeSha256"), "names the field: {err}");
+    assert_eq!(world(&client, &f).await, before, "nothing written");
+    assert_eq!(alias_version(&client, &f, "PROD2").await, "$LATEST");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. plan -o json
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn plan_json_output_is_machine_readable() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-json");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("json");
+    let file = scratch.write("json.yaml", &skill(&f, "{phase: Development}", None, 0));
+    let args = ["plan", "-f", path_str(&file), "-o", "json"];
+
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 2, "{}", show(&args, code, &out, &err));
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"));
+    let objects = report.as_array().expect("a JSON array");
+    assert_eq!(objects.len(), 1, "{report:#}");
+    let object = &objects[0];
+    assert_eq!(object["name"], "trivia");
+    assert_eq!(object["namespace"], "skills");
+    assert_eq!(object["outcome"]["reason"], "Progressing", "{object:#}");
+    let actions = object["actions"].as_array().expect("actions");
+    assert!(!actions.is_empty());
+    for action in actions {
+        assert!(action["action"].as_str().is_some_and(|a| !a.is_empty()), "{action:#}");
+        assert!(action["description"].as_str().is_some_and(|d| !d.is_empty()), "{action:#}");
+    }
+    let verbs: Vec<&str> = actions.iter().filter_map(|a| a["action"].as_str()).collect();
+    for verb in ["PublishVersion", "CreateAlias", "AddPermission"] {
+        assert!(verbs.contains(&verb), "{verbs:?}");
+    }
+    assert!(versions(&client, &f).await.is_empty(), "plan wrote nothing");
+
+    apply(&file);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{}", show(&args, code, &out, &err));
+    let report: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report[0]["outcome"]["reason"], "Converged", "{report:#}");
+    assert_eq!(report[0]["actions"], Value::Array(Vec::new()));
+}
