@@ -295,3 +295,86 @@ pub trait LambdaApi: Send + Sync {
     /// DeleteFunction with a version qualifier (never unqualified: the function is never deleted).
     fn delete_version(&self, function: &str, version: u64) -> impl Future<Output = AwsResult<()>> + Send;
 }
+
+/// A shared client is a client: the controller hands one `Arc` to many reconciles.
+impl<T: LambdaApi> LambdaApi for std::sync::Arc<T> {
+    fn get_function(&self, function: &str) -> impl Future<Output = AwsResult<FunctionInfo>> + Send {
+        (**self).get_function(function)
+    }
+    fn list_versions(&self, function: &str) -> impl Future<Output = AwsResult<Vec<VersionInfo>>> + Send {
+        (**self).list_versions(function)
+    }
+    fn list_aliases(&self, function: &str) -> impl Future<Output = AwsResult<Vec<AliasInfo>>> + Send {
+        (**self).list_aliases(function)
+    }
+    fn get_policy(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> impl Future<Output = AwsResult<Option<PolicyInfo>>> + Send {
+        (**self).get_policy(function, qualifier)
+    }
+    fn list_mappings(&self, qualified_arn: &str) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
+        (**self).list_mappings(qualified_arn)
+    }
+    fn publish_version(
+        &self,
+        function: &str,
+        code_sha256: &str,
+        revision_id: Option<&str>,
+        description: Option<&str>,
+    ) -> impl Future<Output = AwsResult<VersionInfo>> + Send {
+        (**self).publish_version(function, code_sha256, revision_id, description)
+    }
+    fn create_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        description: &str,
+    ) -> impl Future<Output = AwsResult<AliasInfo>> + Send {
+        (**self).create_alias(function, name, version, description)
+    }
+    fn update_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        description: &str,
+        revision_id: Option<&str>,
+    ) -> impl Future<Output = AwsResult<AliasInfo>> + Send {
+        (**self).update_alias(function, name, version, description, revision_id)
+    }
+    fn delete_alias(&self, function: &str, name: &str) -> impl Future<Output = AwsResult<()>> + Send {
+        (**self).delete_alias(function, name)
+    }
+    fn add_permission(
+        &self,
+        function: &str,
+        qualifier: &str,
+        statement: &Statement,
+        revision_id: Option<&str>,
+    ) -> impl Future<Output = AwsResult<()>> + Send {
+        (**self).add_permission(function, qualifier, statement, revision_id)
+    }
+    fn remove_permission(
+        &self,
+        function: &str,
+        qualifier: &str,
+        sid: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send {
+        (**self).remove_permission(function, qualifier, sid)
+    }
+    fn create_mapping(&self, request: &CreateMapping) -> impl Future<Output = AwsResult<MappingInfo>> + Send {
+        (**self).create_mapping(request)
+    }
+    fn update_mapping(&self, request: &UpdateMapping) -> impl Future<Output = AwsResult<MappingInfo>> + Send {
+        (**self).update_mapping(request)
+    }
+    fn delete_mapping(&self, uuid: &str) -> impl Future<Output = AwsResult<()>> + Send {
+        (**self).delete_mapping(uuid)
+    }
+    fn delete_version(&self, function: &str, version: u64) -> impl Future<Output = AwsResult<()>> + Send {
+        (**self).delete_version(function, version)
+    }
+}

@@ -1,5 +1,4 @@
-//! The verbs of the one binary (DESIGN §3): `crd`, `plan`, `apply`. `run` (the controller)
-//! arrives with the controller work.
+//! The verbs of the one binary (DESIGN §3): `crd`, `run`, `plan`, `apply`.
 
 mod manifests;
 
@@ -34,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the CustomResourceDefinition YAML (identical to crds/lambdaaliasset.yaml).
     Crd,
+    /// Run the controller (in-cluster config or KUBECONFIG).
+    Run(RunArgs),
     /// Observe AWS and print the ordered actions each manifest would take; write nothing.
     /// Exit 0: nothing to do, 2: changes pending, 1: any error.
     Plan(PlanArgs),
@@ -73,6 +74,40 @@ pub struct PlanArgs {
     pub output: Output,
 }
 
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Watch only this namespace (repeatable). Default: all namespaces.
+    #[arg(long = "namespace")]
+    pub namespaces: Vec<String>,
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub http_addr: std::net::SocketAddr,
+    /// Reconciles running at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Periodic drift check of every set, in seconds (jittered by ±10 %).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resync: u64,
+    /// Lease-based leader election, for several replicas.
+    #[arg(long)]
+    pub leader_elect: bool,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Send AWS calls to this endpoint (a local emulator); AWS_ENDPOINT_URL works as well.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Region for sets that name none (else the standard AWS chain decides).
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
     #[command(flatten)]
@@ -83,6 +118,7 @@ pub struct ApplyArgs {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crd => crd(),
+        Command::Run(args) => block_on(run_controller(args)),
         Command::Plan(args) => block_on(plan(args)),
         Command::Apply(args) => block_on(apply(args)),
     }
@@ -93,6 +129,36 @@ fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
         Ok(runtime) => runtime.block_on(future),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,aws=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn run_controller(args: RunArgs) -> ExitCode {
+    init_logging(args.log_format);
+    let options = crate::controller::run::RunOptions {
+        namespaces: args.namespaces,
+        http_addr: args.http_addr,
+        concurrency: args.concurrency,
+        resync: std::time::Duration::from_secs(args.resync),
+        leader_elect: args.leader_elect,
+        aws: AwsSettings { region: args.region, endpoint_url: args.endpoint_url, profile: None },
+    };
+    match crate::controller::run::run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "controller stopped");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

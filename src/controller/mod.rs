@@ -1,1 +1,368 @@
-//! The Kubernetes glue: watch, finalizer, status patch, events. Filled in by the controller work.
+//! The Kubernetes glue: watch, finalizer, status patch, events, metrics. The reconcile is the
+//! same observe -> plan -> execute loop as the CLI's ([`crate::engine`]).
+
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod run;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::api::validate::validate_object;
+use crate::api::{DeletionPolicy, LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
+use crate::aws::api::{AwsError, LambdaApi};
+use crate::aws::budget::{CallCounter, Metered};
+use crate::aws::connections::Connections;
+use crate::aws::sdk::SdkLambda;
+use crate::engine::status::{Health, status};
+use crate::engine::{self, EngineError};
+use crate::plan::{self, Outcome, Report};
+
+use events::EventSink;
+use metrics::Metrics;
+
+/// The finalizer that lets the controller apply `deletionPolicy` before the object goes.
+pub const FINALIZER: &str = "lambda.aliasset.dev/cleanup";
+/// The one field manager status is written under (server-side apply).
+pub const MANAGER: &str = "lambda-alias-controller";
+/// A function that does not exist yet is looked for again this often.
+const MISSING_FUNCTION_RETRY: Duration = Duration::from_secs(300);
+
+/// Hands out one Lambda client per set (shared per region and role).
+pub trait LambdaProvider: Send + Sync + 'static {
+    type Api: LambdaApi + 'static;
+    fn client_for<'a>(
+        &'a self,
+        spec: &'a LambdaAliasSetSpec,
+    ) -> impl Future<Output = Arc<Self::Api>> + Send + 'a;
+}
+
+impl LambdaProvider for Connections {
+    type Api = Metered<SdkLambda>;
+    fn client_for<'a>(
+        &'a self,
+        spec: &'a LambdaAliasSetSpec,
+    ) -> impl Future<Output = Arc<Self::Api>> + Send + 'a {
+        Connections::client_for(self, spec)
+    }
+}
+
+/// Everything a reconcile needs.
+pub struct Context<P: LambdaProvider> {
+    pub client: kube::Client,
+    pub aws: P,
+    pub events: Arc<dyn EventSink>,
+    pub metrics: Arc<Metrics>,
+    pub calls: CallCounter,
+    /// Periodic drift check, jittered by ±10 %.
+    pub resync: Duration,
+    /// Unix seconds; injectable so tests control drains.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+pub fn system_clock() -> Arc<dyn Fn() -> i64 + Send + Sync> {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// A transient AWS failure while applying deletionPolicy: the finalizer stays, retried.
+    #[error("AWS during deletion (will retry): {0}")]
+    Cleanup(AwsError),
+    #[error("cannot serialize the object: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// A low-cardinality label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubeError",
+            Error::Finalizer(_) => "FinalizerError",
+            Error::Cleanup(e) => e.reason(),
+            Error::Serialize(_) => "SerializeError",
+        }
+    }
+}
+
+fn key_of(obj: &LambdaAliasSet) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// The controller's reconcile: the finalizer first, then Apply or Cleanup.
+#[tracing::instrument(skip_all, fields(set = %key_of(&obj)))]
+pub async fn reconcile<P: LambdaProvider>(
+    obj: Arc<LambdaAliasSet>,
+    ctx: Arc<Context<P>>,
+) -> Result<Action, Error> {
+    let api: Api<LambdaAliasSet> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(obj, &api, &ctx).await,
+            Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Kubernetes-side failures (the AWS side is handled inside the reconcile): back off.
+pub fn error_policy<P: LambdaProvider>(
+    obj: Arc<LambdaAliasSet>,
+    error: &Error,
+    ctx: Arc<Context<P>>,
+) -> Action {
+    tracing::warn!(set = %key_of(&obj), error = %error, "reconcile failed");
+    ctx.metrics.reconciled(Duration::ZERO, error.metric_label(), true);
+    match error {
+        Error::Cleanup(AwsError::Throttled { retry_after: Some(d), .. }) => Action::requeue(*d),
+        _ => Action::requeue(Duration::from_secs(15)),
+    }
+}
+
+/// A cached report from the last status, for when AWS cannot be observed.
+fn report_from(previous: Option<&LambdaAliasSetStatus>) -> Report {
+    let Some(s) = previous else { return Report::default() };
+    Report {
+        function_arn: s.function_arn.clone(),
+        phase: s.phase,
+        live: s.live.clone(),
+        candidate: s.candidate.clone(),
+        stages: s.stages.clone(),
+        drain_until: s.drain_until.as_ref().map(|t| t.0.as_second()),
+        last_rotation: s
+            .last_rotation
+            .as_ref()
+            .map(|r| (r.at.0.as_second(), r.live_alias.clone(), r.version.clone())),
+        triggers: s.triggers.clone(),
+    }
+}
+
+/// ±10 % around `base`, stable per object and moment, so sets spread out over the interval.
+fn jitter(base: Duration, key: &str, now: i64) -> Duration {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes().chain(now.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let fraction = (hash % 2001) as f64 / 1000.0 - 1.0; // -1.0 ..= 1.0
+    base.mul_f64(1.0 + 0.1 * fraction)
+}
+
+/// When to look again after a reconcile that reached `outcome`.
+pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> Action {
+    match outcome {
+        // Exactly when the previously live alias may be re-pointed.
+        Outcome::Draining { until } => Action::requeue(Duration::from_secs((until - now).max(0) as u64 + 1)),
+        Outcome::Progressing => Action::requeue(Duration::from_secs(5)),
+        Outcome::CodeMismatch { .. } => {
+            Action::requeue(jitter(resync.min(Duration::from_secs(60)), key, now))
+        }
+        Outcome::FunctionNotFound => Action::requeue(jitter(MISSING_FUNCTION_RETRY.max(resync), key, now)),
+        Outcome::Converged
+        | Outcome::Suspended { .. }
+        | Outcome::NothingToPromote
+        | Outcome::OwnedByOther { .. }
+        | Outcome::VersionNotFound { .. } => Action::requeue(jitter(resync, key, now)),
+    }
+}
+
+/// When to try again after an AWS failure: honour throttling hints, go slow on what needs a
+/// person (permissions), retry transient failures soon.
+pub fn requeue_after_error(error: &EngineError) -> Action {
+    match error.aws() {
+        Some(AwsError::Throttled { retry_after, .. }) => {
+            Action::requeue(retry_after.unwrap_or(Duration::from_secs(30)).max(Duration::from_secs(1)))
+        }
+        Some(AwsError::AccessDenied { .. } | AwsError::Invalid { .. }) => {
+            Action::requeue(Duration::from_secs(300))
+        }
+        Some(AwsError::PreconditionFailed { .. } | AwsError::Conflict { .. }) => {
+            Action::requeue(Duration::from_secs(5))
+        }
+        Some(AwsError::NotFound { .. } | AwsError::Unavailable { .. }) => {
+            Action::requeue(Duration::from_secs(30))
+        }
+        None => Action::requeue(Duration::from_secs(10)),
+    }
+}
+
+async fn patch_status(
+    api: &Api<LambdaAliasSet>,
+    obj: &LambdaAliasSet,
+    new: &LambdaAliasSetStatus,
+) -> Result<(), Error> {
+    if obj.status.as_ref() == Some(new) {
+        return Ok(());
+    }
+    let patch = json!({
+        "apiVersion": "lambda.aliasset.dev/v1alpha1",
+        "kind": "LambdaAliasSet",
+        "status": new,
+    });
+    api.patch_status(&obj.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+async fn apply<P: LambdaProvider>(
+    obj: Arc<LambdaAliasSet>,
+    api: &Api<LambdaAliasSet>,
+    ctx: &Context<P>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let key = key_of(&obj);
+    let now = (ctx.clock)();
+    let previous = obj.status.as_ref();
+    let generation = obj.metadata.generation;
+    let reference = obj.object_ref(&());
+    let ready_before =
+        previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
+
+    // The same schema and CEL rules as the API server: objects stored before a rule existed
+    // get the same answer. Invalid specs are parked until they change: no retry storm.
+    let mut object = serde_json::to_value(&*obj)?;
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    if let Err(invalid) = validate_object(&object, None) {
+        let health = Health::invalid_spec(format!("{key}: {invalid}"));
+        let new = status(&report_from(previous), &health, generation, now, previous);
+        if ready_before.as_deref() != Some("InvalidSpec") {
+            let event = events::warning("InvalidSpec", "Validate", health.message.clone());
+            ctx.events.publish(&reference, event).await;
+        }
+        patch_status(api, &obj, &new).await?;
+        ctx.metrics.set_state(&key, phase_label(&new), "False");
+        ctx.metrics.reconciled(started.elapsed(), "InvalidSpec", false);
+        return Ok(Action::await_change());
+    }
+
+    let aws = ctx.aws.client_for(&obj.spec).await;
+    let clock = ctx.clock.clone();
+    let result = engine::converge(&*aws, &key, &obj.spec, move || clock(), 5).await;
+    let (health, report, done, action) = match result {
+        Ok(converged) => {
+            let outcome = converged.last.plan.outcome.clone();
+            let action = requeue_for(&outcome, (ctx.clock)(), ctx.resync, &key);
+            (Health::from_outcome(&outcome), converged.last.plan.report, converged.done, action)
+        }
+        Err(error) => {
+            tracing::warn!(set = %key, error = %error, "reconcile against AWS failed");
+            let done = match &error {
+                EngineError::Execute(e) => e.done.clone(),
+                _ => Vec::new(),
+            };
+            let health = match error.aws() {
+                Some(aws_error) => Health::aws_error(aws_error),
+                None => Health {
+                    ready: false,
+                    reconciling: true,
+                    stalled: false,
+                    reason: "Progressing".into(),
+                    message: error.to_string(),
+                },
+            };
+            (health, report_from(previous), done, requeue_after_error(&error))
+        }
+    };
+    for d in &done {
+        ctx.events.publish(&reference, events::for_action(d, previous)).await;
+    }
+    if ready_before.as_deref() != Some(health.reason.as_str()) && health.stalled {
+        let reason =
+            if health.reason == "OwnedByOther" { "OwnershipRefused" } else { health.reason.as_str() };
+        ctx.events.publish(&reference, events::warning(reason, "Reconcile", health.message.clone())).await;
+    }
+    let new = status(&report, &health, generation, (ctx.clock)(), previous);
+    patch_status(api, &obj, &new).await?;
+    ctx.metrics.set_state(&key, phase_label(&new), if health.ready { "True" } else { "False" });
+    let error = !health.ready && !matches!(health.reason.as_str(), "Progressing" | "Draining" | "Suspended");
+    ctx.metrics.reconciled(started.elapsed(), &health.reason, error);
+    Ok(action)
+}
+
+fn phase_label(status: &LambdaAliasSetStatus) -> &'static str {
+    status.phase.map_or("Unknown", |p| p.as_str())
+}
+
+/// Errors that retrying cannot heal: deletion lets the object go with a Warning Event.
+fn heals(error: &AwsError) -> bool {
+    matches!(
+        error,
+        AwsError::Throttled { .. }
+            | AwsError::Unavailable { .. }
+            | AwsError::PreconditionFailed { .. }
+            | AwsError::Conflict { .. }
+    )
+}
+
+async fn cleanup<P: LambdaProvider>(obj: Arc<LambdaAliasSet>, ctx: &Context<P>) -> Result<Action, Error> {
+    let key = key_of(&obj);
+    let reference = obj.object_ref(&());
+    let aws = ctx.aws.client_for(&obj.spec).await;
+    let policy = obj.spec.deletion_policy;
+    let give_up = |error: &AwsError| {
+        format!(
+            "deletionPolicy {policy:?} could not be applied ({error}); the object is released and AWS is left as it is"
+        )
+    };
+    let snapshot = match engine::observe(&*aws, &key, &obj.spec).await {
+        Ok(s) => s,
+        Err(e) if heals(&e) => return Err(Error::Cleanup(e)),
+        Err(e) => {
+            ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", give_up(&e))).await;
+            ctx.metrics.forget(&key);
+            return Ok(Action::await_change());
+        }
+    };
+    if snapshot.function.is_none() {
+        let note = format!("function {} not found: nothing to clean up", obj.spec.function_name);
+        ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", note)).await;
+        ctx.metrics.forget(&key);
+        return Ok(Action::await_change());
+    }
+    let actions = match policy {
+        DeletionPolicy::Retain => plan::release(&key, &snapshot),
+        DeletionPolicy::Delete => plan::teardown(&key, &snapshot),
+    };
+    match engine::execute(&*aws, &obj.spec, &snapshot, &actions).await {
+        Ok(done) => {
+            for d in &done {
+                ctx.events.publish(&reference, events::for_action(d, obj.status.as_ref())).await;
+            }
+        }
+        Err(e) => {
+            for d in &e.done {
+                ctx.events.publish(&reference, events::for_action(d, obj.status.as_ref())).await;
+            }
+            if heals(&e.error) {
+                return Err(Error::Cleanup(e.error));
+            }
+            ctx.events
+                .publish(&reference, events::warning("CleanupSkipped", "Delete", give_up(&e.error)))
+                .await;
+        }
+    }
+    ctx.metrics.forget(&key);
+    Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests;

@@ -67,6 +67,51 @@ fn referenced_versions(snapshot: &Snapshot) -> BTreeSet<u64> {
     referenced
 }
 
+/// Deletion with `deletionPolicy: Retain`: leave AWS as it is and release ownership. Each owned
+/// alias keeps its version and its record of roles, without an owner, so a set created later on
+/// the same function adopts the same live alias without re-pointing anything.
+pub fn release(owner: &str, observed: &Snapshot) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for alias in &observed.aliases {
+        let Some(mut marker) = Marker::parse(&alias.description).filter(|m| m.is_owned_by(owner)) else {
+            continue;
+        };
+        let Some(version) = VersionRef::parse(&alias.function_version) else { continue };
+        marker.owner = None;
+        actions.push(Action::UpdateAlias {
+            alias: alias.name.clone(),
+            version,
+            marker,
+            revision_id: alias.revision_id.clone(),
+            change: AliasChange::Release,
+        });
+    }
+    actions
+}
+
+/// Deletion with `deletionPolicy: Delete`: the mappings on the set's aliases, then the aliases
+/// (their resource policies, and so the owned statements, go with them). Never the function,
+/// never an alias another set or a person owns.
+pub fn teardown(owner: &str, observed: &Snapshot) -> Vec<Action> {
+    let owned: Vec<&AliasInfo> = observed
+        .aliases
+        .iter()
+        .filter(|a| Marker::parse(&a.description).is_some_and(|m| m.is_owned_by(owner)))
+        .collect();
+    let mut actions = Vec::new();
+    for alias in &owned {
+        for mapping in observed.mappings.iter().filter(|m| m.function_arn == alias.alias_arn) {
+            actions.push(Action::DeleteMapping {
+                uuid: mapping.uuid.clone(),
+                alias: alias.name.clone(),
+                event_source_arn: mapping.event_source_arn.clone(),
+            });
+        }
+    }
+    actions.extend(owned.iter().map(|a| Action::DeleteAlias { alias: a.name.clone() }));
+    actions
+}
+
 /// Plans one reconcile.
 pub fn plan(input: Input<'_>) -> Plan {
     let Some(function) = &input.observed.function else {

@@ -1,0 +1,204 @@
+//! `lambda-alias-controller run`: wires the reconcile to the watch, the HTTP endpoints, leader
+//! election and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Config, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use tokio::sync::watch;
+
+use super::events::RecorderSink;
+use super::http::{self, Probe};
+use super::metrics::Metrics;
+use super::{Context, MANAGER, error_policy, reconcile, system_clock};
+use crate::api::LambdaAliasSet;
+use crate::aws::budget::{BudgetLimits, Budgets, CallCounter};
+use crate::aws::client::{AwsSettings, sdk_config};
+use crate::aws::connections::Connections;
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Empty: all namespaces.
+    pub namespaces: Vec<String>,
+    pub http_addr: SocketAddr,
+    pub concurrency: u16,
+    pub resync: Duration,
+    pub leader_elect: bool,
+    pub aws: AwsSettings,
+}
+
+/// Readiness: the CRD can be listed and AWS credentials are configured.
+struct ControllerProbe {
+    client: kube::Client,
+    metrics: Arc<Metrics>,
+    calls: CallCounter,
+    aws_ready: Result<(), String>,
+}
+
+impl Probe for ControllerProbe {
+    fn metrics(&self) -> String {
+        self.metrics.render(&self.calls)
+    }
+
+    fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            self.aws_ready.clone()?;
+            let api: Api<LambdaAliasSet> = Api::all(self.client.clone());
+            api.list(&ListParams::default().limit(1))
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("cannot list lambdaaliassets (is the CRD installed?): {e}"))
+        })
+    }
+}
+
+/// Resolves once shutdown was requested (SIGTERM or Ctrl-C, or leadership lost).
+fn requested(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
+    let (tx, done) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+        let _ = tx.send(());
+    });
+    async move {
+        let _ = done.await;
+    }
+}
+
+async fn signals(tx: watch::Sender<bool>) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested: finishing in-flight reconciles");
+    let _ = tx.send(true);
+}
+
+/// Runs until SIGTERM; returns an error when it cannot start or loses leadership.
+pub async fn run(options: RunOptions) -> Result<(), String> {
+    let client =
+        kube::Client::try_default().await.map_err(|e| format!("cannot build a Kubernetes client: {e}"))?;
+    let calls = CallCounter::new();
+    let base = sdk_config(&options.aws).await;
+    let aws_ready = if base.credentials_provider().is_some() {
+        Ok(())
+    } else {
+        Err("no AWS credentials provider is configured".to_string())
+    };
+    let connections =
+        Connections::new(options.aws.clone(), Budgets::new(BudgetLimits::default()), calls.clone());
+    let metrics = Arc::new(Metrics::new());
+    let reporter = Reporter { controller: MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        aws: connections,
+        events: Arc::new(RecorderSink(Recorder::new(client.clone(), reporter))),
+        metrics: metrics.clone(),
+        calls: calls.clone(),
+        resync: options.resync,
+        clock: system_clock(),
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(signals(stop_tx.clone()));
+
+    let listener = http::bind(options.http_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.http_addr))?;
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving /metrics, /healthz, /readyz");
+    let probe = Arc::new(ControllerProbe { client: client.clone(), metrics, calls, aws_ready });
+    let server = tokio::spawn(http::serve(listener, probe, requested(stop_rx.clone())));
+
+    let mut lost_leadership = None;
+    if options.leader_elect {
+        let (leader, watcher) = elect(client.clone(), stop_rx.clone()).await?;
+        if !leader {
+            let _ = stop_tx.send(true);
+            let _ = server.await;
+            return Ok(());
+        }
+        lost_leadership = Some(watcher);
+        let stop = stop_tx.clone();
+        if let Some(mut w) = lost_leadership.clone() {
+            tokio::spawn(async move {
+                if w.wait_for(|leader| !*leader).await.is_ok() {
+                    tracing::error!("leadership lost: stopping so another replica takes over");
+                    let _ = stop.send(true);
+                }
+            });
+        }
+    }
+
+    let apis: Vec<Api<LambdaAliasSet>> = if options.namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        options.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect()
+    };
+    let controllers = apis.into_iter().map(|api| {
+        Controller::new(api, watcher::Config::default().any_semantic())
+            .with_config(Config::default().concurrency(options.concurrency))
+            .graceful_shutdown_on(requested(stop_rx.clone()))
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|result| async move {
+                match result {
+                    Ok((object, _)) => tracing::debug!(set = %object, "reconciled"),
+                    Err(e) => tracing::debug!(error = %e, "reconcile error"),
+                }
+            })
+    });
+    futures::future::join_all(controllers).await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    if lost_leadership.is_some_and(|w| !*w.borrow()) {
+        return Err("lost leadership".to_string());
+    }
+    Ok(())
+}
+
+/// Waits until this replica holds the coordination.k8s.io Lease (or shutdown is requested).
+/// Returns whether it leads, and the channel that says when that ends.
+async fn elect(
+    client: kube::Client,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(bool, watch::Receiver<bool>), String> {
+    let namespace = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_string());
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("{MANAGER}-{}", std::process::id()));
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(client, MANAGER)
+        .with_namespace(namespace.clone())
+        .with_identity(identity.clone())
+        .with_duration(15)
+        .with_grace(5)
+        .with_field_manager(MANAGER)
+        .build()
+        .await
+        .map_err(|e| format!("cannot set up leader election (Lease {namespace}/{MANAGER}): {e}"))?;
+    let (mut leader, _task) = manager.watch().await;
+    tracing::info!(lease = %format!("{namespace}/{MANAGER}"), identity = %identity, "waiting for leadership");
+    let leads = tokio::select! {
+        result = leader.wait_for(|l| *l) => {
+            result.map_err(|e| format!("leader election stopped: {e}"))?;
+            true
+        }
+        _ = stop.wait_for(|s| *s) => false,
+    };
+    if leads {
+        tracing::info!("leading: starting the controller");
+    }
+    Ok((leads, leader))
+}

@@ -1,0 +1,389 @@
+//! Request-level tests of the reconcile against kube's tower-test mock: every API call is
+//! answered by the verifier, and an unexpected extra call fails the test (the mock client is
+//! dropped at the end and must have nothing left to send). AWS is the faithful fake.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::http::{Method, Request, Response};
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+use super::events::MemorySink;
+use super::metrics::Metrics;
+use super::*;
+use crate::api::{AlexaSkill, AlexaSkillKind, Certification, LambdaAliasSetSpec, Phase, Trigger};
+use crate::aws::fake::FakeLambda;
+
+const NS: &str = "skills";
+const NAME: &str = "trivia";
+const OWNER: &str = "skills/trivia";
+const FUNCTION: &str = "trivia-backend";
+const NOW: i64 = 1_800_000_000;
+const SHA: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+const PATH: &str = "/apis/lambda.aliasset.dev/v1alpha1/namespaces/skills/lambdaaliassets/trivia";
+
+struct FakeProvider(Arc<FakeLambda>);
+
+impl LambdaProvider for FakeProvider {
+    type Api = FakeLambda;
+    fn client_for<'a>(
+        &'a self,
+        _spec: &'a LambdaAliasSetSpec,
+    ) -> impl Future<Output = Arc<FakeLambda>> + Send + 'a {
+        let api = self.0.clone();
+        async move { api }
+    }
+}
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+fn spec(phase: Phase) -> LambdaAliasSetSpec {
+    LambdaAliasSetSpec {
+        function_name: FUNCTION.into(),
+        region: None,
+        role_arn: None,
+        external_id: None,
+        aliases: vec!["PROD1".into(), "PROD2".into()],
+        certification: Certification { phase, code_sha256: None, description: None },
+        live: None,
+        drain_seconds: 300,
+        stages: Vec::new(),
+        triggers: vec![Trigger {
+            name: "alexa".into(),
+            alexa_skill: Some(AlexaSkill {
+                skill_id: "amzn1.ask.skill.1".into(),
+                kind: AlexaSkillKind::Custom,
+            }),
+            api_gateway: None,
+            s3: None,
+            event_bridge: None,
+            permission: None,
+            event_source_mapping: None,
+            target: None,
+        }],
+        retain_versions: None,
+        deletion_policy: DeletionPolicy::Retain,
+        suspend: false,
+    }
+}
+
+fn object(spec: LambdaAliasSetSpec, finalizer: bool, deleting: bool) -> LambdaAliasSet {
+    let mut obj = LambdaAliasSet::new(NAME, spec);
+    obj.metadata.namespace = Some(NS.into());
+    obj.metadata.uid = Some("0000-1111".into());
+    obj.metadata.generation = Some(3);
+    obj.metadata.resource_version = Some("100".into());
+    if finalizer {
+        obj.metadata.finalizers = Some(vec![FINALIZER.into()]);
+    }
+    if deleting {
+        obj.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
+    }
+    obj
+}
+
+fn fake_with_function() -> Arc<FakeLambda> {
+    let fake = Arc::new(FakeLambda::new("111122223333", "eu-west-1"));
+    fake.add_function(FUNCTION, SHA);
+    fake
+}
+
+fn context(fake: Arc<FakeLambda>) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let sink = Arc::new(MemorySink::default());
+    let ctx = Arc::new(Context {
+        client,
+        aws: FakeProvider(fake),
+        events: sink.clone(),
+        metrics: Arc::new(Metrics::new()),
+        calls: CallCounter::new(),
+        resync: Duration::from_secs(300),
+        clock: Arc::new(|| NOW),
+    });
+    (ctx, handle, sink)
+}
+
+/// Answers the next request after checking its method and path; returns its JSON body.
+async fn expect(handle: &mut Handle, method: Method, path: &str, reply: &Value) -> Value {
+    let (request, send) = tokio::time::timeout(Duration::from_secs(10), handle.next_request())
+        .await
+        .expect("the reconcile stopped calling the API server")
+        .expect("a request");
+    assert_eq!(request.method(), method, "{}", request.uri());
+    assert_eq!(request.uri().path(), path, "{}", request.uri());
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let bytes = request.into_body().collect_bytes().await.expect("body");
+    let body: Value =
+        if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+    if path.ends_with("/status") {
+        assert!(
+            query.contains("fieldManager=lambda-alias-controller") && query.contains("force=true"),
+            "{query}"
+        );
+    }
+    send.send_response(
+        Response::builder().body(Body::from(serde_json::to_vec(reply).expect("json"))).expect("response"),
+    );
+    body
+}
+
+/// Runs the reconcile while `verify` answers the API server's side, then checks that nothing
+/// else was sent (the client is dropped with the context, so the mock must be empty).
+async fn scenario<F, Fut>(
+    obj: LambdaAliasSet,
+    fake: Arc<FakeLambda>,
+    verify: F,
+) -> (Action, Arc<MemorySink>, Value)
+where
+    F: FnOnce(Handle) -> Fut,
+    Fut: Future<Output = (Handle, Value)> + Send + 'static,
+{
+    let (ctx, handle, sink) = context(fake);
+    let server = tokio::spawn(verify(handle));
+    let action = tokio::time::timeout(Duration::from_secs(10), reconcile(Arc::new(obj), ctx))
+        .await
+        .expect("reconcile hung on an unexpected API call")
+        .expect("reconcile succeeds");
+    let (mut handle, seen) = server.await.expect("verifier");
+    assert!(handle.next_request().await.is_none(), "an unexpected extra API call");
+    (action, sink, seen)
+}
+
+fn reasons(sink: &MemorySink) -> Vec<String> {
+    sink.events().into_iter().map(|(_, reason, _)| reason).collect()
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+    status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == kind)).expect("condition")
+}
+
+#[tokio::test]
+async fn finalizer_is_added_on_first_sight_before_any_aws_call() {
+    let fake = fake_with_function();
+    let obj = object(spec(Phase::Development), false, false);
+    let reply = serde_json::to_value(object(spec(Phase::Development), true, false)).expect("json");
+    let (action, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, PATH, &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
+        ])
+    );
+    assert_eq!(action, Action::await_change());
+    assert!(fake.calls().is_empty(), "no AWS call before the finalizer is in place");
+    assert!(sink.events().is_empty());
+}
+
+#[tokio::test]
+async fn status_is_patched_once_and_not_again_when_nothing_changed() {
+    let fake = fake_with_function();
+    let obj = object(spec(Phase::Development), true, false);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (action, sink, patch) = scenario(obj.clone(), fake.clone(), |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(patch["apiVersion"], "lambda.aliasset.dev/v1alpha1");
+    let status = &patch["status"];
+    assert_eq!(status["observedGeneration"], 3);
+    assert_eq!(status["live"]["summary"], "PROD1:1");
+    assert_eq!(status["candidate"]["summary"], "PROD2:$LATEST");
+    assert_eq!(status["phase"], "Development");
+    assert_eq!(condition(status, "Ready")["status"], "True");
+    assert_eq!(condition(status, "Ready")["reason"], "Converged");
+    assert_eq!(condition(status, "Stalled")["status"], "False");
+    assert_eq!(status["triggers"], json!([{"name": "alexa", "aliases": ["PROD1", "PROD2"]}]));
+    assert!(matches!(action, a if a != Action::await_change()), "requeued for the periodic drift check");
+    let events = reasons(&sink);
+    assert!(events.contains(&"VersionPublished".to_string()), "{events:?}");
+    assert_eq!(events.iter().filter(|r| *r == "AliasCreated").count(), 2, "{events:?}");
+    assert_eq!(events.iter().filter(|r| *r == "TriggerAdded").count(), 2, "{events:?}");
+
+    // The API server now holds that status: a second reconcile writes nothing anywhere.
+    let mut stored = obj;
+    stored.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
+    let writes = fake.writes();
+    let (_, sink, _) = scenario(stored, fake.clone(), |h| async move { (h, Value::Null) }).await;
+    assert_eq!(fake.writes(), writes, "no AWS write in steady state");
+    assert!(sink.events().is_empty(), "no Event in steady state");
+}
+
+#[tokio::test]
+async fn invalid_spec_is_stalled_without_aws_calls_and_parked() {
+    let fake = fake_with_function();
+    let mut bad = spec(Phase::Development);
+    bad.aliases = vec!["PROD1".into(), "PROD1".into()];
+    let obj = object(bad, true, false);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (action, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(action, Action::await_change(), "no retry storm: wait for the spec to change");
+    assert!(fake.calls().is_empty(), "nothing observed or written in AWS");
+    let stalled = condition(&patch["status"], "Stalled");
+    assert_eq!((stalled["status"].as_str(), stalled["reason"].as_str()), (Some("True"), Some("InvalidSpec")));
+    let message = condition(&patch["status"], "Ready")["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("spec.aliases"), "names the field: {message}");
+    assert_eq!(reasons(&sink), ["InvalidSpec"]);
+}
+
+#[tokio::test]
+async fn another_sets_aliases_are_refused_with_a_warning_and_nothing_written() {
+    let fake = fake_with_function();
+    crate::engine::converge(&*fake, "other/set", &spec(Phase::Development), || NOW, 5)
+        .await
+        .expect("other set");
+    let writes = fake.writes();
+    let obj = object(spec(Phase::Development), true, false);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (_, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(fake.writes(), writes);
+    assert_eq!(condition(&patch["status"], "Ready")["reason"], "OwnedByOther");
+    assert_eq!(reasons(&sink), ["OwnershipRefused"]);
+}
+
+#[tokio::test]
+async fn a_swap_requeues_exactly_at_drain_until() {
+    let fake = fake_with_function();
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW - 1000, 5).await.expect("dev");
+    fake.deploy(FUNCTION, "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("deploy");
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Certifying), || NOW - 500, 5).await.expect("freeze");
+    let obj = object(spec(Phase::Certified), true, false);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (action, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(
+        action,
+        Action::requeue(Duration::from_secs(301)),
+        "drainSeconds 300 after the swap, plus one"
+    );
+    assert_eq!(patch["status"]["live"]["summary"], "PROD2:2");
+    assert_eq!(condition(&patch["status"], "Ready")["reason"], "Draining");
+    assert!(patch["status"]["drainUntil"].is_string());
+    assert!(reasons(&sink).contains(&"RolesSwapped".to_string()));
+}
+
+async fn deleted(policy: DeletionPolicy, fake: Arc<FakeLambda>) -> Arc<MemorySink> {
+    let mut s = spec(Phase::Development);
+    s.deletion_policy = policy;
+    let obj = object(s, true, true);
+    let reply = serde_json::to_value(object(spec(Phase::Development), false, true)).expect("json");
+    let (action, sink, patch) = scenario(obj, fake, |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, PATH, &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER},
+            {"op": "remove", "path": "/metadata/finalizers/0"}
+        ]),
+        "the finalizer is removed last"
+    );
+    assert_eq!(action, Action::await_change());
+    sink
+}
+
+#[tokio::test]
+async fn deletion_with_retain_releases_ownership_and_keeps_every_alias_where_it_is() {
+    let fake = fake_with_function();
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    let before: Vec<(String, String)> =
+        fake.aliases(FUNCTION).into_iter().map(|a| (a.name, a.function_version)).collect();
+    let sink = deleted(DeletionPolicy::Retain, fake.clone()).await;
+    let after: Vec<(String, String)> =
+        fake.aliases(FUNCTION).iter().map(|a| (a.name.clone(), a.function_version.clone())).collect();
+    assert_eq!(before, after, "nothing re-pointed");
+    for alias in fake.aliases(FUNCTION) {
+        let marker = crate::plan::Marker::parse(&alias.description).expect("the record of roles stays");
+        assert_eq!(marker.owner, None, "{}", alias.description);
+    }
+    assert!(!fake.statements(FUNCTION, "PROD1").is_empty(), "triggers stay");
+    assert_eq!(reasons(&sink), ["OwnershipReleased", "OwnershipReleased"]);
+}
+
+#[tokio::test]
+async fn deletion_with_delete_removes_the_aliases_but_never_the_function() {
+    let fake = fake_with_function();
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    let sink = deleted(DeletionPolicy::Delete, fake.clone()).await;
+    assert!(fake.aliases(FUNCTION).is_empty());
+    assert!(fake.latest(FUNCTION).is_some(), "the function stays");
+    assert_eq!(reasons(&sink), ["AliasDeleted", "AliasDeleted"]);
+}
+
+#[tokio::test]
+async fn deletion_never_hangs_on_an_error_that_cannot_heal() {
+    // The function is gone: nothing to clean up, a Warning, and the object is let go.
+    let gone = Arc::new(FakeLambda::new("111122223333", "eu-west-1"));
+    let sink = deleted(DeletionPolicy::Delete, gone).await;
+    assert_eq!(reasons(&sink), ["CleanupSkipped"]);
+    // Access denied: same.
+    let denied = fake_with_function();
+    crate::engine::converge(&*denied, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    denied.deny(crate::aws::Operation::DeleteAlias);
+    let sink = deleted(DeletionPolicy::Delete, denied.clone()).await;
+    let events = sink.events();
+    assert_eq!(events.last().map(|e| e.1.as_str()), Some("CleanupSkipped"));
+    assert!(events.last().is_some_and(|e| e.2.contains("lambda:DeleteAlias")), "{events:?}");
+}
+
+#[tokio::test]
+async fn deletion_keeps_the_finalizer_on_a_transient_error() {
+    let fake = fake_with_function();
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    fake.fail_next_on(crate::aws::Operation::UpdateAlias, 1, crate::aws::fake::Fault::Unavailable);
+    let (ctx, mut handle, _sink) = context(fake);
+    let obj = object(spec(Phase::Development), true, true);
+    let result = reconcile(Arc::new(obj), ctx).await;
+    assert!(matches!(result, Err(Error::Finalizer(_))), "retried later: {result:?}");
+    assert!(handle.next_request().await.is_none(), "the finalizer was not removed");
+}
+
+#[test]
+fn requeue_policy() {
+    let resync = Duration::from_secs(300);
+    for key in ["a/b", "c/d", "e/f"] {
+        let jittered = jitter(resync, key, NOW);
+        assert_eq!(requeue_for(&Outcome::Converged, NOW, resync, key), Action::requeue(jittered));
+        assert!(jittered >= Duration::from_secs(270) && jittered <= Duration::from_secs(330), "{jittered:?}");
+    }
+    assert_ne!(jitter(resync, "a/b", NOW), jitter(resync, "c/d", NOW), "sets spread out");
+    assert_eq!(
+        requeue_for(&Outcome::Draining { until: NOW + 42 }, NOW, resync, "a/b"),
+        Action::requeue(Duration::from_secs(43))
+    );
+    let throttled = EngineError::Observe(AwsError::Throttled {
+        operation: crate::aws::Operation::GetFunction,
+        retry_after: Some(Duration::from_secs(7)),
+    });
+    assert_eq!(
+        requeue_after_error(&throttled),
+        Action::requeue(Duration::from_secs(7)),
+        "the hint is honoured"
+    );
+    // A missing function is looked for slowly, even with a short resync.
+    let missing = requeue_for(&Outcome::FunctionNotFound, NOW, Duration::from_secs(30), "a/b");
+    assert_eq!(missing, Action::requeue(jitter(MISSING_FUNCTION_RETRY, "a/b", NOW)));
+}
