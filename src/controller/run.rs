@@ -34,9 +34,10 @@ pub struct RunOptions {
     pub aws: AwsSettings,
 }
 
-/// Readiness: the CRD can be listed and AWS credentials are configured.
+/// Readiness: the CRD can be listed (where the controller watches, so namespaced RBAC is
+/// enough) and AWS credentials are configured.
 struct ControllerProbe {
-    client: kube::Client,
+    sets: Api<LambdaAliasSet>,
     metrics: Arc<Metrics>,
     calls: CallCounter,
     aws_ready: Result<(), String>,
@@ -50,8 +51,8 @@ impl Probe for ControllerProbe {
     fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
             self.aws_ready.clone()?;
-            let api: Api<LambdaAliasSet> = Api::all(self.client.clone());
-            api.list(&ListParams::default().limit(1))
+            self.sets
+                .list(&ListParams::default().limit(1))
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("cannot list lambdaaliassets (is the CRD installed?): {e}"))
@@ -120,7 +121,11 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.http_addr))?;
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving /metrics, /healthz, /readyz");
-    let probe = Arc::new(ControllerProbe { client: client.clone(), metrics, calls, aws_ready });
+    let sets = match options.namespaces.first() {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let probe = Arc::new(ControllerProbe { sets, metrics, calls, aws_ready });
     let server = tokio::spawn(http::serve(listener, probe, requested(stop_rx.clone())));
 
     let mut lost_leadership = None;
