@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use lambda_alias_controller::api::{
-    AlexaSkill, AlexaSkillKind, Certification, DeletionPolicy, LambdaAliasSetSpec, Phase, Trigger,
-};
+use lambda_alias_controller::api::{LambdaAliasSetSpec, Phase, Trigger};
 use lambda_alias_controller::aws::api::{AwsError, Operation};
 use lambda_alias_controller::aws::budget::{
     BudgetLimits, Budgets, CallCounter, Clock, Metered, VirtualClock,
@@ -24,33 +22,11 @@ fn sha(c: char) -> String {
 }
 
 fn spec(phase: Phase) -> LambdaAliasSetSpec {
-    LambdaAliasSetSpec {
-        function_name: F.into(),
-        region: None,
-        role_arn: None,
-        external_id: None,
-        aliases: vec!["PROD1".into(), "PROD2".into()],
-        certification: Certification { phase, code_sha256: None, description: None },
-        live: None,
-        drain_seconds: 0,
-        stages: Vec::new(),
-        triggers: vec![Trigger {
-            name: "alexa".into(),
-            alexa_skill: Some(AlexaSkill {
-                skill_id: "amzn1.ask.skill.1".into(),
-                kind: AlexaSkillKind::Custom,
-            }),
-            api_gateway: None,
-            s3: None,
-            event_bridge: None,
-            permission: None,
-            event_source_mapping: None,
-            target: None,
-        }],
-        retain_versions: None,
-        deletion_policy: DeletionPolicy::Retain,
-        suspend: false,
-    }
+    let mut spec = LambdaAliasSetSpec::for_function(F);
+    spec.certification.phase = phase;
+    spec.drain_seconds = 0;
+    spec.triggers = vec![Trigger::alexa("alexa", "amzn1.ask.skill.1")];
+    spec
 }
 
 fn fake() -> FakeLambda {

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use lambda_alias_controller::api::{
-    AlexaSkill, AlexaSkillKind, ApiGateway, Certification, DeletionPolicy, EventSourceMapping,
-    LambdaAliasSetSpec, LiveOverride, Phase, Stage, Track, Trigger,
+    ApiGateway, Certification, EventSourceMapping, LambdaAliasSetSpec, LiveOverride, Phase, Stage, Track,
+    Trigger,
 };
 use lambda_alias_controller::aws::api::{CreateMapping, Statement};
 use lambda_alias_controller::aws::fake::FakeLambda;
@@ -41,16 +41,7 @@ struct SpecChoice {
 }
 
 fn trigger(name: &str) -> Trigger {
-    Trigger {
-        name: name.into(),
-        alexa_skill: None,
-        api_gateway: None,
-        s3: None,
-        event_bridge: None,
-        permission: None,
-        event_source_mapping: None,
-        target: None,
-    }
+    Trigger::named(name)
 }
 
 fn build_spec(c: &SpecChoice) -> LambdaAliasSetSpec {
@@ -72,13 +63,7 @@ fn build_spec(c: &SpecChoice) -> LambdaAliasSetSpec {
     }
     let mut triggers = Vec::new();
     if c.triggers & 1 != 0 {
-        triggers.push(Trigger {
-            alexa_skill: Some(AlexaSkill {
-                skill_id: "amzn1.ask.skill.1".into(),
-                kind: AlexaSkillKind::Custom,
-            }),
-            ..trigger("alexa")
-        });
+        triggers.push(Trigger::alexa("alexa", "amzn1.ask.skill.1"));
     }
     if c.triggers & 2 != 0 {
         triggers.push(Trigger {
@@ -122,19 +107,13 @@ fn build_spec(c: &SpecChoice) -> LambdaAliasSetSpec {
         });
     }
     LambdaAliasSetSpec {
-        function_name: F.into(),
-        region: None,
-        role_arn: None,
-        external_id: None,
-        aliases: vec!["PROD1".into(), "PROD2".into()],
         certification: Certification { phase, code_sha256: cert_hash, description: None },
         live,
         drain_seconds: c.drain,
         stages,
         triggers,
         retain_versions: c.retain,
-        deletion_policy: DeletionPolicy::Retain,
-        suspend: false,
+        ..LambdaAliasSetSpec::for_function(F)
     }
 }
 

@@ -176,6 +176,28 @@ pub struct LambdaAliasSetSpec {
     pub suspend: bool,
 }
 
+impl LambdaAliasSetSpec {
+    /// A spec for `function_name` with every schema default and nothing else: what a manifest
+    /// with only `functionName` means.
+    pub fn for_function(function_name: impl Into<String>) -> Self {
+        LambdaAliasSetSpec {
+            function_name: function_name.into(),
+            region: None,
+            role_arn: None,
+            external_id: None,
+            aliases: default_aliases(),
+            certification: Certification::default(),
+            live: None,
+            drain_seconds: default_drain_seconds(),
+            stages: Vec::new(),
+            triggers: Vec::new(),
+            retain_versions: None,
+            deletion_policy: DeletionPolicy::default(),
+            suspend: false,
+        }
+    }
+}
+
 fn default_aliases() -> Vec<String> {
     vec!["PROD1".to_string(), "PROD2".to_string()]
 }
@@ -302,6 +324,30 @@ pub struct Trigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128), regex(pattern = ALIAS_NAME_PATTERN))]
     pub target: Option<String>,
+}
+
+impl Trigger {
+    /// A trigger with a name and no kind yet (set exactly one before use).
+    pub fn named(name: impl Into<String>) -> Self {
+        Trigger {
+            name: name.into(),
+            alexa_skill: None,
+            api_gateway: None,
+            s3: None,
+            event_bridge: None,
+            permission: None,
+            event_source_mapping: None,
+            target: None,
+        }
+    }
+
+    /// The Alexa Skills Kit permission of a Custom skill, on both aliases.
+    pub fn alexa(name: impl Into<String>, skill_id: impl Into<String>) -> Self {
+        Trigger {
+            alexa_skill: Some(AlexaSkill { skill_id: skill_id.into(), kind: AlexaSkillKind::Custom }),
+            ..Trigger::named(name)
+        }
+    }
 }
 
 /// Alexa Skills Kit permission: the skill id becomes the statement's EventSourceToken.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::events::MemorySink;
 use super::metrics::Metrics;
 use super::*;
-use crate::api::{AlexaSkill, AlexaSkillKind, Certification, LambdaAliasSetSpec, Phase, Trigger};
+use crate::api::{LambdaAliasSetSpec, Phase, Trigger};
 use crate::aws::fake::FakeLambda;
 
 const NS: &str = "skills";
@@ -40,33 +40,10 @@ impl LambdaProvider for FakeProvider {
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
 fn spec(phase: Phase) -> LambdaAliasSetSpec {
-    LambdaAliasSetSpec {
-        function_name: FUNCTION.into(),
-        region: None,
-        role_arn: None,
-        external_id: None,
-        aliases: vec!["PROD1".into(), "PROD2".into()],
-        certification: Certification { phase, code_sha256: None, description: None },
-        live: None,
-        drain_seconds: 300,
-        stages: Vec::new(),
-        triggers: vec![Trigger {
-            name: "alexa".into(),
-            alexa_skill: Some(AlexaSkill {
-                skill_id: "amzn1.ask.skill.1".into(),
-                kind: AlexaSkillKind::Custom,
-            }),
-            api_gateway: None,
-            s3: None,
-            event_bridge: None,
-            permission: None,
-            event_source_mapping: None,
-            target: None,
-        }],
-        retain_versions: None,
-        deletion_policy: DeletionPolicy::Retain,
-        suspend: false,
-    }
+    let mut spec = LambdaAliasSetSpec::for_function(FUNCTION);
+    spec.certification.phase = phase;
+    spec.triggers = vec![Trigger::alexa("alexa", "amzn1.ask.skill.1")];
+    spec
 }
 
 fn object(spec: LambdaAliasSetSpec, finalizer: bool, deleting: bool) -> LambdaAliasSet {

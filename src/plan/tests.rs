@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::api::{
-    AlexaSkill, ApiGateway, Certification, DeletionPolicy, EventSourceMapping, LiveOverride, Permission,
-    Stage, Track,
-};
+use crate::api::{ApiGateway, EventSourceMapping, LiveOverride, Permission, Stage, Track};
 use crate::aws::api::{FunctionInfo, MappingInfo, PolicyInfo, VersionInfo};
 
 const OWNER: &str = "skills/trivia";
@@ -18,21 +15,7 @@ fn sha(n: u8) -> String {
 }
 
 fn spec() -> LambdaAliasSetSpec {
-    LambdaAliasSetSpec {
-        function_name: "trivia".into(),
-        region: None,
-        role_arn: None,
-        external_id: None,
-        aliases: vec!["PROD1".into(), "PROD2".into()],
-        certification: Certification::default(),
-        live: None,
-        drain_seconds: 300,
-        stages: Vec::new(),
-        triggers: Vec::new(),
-        retain_versions: None,
-        deletion_policy: DeletionPolicy::Retain,
-        suspend: false,
-    }
+    LambdaAliasSetSpec::for_function("trivia")
 }
 
 fn phase(mut s: LambdaAliasSetSpec, p: Phase) -> LambdaAliasSetSpec {
@@ -132,23 +115,11 @@ fn marker_of(p: &Plan, name: &str) -> Marker {
 }
 
 fn trigger(name: &str) -> Trigger {
-    Trigger {
-        name: name.into(),
-        alexa_skill: None,
-        api_gateway: None,
-        s3: None,
-        event_bridge: None,
-        permission: None,
-        event_source_mapping: None,
-        target: None,
-    }
+    Trigger::named(name)
 }
 
 fn alexa(name: &str) -> Trigger {
-    Trigger {
-        alexa_skill: Some(AlexaSkill { skill_id: "amzn1.ask.skill.1".into(), kind: AlexaSkillKind::Custom }),
-        ..trigger(name)
-    }
+    Trigger::alexa(name, "amzn1.ask.skill.1")
 }
 
 fn queue(name: &str, target: Option<&str>) -> Trigger {
