@@ -7,6 +7,7 @@ CARGO ?= cargo
 include mk/venv.mk
 
 .PHONY: all build demo test check fmt fmt-check clippy crds clean
+.PHONY: test-deploy
 
 all: build
 
@@ -22,6 +23,19 @@ demo: venv
 test: venv fmt-check clippy
 	$(CARGO) test --locked --all-targets --no-fail-fast
 	$(CARGO) test --locked --doc
+	$(MAKE) test-lua
+	$(MAKE) test-deploy
+
+# The deployment manifests and the Helm chart (tests/deploy, pytest): render, lint, schemas, RBAC.
+test-deploy: venv
+	$(VENV)/bin/python -m pytest -q tests/deploy
+
+# The Argo CD health check (deploy/argocd/health.lua) run by a real Lua against sample objects.
+# CI runs as root on Debian: Debian's lua5.4 is installed when missing.
+.PHONY: test-lua
+test-lua:
+	command -v lua5.4 >/dev/null || (apt-get update -qq && apt-get install -y -qq lua5.4)
+	lua5.4 tests/argocd/run.lua
 
 fmt:
 	$(CARGO) fmt --all
@@ -36,6 +50,7 @@ clippy:
 crds:
 	$(CARGO) run --locked --quiet -- crd > crds/lambdaaliasset.yaml.tmp
 	mv crds/lambdaaliasset.yaml.tmp crds/lambdaaliasset.yaml
+	cp crds/lambdaaliasset.yaml charts/lambda-alias-controller/crds/lambdaaliasset.yaml
 
 clean:
 	$(CARGO) clean

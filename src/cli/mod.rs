@@ -134,9 +134,16 @@ fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
+/// Library crates log at warn unless `RUST_LOG` names them: `RUST_LOG=debug` makes the
+/// controller verbose without drowning it in HTTP client traces.
+const QUIET_LIBRARIES: &str = "kube=warn,kube_runtime=warn,kube_client=warn,aws_config=warn,aws_smithy_runtime=warn,\
+aws_smithy_http_client=warn,aws_sdk_lambda=warn,aws_sdk_sts=warn,hyper=warn,hyper_util=warn,rustls=warn,tower=warn";
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,aws=warn"));
+    let user = std::env::var("RUST_LOG").unwrap_or_default();
+    let directives = format!("info,{QUIET_LIBRARIES},{user}");
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{QUIET_LIBRARIES}")));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -158,7 +165,6 @@ async fn run_controller(args: RunArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "controller stopped");
-            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

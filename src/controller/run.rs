@@ -128,24 +128,25 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     let probe = Arc::new(ControllerProbe { sets, metrics, calls, aws_ready });
     let server = tokio::spawn(http::serve(listener, probe, requested(stop_rx.clone())));
 
-    let mut lost_leadership = None;
+    let mut leadership = None;
     if options.leader_elect {
-        let (leader, watcher) = elect(client.clone(), stop_rx.clone()).await?;
+        let (leader, receiver, manager) = elect(client.clone(), stop_rx.clone()).await?;
         if !leader {
+            drop(receiver);
+            let _ = tokio::time::timeout(Duration::from_secs(5), manager).await;
             let _ = stop_tx.send(true);
             let _ = server.await;
             return Ok(());
         }
-        lost_leadership = Some(watcher);
+        let mut watch_loss = receiver.clone();
         let stop = stop_tx.clone();
-        if let Some(mut w) = lost_leadership.clone() {
-            tokio::spawn(async move {
-                if w.wait_for(|leader| !*leader).await.is_ok() {
-                    tracing::error!("leadership lost: stopping so another replica takes over");
-                    let _ = stop.send(true);
-                }
-            });
-        }
+        let monitor = tokio::spawn(async move {
+            if watch_loss.wait_for(|leader| !*leader).await.is_ok() {
+                tracing::error!("leadership lost: stopping so another replica takes over");
+                let _ = stop.send(true);
+            }
+        });
+        leadership = Some((receiver, monitor, manager));
     }
 
     let apis: Vec<Api<LambdaAliasSet>> = if options.namespaces.is_empty() {
@@ -168,18 +169,32 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     futures::future::join_all(controllers).await;
     let _ = stop_tx.send(true);
     let _ = server.await;
-    if lost_leadership.is_some_and(|w| !*w.borrow()) {
-        return Err("lost leadership".to_string());
+    if let Some((receiver, monitor, manager)) = leadership {
+        let lost = !*receiver.borrow();
+        // The Lease is released once every receiver is gone: the next leader need not wait for
+        // it to expire after a rollout.
+        monitor.abort();
+        let _ = monitor.await;
+        drop(receiver);
+        if tokio::time::timeout(Duration::from_secs(5), manager).await.is_err() {
+            tracing::warn!("the Lease was not released in time; it expires on its own");
+        }
+        if lost {
+            return Err("lost leadership".to_string());
+        }
     }
     Ok(())
 }
 
+/// The lease manager's task: it releases the Lease once the channel's receivers are dropped.
+type LeaseTask = tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
+
 /// Waits until this replica holds the coordination.k8s.io Lease (or shutdown is requested).
-/// Returns whether it leads, and the channel that says when that ends.
+/// Returns whether it leads, the channel that says when that ends, and the manager's task.
 async fn elect(
     client: kube::Client,
     mut stop: watch::Receiver<bool>,
-) -> Result<(bool, watch::Receiver<bool>), String> {
+) -> Result<(bool, watch::Receiver<bool>, LeaseTask), String> {
     let namespace = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_string());
     let identity = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
@@ -193,7 +208,7 @@ async fn elect(
         .build()
         .await
         .map_err(|e| format!("cannot set up leader election (Lease {namespace}/{MANAGER}): {e}"))?;
-    let (mut leader, _task) = manager.watch().await;
+    let (mut leader, task) = manager.watch().await;
     tracing::info!(lease = %format!("{namespace}/{MANAGER}"), identity = %identity, "waiting for leadership");
     let leads = tokio::select! {
         result = leader.wait_for(|l| *l) => {
@@ -205,5 +220,5 @@ async fn elect(
     if leads {
         tracing::info!("leading: starting the controller");
     }
-    Ok((leads, leader))
+    Ok((leads, leader, task))
 }
