@@ -131,6 +131,16 @@ where
     (action, sink, seen)
 }
 
+/// A reconcile whose only API call is one status patch; returns the patch body.
+async fn status_scenario(obj: LambdaAliasSet, fake: Arc<FakeLambda>) -> (Action, Arc<MemorySink>, Value) {
+    let reply = serde_json::to_value(&obj).expect("json");
+    scenario(obj, fake, |mut h| async move {
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await
+}
+
 fn reasons(sink: &MemorySink) -> Vec<String> {
     sink.events().into_iter().map(|(_, reason, _)| reason).collect()
 }
@@ -165,12 +175,7 @@ async fn finalizer_is_added_on_first_sight_before_any_aws_call() {
 async fn status_is_patched_once_and_not_again_when_nothing_changed() {
     let fake = fake_with_function();
     let obj = object(spec(Phase::Development), true, false);
-    let reply = serde_json::to_value(&obj).expect("json");
-    let (action, sink, patch) = scenario(obj.clone(), fake.clone(), |mut h| async move {
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (action, sink, patch) = status_scenario(obj.clone(), fake.clone()).await;
     assert_eq!(patch["apiVersion"], "lambda.aliasset.dev/v1alpha1");
     let status = &patch["status"];
     assert_eq!(status["observedGeneration"], 3);
@@ -202,12 +207,7 @@ async fn invalid_spec_is_stalled_without_aws_calls_and_parked() {
     let mut bad = spec(Phase::Development);
     bad.aliases = vec!["PROD1".into(), "PROD1".into()];
     let obj = object(bad, true, false);
-    let reply = serde_json::to_value(&obj).expect("json");
-    let (action, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (action, sink, patch) = status_scenario(obj, fake.clone()).await;
     assert_eq!(action, Action::await_change(), "no retry storm: wait for the spec to change");
     assert!(fake.calls().is_empty(), "nothing observed or written in AWS");
     let stalled = condition(&patch["status"], "Stalled");
@@ -225,12 +225,7 @@ async fn another_sets_aliases_are_refused_with_a_warning_and_nothing_written() {
         .expect("other set");
     let writes = fake.writes();
     let obj = object(spec(Phase::Development), true, false);
-    let reply = serde_json::to_value(&obj).expect("json");
-    let (_, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (_, sink, patch) = status_scenario(obj, fake.clone()).await;
     assert_eq!(fake.writes(), writes);
     assert_eq!(condition(&patch["status"], "Ready")["reason"], "OwnedByOther");
     assert_eq!(reasons(&sink), ["OwnershipRefused"]);
@@ -243,12 +238,7 @@ async fn a_swap_requeues_exactly_at_drain_until() {
     fake.deploy(FUNCTION, "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("deploy");
     crate::engine::converge(&*fake, OWNER, &spec(Phase::Certifying), || NOW - 500, 5).await.expect("freeze");
     let obj = object(spec(Phase::Certified), true, false);
-    let reply = serde_json::to_value(&obj).expect("json");
-    let (action, sink, patch) = scenario(obj, fake.clone(), |mut h| async move {
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (action, sink, patch) = status_scenario(obj, fake.clone()).await;
     assert_eq!(
         action,
         Action::requeue(Duration::from_secs(301)),

@@ -11,7 +11,7 @@ pub mod model;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{AlexaSkillKind, AliasStatus, LambdaAliasSetSpec, Phase, Trigger, TriggerStatus};
-use crate::aws::api::{AliasInfo, LATEST, Statement};
+use crate::aws::api::{AliasInfo, Statement};
 
 pub use marker::{Marker, Role, VersionRef};
 pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, Snapshot};
@@ -318,7 +318,10 @@ impl<'a> Planner<'a> {
         self.block(Outcome::CodeMismatch {
             field: field.to_string(),
             wanted: hash.to_string(),
-            latest: self.latest_sha.clone(),
+            found: format!(
+                "no published version has that code and $LATEST has {}: deploy that code to the function",
+                self.latest_sha
+            ),
         });
         None
     }
@@ -350,9 +353,8 @@ impl<'a> Planner<'a> {
         let current = VersionRef::parse(&alias.function_version);
         let moved = version == VersionRef::Published || Some(version) != current;
         let ours = Marker::parse(&alias.description).is_some_and(|m| m.is_owned_by(self.input.owner));
-        let marker_changed = version == VersionRef::Published
-            || marker.frozen == Some(VersionRef::Published)
-            || alias.description != marker.render(None);
+        // A marker naming the version still to be published only comes with a move to it.
+        let marker_changed = alias.description != marker.render(None);
         let routed = !alias.routing.is_empty();
         let change = if moved {
             change
@@ -401,7 +403,10 @@ impl<'a> Planner<'a> {
                 self.block(Outcome::CodeMismatch {
                     field: "spec.certification.codeSha256".into(),
                     wanted: wanted.clone(),
-                    latest: self.sha_of(VersionRef::Number(n)).unwrap_or_default().to_string(),
+                    found: format!(
+                        "the candidate was frozen on version {n} with {}: set Certifying again to freeze that code",
+                        self.sha_of(VersionRef::Number(n)).unwrap_or("unknown code")
+                    ),
                 });
                 return true;
             }
@@ -629,10 +634,10 @@ impl<'a> Planner<'a> {
                 });
             }
         }
-        self.mappings(roles, &carriers, &mappings);
+        self.mappings(&carriers, &mappings);
     }
 
-    fn mappings(&mut self, roles: &Roles<'a>, carriers: &[&str], desired: &[(&str, &Trigger)]) {
+    fn mappings(&mut self, carriers: &[&str], desired: &[(&str, &Trigger)]) {
         let snapshot = self.snapshot();
         let Some(function) = &snapshot.function else { return };
         let arn_of = |alias: &str| format!("{}:{alias}", function.function_arn);
@@ -717,7 +722,6 @@ impl<'a> Planner<'a> {
                 });
             }
         }
-        let _ = roles;
     }
 
     fn alias_status(&self, name: &str) -> Option<AliasStatus> {
@@ -823,11 +827,6 @@ pub fn desired_statement(trigger: &Trigger) -> Option<Statement> {
         });
     }
     None
-}
-
-/// `$LATEST` as a version text, for callers outside the planner.
-pub fn latest() -> &'static str {
-    LATEST
 }
 
 #[cfg(test)]

@@ -230,11 +230,12 @@ pub enum Outcome {
     Suspended {
         pending: usize,
     },
-    /// A hash in the spec is neither published nor the hash of `$LATEST`; nothing written.
+    /// A hash in the spec cannot be served (neither published nor `$LATEST`'s, or not the code
+    /// frozen for certification); nothing written. `found` says what is there instead.
     CodeMismatch {
         field: String,
         wanted: String,
-        latest: String,
+        found: String,
     },
     /// `live.version` or a stage's `version` names a version that does not exist.
     VersionNotFound {
@@ -293,9 +294,9 @@ impl Outcome {
             Outcome::Suspended { pending } => {
                 format!("suspended: observing only, {pending} change(s) not applied")
             }
-            Outcome::CodeMismatch { field, wanted, latest } => format!(
-                "{field} is {wanted}, but no published version has that code and $LATEST has {latest}: deploy that code to the function; nothing was written"
-            ),
+            Outcome::CodeMismatch { field, wanted, found } => {
+                format!("{field} is {wanted}, but {found}; nothing was written")
+            }
             Outcome::VersionNotFound { field, version } => {
                 format!("{field}: version {version} does not exist; nothing was written")
             }

@@ -398,7 +398,11 @@ fn swap_checks_the_certified_hash() {
     sp.certification.code_sha256 = Some(sha(7));
     let p = run(&sp, &s);
     assert!(p.actions.is_empty());
-    assert!(matches!(p.outcome, Outcome::CodeMismatch { .. }));
+    assert!(
+        matches!(&p.outcome, Outcome::CodeMismatch { found, .. } if found.contains("frozen on version 2")),
+        "{:?}",
+        p.outcome
+    );
 }
 
 // --- hotfix, rollback, drift ---------------------------------------------------------------

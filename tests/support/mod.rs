@@ -428,17 +428,7 @@ fn create_role(port: u16) -> Result<String, String> {
         url_encode(ROLE_NAME),
         url_encode(TRUST_POLICY)
     );
-    let request = format!(
-        "POST / HTTP/1.1\r\n\
-         Host: 127.0.0.1:{port}\r\n\
-         Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/{REGION}/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\n\
-         Connection: close\r\n\
-         \r\n\
-         {body}",
-        body.len()
-    );
+    let request = query_request(port, "iam", &body);
     let (status, response) = http_exchange(port, &request).map_err(|e| e.to_string())?;
     let arn = between(&response, "<Arn>", "</Arn>");
     match arn {
@@ -477,20 +467,26 @@ fn moto_port() -> u16 {
     url.rsplit(':').next().and_then(|port| port.parse().ok()).unwrap_or_else(|| panic!("no port in {url}"))
 }
 
-/// One SQS Query-protocol call; returns the response text, panicking unless HTTP 200.
-/// moto routes it to SQS by the credential scope in `Authorization`.
-fn sqs_query(port: u16, body: &str) -> String {
-    let request = format!(
+/// A Query-protocol POST with a dummy SigV4 header: moto routes a request to a service by the
+/// credential scope and does not check the signature.
+fn query_request(port: u16, service: &str, body: &str) -> String {
+    format!(
         "POST / HTTP/1.1\r\n\
          Host: 127.0.0.1:{port}\r\n\
          Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/{REGION}/sqs/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
          Content-Length: {}\r\n\
          Connection: close\r\n\
          \r\n\
          {body}",
         body.len()
-    );
+    )
+}
+
+/// One SQS Query-protocol call; returns the response text, panicking unless HTTP 200.
+/// moto routes it to SQS by the credential scope in `Authorization`.
+fn sqs_query(port: u16, body: &str) -> String {
+    let request = query_request(port, "sqs", body);
     match http_exchange(port, &request) {
         Ok((200, response)) => response,
         Ok((status, response)) => panic!("SQS call failed (HTTP {status}): {response:.2000}"),
