@@ -17,7 +17,9 @@ pub const CODE_SHA256_PATTERN: &str = r"^[A-Za-z0-9+/]{43}=$";
 pub const VERSION_PATTERN: &str = r"^[1-9][0-9]{0,9}$";
 pub const REGION_PATTERN: &str = r"^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$";
 pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}$";
-pub const EXTERNAL_ID_PATTERN: &str = r"^[a-zA-Z0-9+=,.@:/_-]{2,1224}$";
+/// Lengths are bounded by `minLength`/`maxLength`, never by a counted repeat: Go's RE2 (the API
+/// server's regexp engine) refuses repeat counts above 1000.
+pub const EXTERNAL_ID_PATTERN: &str = r"^[a-zA-Z0-9+=,.@:/_-]+$";
 /// Trigger names become statement ids (`las-<name>`), so they stay short and DNS-like.
 pub const TRIGGER_NAME_PATTERN: &str = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$";
 pub const SKILL_ID_PATTERN: &str = r"^amzn1\.ask\.skill\.[A-Za-z0-9._-]{1,100}$";
@@ -120,7 +122,7 @@ pub struct LambdaAliasSetSpec {
 
     /// External id for assuming `roleArn`; only with `roleArn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1224), regex(pattern = EXTERNAL_ID_PATTERN))]
+    #[schemars(length(min = 2, max = 1224), regex(pattern = EXTERNAL_ID_PATTERN))]
     pub external_id: Option<String>,
 
     /// The two aliases that take turns being live and candidate. The first is live on first
@@ -145,7 +147,8 @@ pub struct LambdaAliasSetSpec {
     /// After a swap, how long the previously live alias keeps its version before it becomes the
     /// candidate and tracks `$LATEST` (seconds, at most 7 days).
     #[serde(default = "default_drain_seconds")]
-    #[schemars(range(min = 0, max = 604800))]
+    // schemars says `uint32`, a format the API server does not know (it warns on every apply).
+    #[schemars(range(min = 0, max = 604800), extend("format" = "int32"))]
     pub drain_seconds: u32,
 
     /// Further aliases outside the rotation (dev, beta, STG ...).
@@ -164,7 +167,7 @@ pub struct LambdaAliasSetSpec {
     /// Keep at most this many published versions that nothing references; delete older ones.
     /// Unset: never delete versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1000))]
+    #[schemars(range(min = 0, max = 1000), extend("format" = "int32"))]
     pub retain_versions: Option<u32>,
 
     /// What deleting the LambdaAliasSet does in AWS.
@@ -428,7 +431,7 @@ pub struct EventSourceMapping {
     pub event_source_arn: String,
     /// Records per batch. Unset: the source's AWS default (10 for SQS, 100 for streams).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 10000))]
+    #[schemars(range(min = 1, max = 10000), extend("format" = "int32"))]
     pub batch_size: Option<u32>,
     #[serde(default = "default_true")]
     pub enabled: bool,
