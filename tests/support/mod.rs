@@ -32,6 +32,8 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config};
 
+pub mod cluster;
+
 /// Region every test uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";
 /// Dummy credentials: moto does not check them, and they can never be valid on AWS.
