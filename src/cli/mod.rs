@@ -126,7 +126,13 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime.block_on(future),
+        Ok(runtime) => {
+            let code = runtime.block_on(future);
+            // Dropping a runtime waits for every blocking task (DNS lookups, file reads of the
+            // AWS chain) without limit; the process is ending, so give them half a second.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::from(1)

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -22,6 +23,18 @@ use crate::api::LambdaAliasSet;
 use crate::aws::budget::{BudgetLimits, Budgets, CallCounter};
 use crate::aws::client::{AwsSettings, sdk_config};
 use crate::aws::connections::Connections;
+
+/// After SIGTERM, in-flight reconciles get this long to finish; then they are dropped. That is
+/// safe because every reconcile observes AWS from scratch and a swap has a single write as its
+/// commit point: the next run (or the next leader) resumes from whatever is true. Without this
+/// bound kube's Controller never ends while its store waits for a first list that cannot
+/// succeed (CRD not installed, API server unreachable), and a reconcile waiting out an AWS
+/// throttling hint would hold the pod until the kubelet kills it.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long the HTTP endpoints and the Lease release may each take on the way out (past it, the
+/// Lease expires on its own): with the grace and the runtime's own second, the process is gone
+/// within 5 s of SIGTERM in every state.
+const STEP_TIMEOUT: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -57,6 +70,22 @@ impl Probe for ControllerProbe {
                 .map(|_| ())
                 .map_err(|e| format!("cannot list lambdaaliassets (is the CRD installed?): {e}"))
         })
+    }
+}
+
+/// Marks one reconcile in flight for as long as it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &Arc<AtomicUsize>) -> InFlight {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -133,7 +162,7 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         let (leader, receiver, manager) = elect(client.clone(), stop_rx.clone()).await?;
         if !leader {
             drop(receiver);
-            let _ = tokio::time::timeout(Duration::from_secs(5), manager).await;
+            let _ = tokio::time::timeout(STEP_TIMEOUT, manager).await;
             let _ = stop_tx.send(true);
             let _ = server.await;
             return Ok(());
@@ -154,11 +183,24 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     } else {
         options.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect()
     };
+    // Counts reconciles in flight, so that shutdown waits for them and for nothing else.
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let controllers = apis.into_iter().map(|api| {
+        let in_flight = in_flight.clone();
         Controller::new(api, watcher::Config::default().any_semantic())
             .with_config(Config::default().concurrency(options.concurrency))
             .graceful_shutdown_on(requested(stop_rx.clone()))
-            .run(reconcile, error_policy, ctx.clone())
+            .run(
+                move |obj, ctx| {
+                    let guard = InFlight::enter(&in_flight);
+                    async move {
+                        let _guard = guard;
+                        reconcile(obj, ctx).await
+                    }
+                },
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(|result| async move {
                 match result {
                     Ok((object, _)) => tracing::debug!(set = %object, "reconciled"),
@@ -166,9 +208,34 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
                 }
             })
     });
-    futures::future::join_all(controllers).await;
+    let drained = {
+        let mut stop = stop_rx.clone();
+        let in_flight = in_flight.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+            let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+            while in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => {}
+        () = drained => {
+            let left = in_flight.load(Ordering::SeqCst);
+            if left > 0 {
+                tracing::warn!(
+                    reconciles = left,
+                    grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                    "in-flight reconciles did not finish in time: stopping them (the next run resumes from AWS)"
+                );
+            }
+        }
+    }
     let _ = stop_tx.send(true);
-    let _ = server.await;
+    if tokio::time::timeout(STEP_TIMEOUT, server).await.is_err() {
+        tracing::warn!("the HTTP endpoints did not stop in time");
+    }
     if let Some((receiver, monitor, manager)) = leadership {
         let lost = !*receiver.borrow();
         // The Lease is released once every receiver is gone: the next leader need not wait for
@@ -176,13 +243,14 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         monitor.abort();
         let _ = monitor.await;
         drop(receiver);
-        if tokio::time::timeout(Duration::from_secs(5), manager).await.is_err() {
+        if tokio::time::timeout(STEP_TIMEOUT, manager).await.is_err() {
             tracing::warn!("the Lease was not released in time; it expires on its own");
         }
         if lost {
             return Err("lost leadership".to_string());
         }
     }
+    tracing::info!("stopped");
     Ok(())
 }
 

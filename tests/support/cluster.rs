@@ -102,7 +102,10 @@ pub async fn create_namespace(client: &Client, prefix: &str) -> String {
     let ns = super::unique_name(prefix);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).expect("ns"))
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).expect("ns"),
+        )
         .await
         .expect("create namespace");
     ns
@@ -114,8 +117,8 @@ pub async fn apply_yaml(client: &Client, text: &str) -> Vec<Value> {
     let mut applied = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
         use serde::Deserialize;
-        let value: Value = serde_json::to_value(serde_yaml::Value::deserialize(doc).expect("yaml"))
-            .expect("yaml to json");
+        let value: Value =
+            serde_json::to_value(serde_yaml::Value::deserialize(doc).expect("yaml")).expect("yaml to json");
         if value.is_null() {
             continue;
         }
@@ -128,8 +131,8 @@ pub async fn apply_yaml(client: &Client, text: &str) -> Vec<Value> {
 /// Server-side apply of one object of any kind the cluster serves.
 pub async fn apply_object(client: &Client, object: &Value) {
     let obj: kube::api::DynamicObject = serde_json::from_value(object.clone()).expect("object");
-    let gvk = kube::api::GroupVersionKind::try_from(obj.types.as_ref().expect("apiVersion and kind"))
-        .expect("gvk");
+    let gvk =
+        kube::api::GroupVersionKind::try_from(obj.types.as_ref().expect("apiVersion and kind")).expect("gvk");
     let (resource, caps) = kube::discovery::pinned_kind(client, &gvk).await.expect("kind is served");
     let api: Api<kube::api::DynamicObject> = match (caps.scope, obj.metadata.namespace.as_deref()) {
         (kube::discovery::Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
@@ -176,7 +179,8 @@ pub async fn service_account_kubeconfig(
         }
     }
     let path = dir.join(format!("kubeconfig-{namespace}-{service_account}"));
-    std::fs::write(&path, serde_yaml::to_string(&config).expect("kubeconfig yaml")).expect("write kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&config).expect("kubeconfig yaml"))
+        .expect("write kubeconfig");
     path
 }
 
@@ -202,6 +206,16 @@ impl Controller {
     /// Starts `run` with `args` (plus `--http-addr` on a free port); stderr is inherited so a
     /// failing test shows the controller's log.
     pub fn start(args: &[&str], env: ControllerEnv<'_>) -> Controller {
+        Controller::spawn(args, env, Stdio::inherit())
+    }
+
+    /// Like [`Controller::start`], with the log (stderr) written to `log` for the test to read.
+    pub fn start_logged(args: &[&str], env: ControllerEnv<'_>, log: &Path) -> Controller {
+        let file = std::fs::File::create(log).expect("create the controller's log file");
+        Controller::spawn(args, env, Stdio::from(file))
+    }
+
+    fn spawn(args: &[&str], env: ControllerEnv<'_>, stderr: Stdio) -> Controller {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-alias-controller"));
         cmd.arg("run").args(args).args(["--http-addr", &format!("127.0.0.1:{port}")]);
@@ -209,7 +223,7 @@ impl Controller {
         if let Some(path) = env.kubeconfig {
             cmd.env("KUBECONFIG", path);
         }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("start the controller");
+        let child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().expect("start the controller");
         Controller { child: Some(child), port }
     }
 
@@ -220,9 +234,12 @@ impl Controller {
     /// One GET on the controller's HTTP endpoints: (status code, body).
     pub async fn http_get(&self, path: &str) -> Result<(u16, String), String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.map_err(|e| e.to_string())?;
+        let mut stream =
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.map_err(|e| e.to_string())?;
         stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
             .await
             .map_err(|e| e.to_string())?;
         let mut response = String::new();
