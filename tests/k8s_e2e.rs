@@ -1,87 +1,31 @@
-//! End to end against a real Kubernetes cluster, whenever `KUBECONFIG` points at one (kind,
-//! k3d, minikube...): applies crds/, starts the controller binary against moto, drives a full
-//! certification round by patching the phase, and checks status, conditions, printer columns,
-//! Events and the AWS state; deletes with both policies; re-creates a deleted set and checks it
-//! finds the live alias from AWS without re-pointing anything; and checks the API server rejects
-//! invalid objects. Without `KUBECONFIG` it says that it skipped and why.
+//! End to end on a real Kubernetes API server (`../shared/kube/up` in CI, or any cluster that
+//! `KUBECONFIG` names), with the controller running as its **own ServiceAccount** under exactly
+//! the RBAC we ship — never as cluster-admin:
+//!
+//! - the plain manifests (`deploy/`: Namespace, ServiceAccount, ClusterRole and binding);
+//! - the Helm chart in per-namespace mode (`watchNamespaces`: a Role per namespace) with leader
+//!   election on (the Lease Role).
+//!
+//! Each drives a full certification round by patching the phase and checks status, conditions,
+//! printer columns (Table API), Events (including a repeated one, which the Recorder patches),
+//! the finalizer with both deletion policies, adoption without re-pointing, and that the API
+//! server refuses invalid objects and the Development -> Certified transition. Without
+//! `KUBECONFIG` it says that it skipped and why; in CI it fails instead.
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
-
-const MANAGER: &str = "lac-e2e";
-
-async fn cluster() -> Option<Client> {
-    match std::env::var_os("KUBECONFIG") {
-        Some(path) if !path.is_empty() => Some(
-            Client::try_default().await.unwrap_or_else(|e| panic!("KUBECONFIG is set but unusable: {e}")),
-        ),
-        _ => {
-            // Written to the real stderr, past libtest's output capture, so the skip is visible
-            // in every `make test` run.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED k8s_e2e: KUBECONFIG is not set, so there is no cluster to run against. \
-                 To run it: `kind create cluster` (or k3d/minikube), then `KUBECONFIG=$HOME/.kube/config make test`."
-            );
-            None
-        }
-    }
-}
-
-/// The controller binary, stopped (SIGTERM, then reaped) when dropped.
-struct Controller(Child);
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid; no memory is touched.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.0.wait();
-    }
-}
-
-fn start_controller(namespace: &str) -> Controller {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let child = Command::new(env!("CARGO_BIN_EXE_lambda-alias-controller"))
-        .args(["run", "--namespace", namespace, "--http-addr", &format!("127.0.0.1:{port}"), "--resync", "5"])
-        .envs(support::moto_env())
-        .env_remove("AWS_PROFILE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the controller");
-    Controller(child)
-}
-
-/// Polls until `check` holds; the deadline only guards against a hang, it measures nothing.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        match check().await {
-            Ok(v) => return v,
-            Err(e) => last = e,
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("{what} never happened; last: {last}");
-}
+use support::cluster::{
+    Controller, ControllerEnv, apply_crd, apply_object, apply_yaml, cluster, create_namespace, eventually,
+    objects_of_kinds, render_chart, repo, service_account_kubeconfig,
+};
 
 fn manifest(name: &str, function: &str, phase: &str, policy: &str) -> Value {
     json!({
@@ -145,42 +89,10 @@ async fn alias_versions(function: &str) -> Vec<(String, String)> {
     v
 }
 
-#[tokio::test]
-async fn controller_runs_a_certification_round_on_a_real_cluster() {
-    let Some(client) = cluster().await else { return };
-
-    // The CRD, as shipped.
-    let crd: CustomResourceDefinition = serde_yaml::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/lambdaaliasset.yaml"))
-            .expect("crd file"),
-    )
-    .expect("crd yaml");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(&crd.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd))
-        .await
-        .expect("apply CRD");
-    eventually("the CRD is established", || async {
-        let c = crds.get(&crd.name_any()).await.map_err(|e| e.to_string())?;
-        let ok = c
-            .status
-            .and_then(|s| s.conditions)
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True");
-        if ok { Ok(()) } else { Err("not yet".into()) }
-    })
-    .await;
-
-    let ns = support::unique_name("lac-e2e");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns}})).expect("ns"),
-        )
-        .await
-        .expect("create namespace");
-    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+/// A full certification round, driven as a user would (the admin `client`), against a
+/// controller already watching `ns`.
+async fn certification_round(client: &Client, ns: &str) {
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), ns);
 
     // The API server refuses invalid objects at admission, naming the field.
     let mut bad = manifest("bad", "f", "Development", "Retain");
@@ -194,7 +106,6 @@ async fn controller_runs_a_certification_round_on_a_real_cluster() {
     let lambda = support::lambda().await;
     let function = support::unique_name("e2e-skill");
     support::create_function(&lambda, &function, "v1").await;
-    let _controller = start_controller(&ns);
 
     let name = "trivia";
     let las: LambdaAliasSet =
@@ -202,6 +113,8 @@ async fn controller_runs_a_certification_round_on_a_real_cluster() {
     api.create(&PostParams::default(), &las).await.expect("create set");
     let s = wait_status(&api, name, "PROD1:1", "PROD2:$LATEST", "Converged").await;
     assert_eq!(s["phase"], "Development");
+    let finalizers = api.get(name).await.expect("get").finalizers().to_vec();
+    assert_eq!(finalizers, ["lambda.aliasset.dev/cleanup"], "the finalizer is on the set");
 
     // Development -> Certified straight is refused by a transition rule.
     let skip = json!({"spec": {"certification": {"phase": "Certified"}}});
@@ -255,19 +168,19 @@ async fn controller_runs_a_certification_round_on_a_real_cluster() {
         "{cells}"
     );
 
-    // Events name what changed.
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
-    let reasons: Vec<String> = events
-        .list(&ListParams::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter_map(|e| e.reason)
-        .collect();
-    for expected in ["VersionPublished", "CandidateFrozen", "RolesSwapped"] {
-        assert!(reasons.iter().any(|r| r == expected), "{expected} in {reasons:?}");
+    // Events name what changed; one repeated in a reconcile (two aliases created, two
+    // permissions added) is counted in its series, which the Recorder writes with a patch.
+    let events: Api<Event> = Api::namespaced(client.clone(), ns);
+    let listed = events.list(&ListParams::default()).await.expect("events").items;
+    let reasons: Vec<&str> = listed.iter().filter_map(|e| e.reason.as_deref()).collect();
+    for expected in ["VersionPublished", "AliasCreated", "CandidateFrozen", "RolesSwapped"] {
+        assert!(reasons.contains(&expected), "{expected} in {reasons:?}");
     }
+    assert!(
+        listed.iter().any(|e| e.series.as_ref().is_some_and(|s| s.count >= 2)),
+        "a repeated Event carries its series count: {:?}",
+        listed.iter().map(|e| (&e.reason, e.series.as_ref().map(|s| s.count))).collect::<Vec<_>>()
+    );
 
     // Delete with Retain: AWS stays as it is, ownership is released.
     let before = alias_versions(&function).await;
@@ -290,11 +203,83 @@ async fn controller_runs_a_certification_round_on_a_real_cluster() {
 
     // Delete with Delete: the aliases go, the function stays.
     api.delete(name, &DeleteParams::default()).await.expect("delete");
-    eventually("the aliases are deleted", || async {
-        if alias_versions(&function).await.is_empty() { Ok(()) } else { Err("aliases remain".into()) }
+    eventually("the aliases are deleted and the set is gone", || async {
+        let gone = api.get_opt(name).await.map_err(|e| e.to_string())?.is_none();
+        if gone && alias_versions(&function).await.is_empty() { Ok(()) } else { Err("not yet".into()) }
     })
     .await;
     lambda.get_function().function_name(&function).send().await.expect("the function stays");
+}
 
-    namespaces.delete(&ns, &DeleteParams::default()).await.expect("delete namespace");
+fn tmp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(support::unique_name("lac-e2e"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[tokio::test]
+async fn certification_round_as_the_plain_manifests_service_account() {
+    let Some(client) = cluster("k8s_e2e").await else { return };
+    apply_crd(&client).await;
+    // deploy/'s Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, as shipped.
+    for file in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+        let text = std::fs::read_to_string(repo().join("deploy").join(file)).expect("deploy file");
+        apply_yaml(&client, &text).await;
+    }
+    let dir = tmp_dir();
+    let kubeconfig =
+        service_account_kubeconfig(&client, "lambda-alias-controller", "lambda-alias-controller", &dir).await;
+    let ns = create_namespace(&client, "lac-e2e").await;
+    let _controller = Controller::start(
+        &["--namespace", &ns, "--resync", "5"],
+        ControllerEnv { kubeconfig: Some(&kubeconfig), aws: support::moto_env(), extra: vec![] },
+    );
+    certification_round(&client, &ns).await;
+}
+
+#[tokio::test]
+async fn certification_round_as_the_charts_per_namespace_service_account_with_leader_election() {
+    let Some(client) = cluster("k8s_e2e").await else { return };
+    apply_crd(&client).await;
+    let release_ns = create_namespace(&client, "lac-chart").await;
+    let watched = create_namespace(&client, "lac-chart-sets").await;
+    let values = json!({"watchNamespaces": [watched], "leaderElection": {"enabled": true}});
+    let rendered = render_chart(&release_ns, "lac", &values);
+    let rbac = objects_of_kinds(
+        &rendered,
+        &["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
+    );
+    let kinds: Vec<&str> = rbac.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert!(!kinds.contains(&"ClusterRole"), "per-namespace mode grants nothing cluster-wide: {kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "Role").count(),
+        2,
+        "the watch Role and the Lease Role: {kinds:?}"
+    );
+    for object in &rbac {
+        apply_object(&client, object).await;
+    }
+    let account = rbac
+        .iter()
+        .find(|o| o["kind"] == "ServiceAccount")
+        .and_then(|o| o["metadata"]["name"].as_str())
+        .expect("the chart's ServiceAccount")
+        .to_string();
+    let dir = tmp_dir();
+    let kubeconfig = service_account_kubeconfig(&client, &release_ns, &account, &dir).await;
+    let pod = "lac-0";
+    let _controller = Controller::start(
+        &["--namespace", &watched, "--resync", "5", "--leader-elect"],
+        ControllerEnv {
+            kubeconfig: Some(Path::new(&kubeconfig)),
+            aws: support::moto_env(),
+            extra: vec![("POD_NAMESPACE".into(), release_ns.clone()), ("POD_NAME".into(), pod.into())],
+        },
+    );
+    certification_round(&client, &watched).await;
+    let lease = Api::<Lease>::namespaced(client.clone(), &release_ns)
+        .get("lambda-alias-controller")
+        .await
+        .expect("the Lease exists in the release namespace");
+    assert_eq!(lease.spec.and_then(|s| s.holder_identity).as_deref(), Some(pod), "this replica holds it");
 }

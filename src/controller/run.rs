@@ -204,6 +204,12 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
             .for_each(|result| async move {
                 match result {
                     Ok((object, _)) => tracing::debug!(set = %object, "reconciled"),
+                    // The watch itself failed (RBAC, CRD missing, API server unreachable): say
+                    // so, or a controller that cannot see its sets looks idle and healthy.
+                    Err(kube::runtime::controller::Error::QueueError(e)) => {
+                        tracing::warn!(error = %e, "cannot watch LambdaAliasSets")
+                    }
+                    // Failed reconciles are logged by error_policy, with the set's name.
                     Err(e) => tracing::debug!(error = %e, "reconcile error"),
                 }
             })

@@ -312,3 +312,35 @@ impl Drop for Controller {
         }
     }
 }
+
+/// The Helm chart rendered for `namespace` (`helm template` through helm-python-sdk, in the
+/// test venv: `tests/deploy/render_chart.py`), as multi-document YAML.
+pub fn render_chart(namespace: &str, release: &str, values: &Value) -> String {
+    let python = super::moto_python_path();
+    let out = Command::new(python)
+        .arg(repo().join("tests/deploy/render_chart.py"))
+        .args(["--namespace", namespace, "--release", release, "--values", &values.to_string()])
+        .output()
+        .expect("run tests/deploy/render_chart.py");
+    assert!(out.status.success(), "render_chart.py: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 YAML")
+}
+
+/// The documents of a multi-document YAML text whose kind is one of `kinds`.
+pub fn objects_of_kinds(text: &str, kinds: &[&str]) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| serde_json::to_value(serde_yaml::Value::deserialize(doc).expect("yaml")).expect("json"))
+        .filter(|v| v["kind"].as_str().is_some_and(|k| kinds.contains(&k)))
+        .collect()
+}
+
+/// Lines of the controller's log file that contain `needle`.
+pub fn log_lines(log: &Path, needle: &str) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
