@@ -15,7 +15,7 @@ build:
 	$(CARGO) build --locked
 
 # One full certification round against moto (a local AWS emulator), driven by the CLI.
-demo: venv
+demo: venv-demo
 	$(CARGO) build --locked --quiet
 	MOTO_PYTHON=$(MOTO_PYTHON) scripts/demo.sh
 

@@ -45,12 +45,10 @@ LEASE_NAME = "lambda-alias-controller"
 # What the controller calls on the Kubernetes API, as (apiGroup, resource, verb).
 WATCH_GRANTS = frozenset(
     {
-        ("lambda.aliasset.dev", "lambdaaliassets", "get"),
         ("lambda.aliasset.dev", "lambdaaliassets", "list"),
         ("lambda.aliasset.dev", "lambdaaliassets", "watch"),
         ("lambda.aliasset.dev", "lambdaaliassets", "patch"),
         ("lambda.aliasset.dev", "lambdaaliassets/status", "patch"),
-        ("lambda.aliasset.dev", "lambdaaliassets/finalizers", "update"),
         ("events.k8s.io", "events", "create"),
         ("events.k8s.io", "events", "patch"),
     }
@@ -100,17 +98,20 @@ def load_file(path: Path) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=None)
-def _render(values_json: str) -> tuple[tuple[str, str], ...]:
+def _render(values_json: str, namespace: str, release: str) -> tuple[tuple[str, str], ...]:
     values = json.loads(values_json)
     with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        rendered = chart.render(values, name=release, namespace=namespace, is_install=True)
     return tuple(sorted(rendered.items()))
 
 
-def render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The chart's objects for `values` (``helm template``), NOTES.txt left out."""
+def render(
+    values: dict[str, Any] | None = None, namespace: str = NAMESPACE, release: str = RELEASE
+) -> list[dict[str, Any]]:
+    """The chart's objects for `values` (``helm template``), NOTES.txt left out, as release
+    `release` in `namespace` (by default RELEASE in NAMESPACE, which FULLNAME is derived from)."""
     objects: list[dict[str, Any]] = []
-    for template, text in _render(json.dumps(values or {}, sort_keys=True)):
+    for template, text in _render(json.dumps(values or {}, sort_keys=True), namespace, release):
         if template.endswith(".txt"):
             continue
         objects.extend(load_yaml_documents(text))
@@ -118,7 +119,7 @@ def render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 
 
 def render_notes(values: dict[str, Any] | None = None) -> str:
-    return dict(_render(json.dumps(values or {}, sort_keys=True)))[
+    return dict(_render(json.dumps(values or {}, sort_keys=True), NAMESPACE, RELEASE))[
         "lambda-alias-controller/templates/NOTES.txt"
     ]
 

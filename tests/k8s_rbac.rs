@@ -1,0 +1,396 @@
+//! The shipped RBAC is minimal, proven on a real API server: for every verb a role grants, the
+//! controller runs as its own ServiceAccount with exactly the shipped rules **minus that one
+//! verb**, and the test shows which step then fails (the API server's `forbidden` answer for
+//! that verb and resource, in the controller's log) and what it leaves undone. A verb that no
+//! step needs fails the test: it is surplus and must go.
+//!
+//! Modes: the plain manifests' ClusterRole (`deploy/rbac.yaml`), the chart's per-namespace Role
+//! (`watchNamespaces`) and the chart's leader-election Role. A control run per mode, with every
+//! grant, converges with no `forbidden` in the log, so the failures are the missing verb's.
+
+mod support;
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::Client;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, PostParams};
+use lambda_alias_controller::api::LambdaAliasSet;
+use serde_json::{Value, json};
+use support::cluster::{
+    Controller, ControllerEnv, apply_crd, apply_object, cluster, create_namespace, eventually, log_lines,
+    objects_of_kinds, render_chart, repo, service_account_kubeconfig,
+};
+
+/// One verb on one resource, as a role grants it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Grant {
+    group: String,
+    resource: String,
+    verb: String,
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}.{}", self.verb, self.resource, self.group)
+    }
+}
+
+/// Every (group, resource, verb) a rule list grants.
+fn grants(rules: &Value) -> Vec<Grant> {
+    let mut out = Vec::new();
+    for rule in rules.as_array().expect("rules") {
+        let strings = |key: &str| -> Vec<String> {
+            rule[key]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default()
+        };
+        for group in strings("apiGroups") {
+            for resource in strings("resources") {
+                for verb in strings("verbs") {
+                    out.push(Grant { group: group.clone(), resource: resource.clone(), verb });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The same rules without one verb on one resource (a rule left with no verb is dropped).
+fn rules_without(rules: &Value, grant: &Grant) -> Value {
+    let mut out = Vec::new();
+    for rule in rules.as_array().expect("rules") {
+        let has = |key: &str, value: &str| rule[key].as_array().is_some_and(|a| a.iter().any(|v| v == value));
+        if !(has("apiGroups", &grant.group) && has("resources", &grant.resource) && has("verbs", &grant.verb))
+        {
+            out.push(rule.clone());
+            continue;
+        }
+        let resources: Vec<&Value> = rule["resources"].as_array().expect("resources").iter().collect();
+        // Split the rule: the other resources keep every verb, this one loses the verb.
+        for resource in resources {
+            let mut split = rule.clone();
+            split["resources"] = json!([resource]);
+            if resource == grant.resource.as_str() {
+                let verbs: Vec<&Value> = rule["verbs"]
+                    .as_array()
+                    .expect("verbs")
+                    .iter()
+                    .filter(|v| *v != grant.verb.as_str())
+                    .collect();
+                if verbs.is_empty() {
+                    continue;
+                }
+                split["verbs"] = json!(verbs);
+            }
+            out.push(split);
+        }
+    }
+    Value::Array(out)
+}
+
+/// What each grant is for: the step that fails without it, and what that step leaves undone
+/// (checked once the API server's refusal shows in the log). `None`: no known step needs it.
+fn step_needing(grant: &Grant) -> Option<(&'static str, Consequence)> {
+    Some(match (grant.group.as_str(), grant.resource.as_str(), grant.verb.as_str()) {
+        ("lambda.aliasset.dev", "lambdaaliassets", "list") => {
+            ("the watch's initial list of the sets", Consequence::NoFinalizer)
+        }
+        ("lambda.aliasset.dev", "lambdaaliassets", "watch") => {
+            ("the watch that follows changes", Consequence::None)
+        }
+        ("lambda.aliasset.dev", "lambdaaliassets", "patch") => {
+            ("adding the finalizer, before any AWS call", Consequence::NoFinalizerNoAws)
+        }
+        ("lambda.aliasset.dev", "lambdaaliassets/status", "patch") => {
+            ("writing status (server-side apply)", Consequence::NoStatus)
+        }
+        ("events.k8s.io", "events", "create") => ("publishing an Event", Consequence::NoEvents),
+        ("events.k8s.io", "events", "patch") => (
+            "counting a repeated Event in its series (two aliases created in one reconcile)",
+            Consequence::None,
+        ),
+        ("coordination.k8s.io", "leases", "get") => ("reading the leader Lease", Consequence::NoFinalizer),
+        ("coordination.k8s.io", "leases", "create") => {
+            ("creating the leader Lease", Consequence::NoFinalizer)
+        }
+        ("coordination.k8s.io", "leases", "patch") => {
+            ("taking or renewing the leader Lease", Consequence::NoFinalizer)
+        }
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Consequence {
+    None,
+    NoFinalizer,
+    NoFinalizerNoAws,
+    NoStatus,
+    NoEvents,
+}
+
+/// How the controller is given its rules in one mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// deploy/rbac.yaml: a ClusterRole and ClusterRoleBinding.
+    PlainClusterRole,
+    /// The chart with `watchNamespaces`: a Role and RoleBinding in the watched namespace.
+    ChartNamespaceRole,
+    /// The chart's leader-election Role (with the per-namespace watch Role, complete).
+    ChartLeaseRole,
+}
+
+fn plain_cluster_role() -> Value {
+    let text = std::fs::read_to_string(repo().join("deploy/rbac.yaml")).expect("deploy/rbac.yaml");
+    objects_of_kinds(&text, &["ClusterRole"]).pop().expect("deploy/rbac.yaml has a ClusterRole")
+}
+
+/// The chart's ServiceAccount, Roles and RoleBindings for release `lac` in `ns`, watching `ns`,
+/// with leader election on.
+fn chart_rbac(ns: &str) -> Vec<Value> {
+    let values = json!({"watchNamespaces": [ns], "leaderElection": {"enabled": true}});
+    objects_of_kinds(&render_chart(ns, "lac", &values), &["ServiceAccount", "Role", "RoleBinding"])
+}
+
+fn is_lease_role(object: &Value) -> bool {
+    object["kind"] == "Role"
+        && object["rules"].as_array().is_some_and(|r| r.iter().any(|r| r["resources"][0] == "leases"))
+}
+
+/// The rules a mode restricts, as shipped.
+fn shipped_rules(mode: Mode) -> Value {
+    match mode {
+        Mode::PlainClusterRole => plain_cluster_role()["rules"].clone(),
+        Mode::ChartNamespaceRole => chart_rbac("placeholder")
+            .into_iter()
+            .find(|o| o["kind"] == "Role" && !is_lease_role(o))
+            .expect("the chart's watch Role")["rules"]
+            .clone(),
+        Mode::ChartLeaseRole => chart_rbac("placeholder")
+            .into_iter()
+            .find(is_lease_role)
+            .expect("the chart's Lease Role")["rules"]
+            .clone(),
+    }
+}
+
+fn manifest(name: &str, function: &str) -> Value {
+    json!({
+        "apiVersion": "lambda.aliasset.dev/v1alpha1",
+        "kind": "LambdaAliasSet",
+        "metadata": {"name": name},
+        "spec": {
+            "functionName": function,
+            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.rbac"}}]
+        }
+    })
+}
+
+/// Installs the mode's RBAC in a fresh namespace with `rules` in place of the restricted role's
+/// and starts the controller as that ServiceAccount on one new set. Returns the namespace, the
+/// controller, its log and the function's name.
+async fn start_variant(
+    client: &Client,
+    mode: Mode,
+    rules: &Value,
+    tag: &str,
+) -> (String, Controller, PathBuf, String) {
+    let ns = create_namespace(client, &format!("lac-rbac-{tag}")).await;
+    let account = match mode {
+        Mode::PlainClusterRole => {
+            let name = format!("{ns}-controller");
+            apply_object(client, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "controller", "namespace": ns}})).await;
+            let mut role = plain_cluster_role();
+            role["metadata"] = json!({"name": name});
+            role["rules"] = rules.clone();
+            apply_object(client, &role).await;
+            apply_object(
+                client,
+                &json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                    "metadata": {"name": name},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                    "subjects": [{"kind": "ServiceAccount", "name": "controller", "namespace": ns}]
+                }),
+            )
+            .await;
+            "controller".to_string()
+        }
+        Mode::ChartNamespaceRole | Mode::ChartLeaseRole => {
+            let mut account = String::new();
+            for mut object in chart_rbac(&ns) {
+                let restricted = match mode {
+                    Mode::ChartLeaseRole => is_lease_role(&object),
+                    _ => object["kind"] == "Role" && !is_lease_role(&object),
+                };
+                if restricted {
+                    object["rules"] = rules.clone();
+                }
+                if object["kind"] == "ServiceAccount" {
+                    account = object["metadata"]["name"].as_str().expect("name").to_string();
+                }
+                apply_object(client, &object).await;
+            }
+            account
+        }
+    };
+    let dir = std::env::temp_dir().join(support::unique_name("lac-rbac"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let kubeconfig = service_account_kubeconfig(client, &ns, &account, &dir).await;
+
+    let lambda = support::lambda().await;
+    let function = support::unique_name("rbac-fn");
+    support::create_function(&lambda, &function, "v1").await;
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+    let set: LambdaAliasSet = serde_json::from_value(manifest("set", &function)).expect("set");
+    api.create(&PostParams::default(), &set).await.expect("create set");
+
+    let log = dir.join("controller.log");
+    let mut args = vec!["--namespace", ns.as_str(), "--resync", "5", "--log-format", "text"];
+    let mut extra = vec![];
+    if mode != Mode::PlainClusterRole {
+        args.push("--leader-elect");
+        extra =
+            vec![("POD_NAMESPACE".to_string(), ns.clone()), ("POD_NAME".to_string(), "lac-0".to_string())];
+    }
+    let controller = Controller::start_logged(
+        &args,
+        ControllerEnv { kubeconfig: Some(&kubeconfig), aws: support::moto_env(), extra },
+        &log,
+    );
+    (ns, controller, log, function)
+}
+
+/// The API server's refusal of `grant`, as it reads in the controller's log.
+fn refusal(grant: &Grant) -> String {
+    format!("cannot {} resource \"{}\"", grant.verb, grant.resource)
+}
+
+/// Runs the mode without `grant`; returns a line for the report.
+async fn without_grant(client: &Client, mode: Mode, shipped: &Value, grant: &Grant, tag: &str) -> String {
+    let Some((step, consequence)) = step_needing(grant) else {
+        panic!(
+            "{mode:?} grants `{grant}` but no step of the controller is known to need it: it is surplus, remove it"
+        )
+    };
+    let (ns, controller, log, function) =
+        start_variant(client, mode, &rules_without(shipped, grant), tag).await;
+    let needle = refusal(grant);
+    let line = eventually(&format!("{mode:?} without `{grant}`: {step} is refused"), || async {
+        // Unescaped, whether the error was logged with Display or Debug.
+        log_lines(&log, "forbidden")
+            .into_iter()
+            .map(|l| l.replace('\\', ""))
+            .find(|l| l.contains(&needle))
+            .ok_or_else(|| format!("no `{needle}` in {}", log.display()))
+    })
+    .await;
+    assert!(line.contains("forbidden"), "{line}");
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+    let set = api.get("set").await.expect("the set");
+    match consequence {
+        Consequence::None => {}
+        Consequence::NoFinalizer => {
+            assert!(set.finalizers().is_empty(), "{grant}: the set was never taken on")
+        }
+        Consequence::NoFinalizerNoAws => {
+            assert!(set.finalizers().is_empty(), "{grant}: no finalizer");
+            let aliases = support::lambda()
+                .await
+                .list_aliases()
+                .function_name(&function)
+                .send()
+                .await
+                .expect("aliases");
+            assert!(aliases.aliases().is_empty(), "{grant}: nothing written to AWS before the finalizer");
+        }
+        Consequence::NoStatus => assert!(set.status.is_none(), "{grant}: no status written"),
+        Consequence::NoEvents => {
+            let events = Api::<Event>::namespaced(client.clone(), &ns)
+                .list(&ListParams::default())
+                .await
+                .expect("events");
+            assert!(
+                events.items.is_empty(),
+                "{grant}: no Event published: {:?}",
+                events.items.iter().map(|e| e.name_any()).collect::<Vec<_>>()
+            );
+        }
+    }
+    drop(controller);
+    format!("{mode:?} without `{grant}`: {step} fails ({needle})")
+}
+
+/// Every grant is needed, and all of them together are enough.
+async fn each_grant_is_needed(mode: Mode) {
+    let Some(client) = cluster("k8s_rbac").await else { return };
+    apply_crd(&client).await;
+    let shipped = shipped_rules(mode);
+    let all = grants(&shipped);
+    assert!(!all.is_empty(), "{mode:?} grants something");
+
+    // Control: the shipped rules, complete, converge with no refusal at all.
+    let (ns, controller, log, _) = start_variant(&client, mode, &shipped, "control").await;
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+    eventually(&format!("{mode:?}: the set converges with every grant"), || async {
+        let set = api.get("set").await.map_err(|e| e.to_string())?;
+        let converged = set.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True" && c.reason == "Converged")
+        });
+        if converged { Ok(()) } else { Err(format!("{:?}", set.status)) }
+    })
+    .await;
+    assert_eq!(
+        log_lines(&log, "forbidden"),
+        Vec::<String>::new(),
+        "{mode:?}: nothing refused with every grant"
+    );
+    drop(controller);
+
+    let runs = all.iter().enumerate().map(|(i, grant)| {
+        let client = client.clone();
+        let shipped = shipped.clone();
+        async move { without_grant(&client, mode, &shipped, grant, &i.to_string()).await }
+    });
+    let report = futures::future::join_all(runs).await;
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "RBAC minimality, {mode:?}: {} grants, each needed:", report.len());
+    for line in report {
+        let _ = writeln!(err, "  {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verb_of_the_plain_cluster_role_is_needed() {
+    each_grant_is_needed(Mode::PlainClusterRole).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verb_of_the_charts_per_namespace_role_is_needed() {
+    each_grant_is_needed(Mode::ChartNamespaceRole).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verb_of_the_charts_lease_role_is_needed() {
+    each_grant_is_needed(Mode::ChartLeaseRole).await;
+}
+
+#[test]
+fn removing_a_verb_keeps_every_other_grant() {
+    let rules = json!([
+        {"apiGroups": ["g"], "resources": ["a", "b"], "verbs": ["get", "list"]},
+        {"apiGroups": ["h"], "resources": ["c"], "verbs": ["create"]}
+    ]);
+    let gone = Grant { group: "g".into(), resource: "a".into(), verb: "get".into() };
+    let left = grants(&rules_without(&rules, &gone));
+    let mut expected = grants(&rules);
+    expected.retain(|g| *g != gone);
+    assert_eq!(left.len(), expected.len());
+    assert!(expected.iter().all(|g| left.contains(g)), "{left:?}");
+    let last = Grant { group: "h".into(), resource: "c".into(), verb: "create".into() };
+    assert!(!grants(&rules_without(&rules, &last)).contains(&last));
+}
