@@ -288,6 +288,54 @@ fn identity_and_name_are_checked() {
     rejects(&without(valid(), "/spec"), "spec");
 }
 
+// --- read as the API server reads it (tests/k8s_agreement.rs holds a real one to this) --------
+
+#[test]
+fn only_blocking_errors_skip_the_cel_rules_and_then_say_so() {
+    let orphan = with(valid(), "/spec/externalId", json!("abc"));
+    // A pattern error does not block: the CEL rule on externalId speaks too.
+    let err = rejects(&with(orphan.clone(), "/spec/region", json!("Europe")), "spec.region");
+    assert!(err.names("spec.externalId"), "CEL ran: {err}");
+    // An unsupported enum value (or a wrong type, a missing field, a too long string or list)
+    // blocks them, with an error about no particular field.
+    let err =
+        rejects(&with(orphan, "/spec/certification/phase", json!("Released")), "spec.certification.phase");
+    assert!(!err.names("spec.externalId"), "CEL skipped: {err}");
+    assert!(err.errors.iter().any(|e| e.field.is_empty() && e.message.contains("not checked")), "{err}");
+}
+
+#[test]
+fn nulls_status_and_whole_number_floats_read_as_the_api_server_reads_them() {
+    validate_object(&with(valid(), "/spec/drainSeconds", Value::Null), None).expect("pruned, then defaulted");
+    validate_object(&with(valid(), "/spec/live", json!({"codeSha256": SHA_A, "version": null})), None)
+        .expect("a null field is absent to CEL");
+    rejects(&with(valid(), "/spec/stages/0/track", Value::Null), "spec.stages[0].track");
+    validate_object(&with(valid(), "/status", json!({"phase": "Bogus"})), None).expect("status is ignored");
+    let las = parse_object(&with(valid(), "/spec/drainSeconds", json!(10.0))).expect("a whole number");
+    assert_eq!(las.spec.drain_seconds, 10);
+    rejects(&with(valid(), "/spec/drainSeconds", json!(10.5)), "spec.drainSeconds");
+}
+
+#[test]
+fn unknown_fields_come_alone_and_duplicates_name_the_item() {
+    let err =
+        rejects(&with(with(valid(), "/spec/bogus", json!(1)), "/spec/drainSeconds", json!(-1)), "spec.bogus");
+    assert_eq!(err.errors.len(), 1, "strict decoding fails before validation: {err}");
+    rejects(&with(valid(), "/metadata/label", json!({"a": "b"})), "metadata.label");
+    rejects(&with(valid(), "/spec/triggers/1/name", json!("alexa")), "spec.triggers[1]");
+}
+
+#[test]
+fn patterns_have_go_re2_meaning() {
+    // RE2's `\s` is ASCII white space: a no-break space is a principal's character.
+    let nbsp = with(valid(), "/spec/triggers/4/permission/principal", json!("sns.amazonaws.com\u{a0}x"));
+    validate_object(&nbsp, None).expect("[^\\s] accepts U+00A0");
+    rejects(
+        &with(valid(), "/spec/triggers/4/permission/principal", json!("sns amazonaws.com")),
+        "spec.triggers[4].permission.principal",
+    );
+}
+
 // --- CEL rules -----------------------------------------------------------------------------
 
 #[test]
