@@ -1,0 +1,223 @@
+//! Leader election against a real Kubernetes API server, whenever `KUBECONFIG` points at one:
+//! two replicas of the controller binary with `--leader-elect` share the coordination.k8s.io
+//! Lease `lambda-alias-controller` in their own (fresh) namespace. Only the holder reconciles;
+//! the other one waits and still answers its probes. SIGTERM on the holder makes it exit 0 and
+//! release the Lease, the other replica takes it over and converges a set created after the
+//! SIGTERM. The failover times are printed, never asserted: machines are noisy, and the
+//! deadlines of `eventually` only guard against hangs. Without `KUBECONFIG` it says that it
+//! skipped and why (in CI it fails instead).
+
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Client;
+use kube::api::{Api, DeleteParams, PostParams};
+use lambda_alias_controller::api::LambdaAliasSet;
+use serde_json::json;
+use support::cluster::{Controller, ControllerEnv, eventually};
+
+/// The Lease every replica competes for (the controller's name), in `POD_NAMESPACE`.
+const LEASE: &str = "lambda-alias-controller";
+
+fn manifest(name: &str, function: &str) -> LambdaAliasSet {
+    serde_json::from_value(json!({
+        "apiVersion": "lambda.aliasset.dev/v1alpha1",
+        "kind": "LambdaAliasSet",
+        "metadata": {"name": name},
+        "spec": {
+            "functionName": function,
+            "drainSeconds": 3,
+            "deletionPolicy": "Retain",
+            "certification": {"phase": "Development"},
+            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.leader"}}]
+        }
+    }))
+    .expect("LambdaAliasSet")
+}
+
+fn replica(namespace: &str, lease_namespace: &str, pod: &str) -> Controller {
+    Controller::start(
+        &["--namespace", namespace, "--leader-elect", "--resync", "5"],
+        ControllerEnv {
+            kubeconfig: None,
+            aws: support::moto_env(),
+            extra: vec![
+                ("POD_NAMESPACE".to_string(), lease_namespace.to_string()),
+                ("POD_NAME".to_string(), pod.to_string()),
+            ],
+        },
+    )
+}
+
+/// `spec.holderIdentity` of the Lease, `None` while it is free (or not created yet).
+async fn holder(leases: &Api<Lease>) -> Result<Option<String>, String> {
+    let lease = leases.get_opt(LEASE).await.map_err(|e| e.to_string())?;
+    Ok(lease.and_then(|l| l.spec).and_then(|s| s.holder_identity))
+}
+
+async fn wait_holder(leases: &Api<Lease>, identity: &str) {
+    eventually(&format!("the Lease is held by {identity}"), || async {
+        match holder(leases).await? {
+            Some(h) if h == identity => Ok(()),
+            other => Err(format!("holder {other:?}")),
+        }
+    })
+    .await
+}
+
+/// Waits until the set is converged on a fresh function: live PROD1:1, candidate PROD2:$LATEST.
+async fn wait_converged(api: &Api<LambdaAliasSet>, name: &str) {
+    eventually(&format!("{name} converges"), || async {
+        let obj = api.get(name).await.map_err(|e| e.to_string())?;
+        let s = serde_json::to_value(obj.status).map_err(|e| e.to_string())?;
+        let reason = s["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["reason"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let got = (s["live"]["summary"].as_str(), s["candidate"]["summary"].as_str(), reason.as_str());
+        if got == (Some("PROD1:1"), Some("PROD2:$LATEST"), "Converged") {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .await
+}
+
+async fn reconciles(controller: &Controller) -> Result<f64, String> {
+    controller.metric_sum("lac_reconciles_total").await
+}
+
+#[tokio::test]
+async fn only_the_lease_holder_reconciles_and_the_other_replica_takes_over_on_sigterm() {
+    let Some(client) = support::cluster::cluster("k8s_leader").await else { return };
+    let started = Instant::now();
+    support::cluster::apply_crd(&client).await;
+    let ns = support::cluster::create_namespace(&client, "lac-leader").await;
+    // The replicas' own namespace: fresh, so no Lease is left over from an earlier run.
+    let lease_ns = support::cluster::create_namespace(&client, "lac-lease").await;
+    let sets: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &lease_ns);
+
+    let lambda = support::lambda().await;
+    let first_function = support::unique_name("leader-a");
+    let second_function = support::unique_name("leader-b");
+    support::create_function(&lambda, &first_function, "v1").await;
+    support::create_function(&lambda, &second_function, "v1").await;
+
+    // replica-a alone first, so that which one leads is known.
+    let mut a = replica(&ns, &lease_ns, "replica-a");
+    wait_holder(&leases, "replica-a").await;
+    let mut b = replica(&ns, &lease_ns, "replica-b");
+    eventually("replica-b serves /healthz", || async {
+        match b.http_get("/healthz").await? {
+            (200, _) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    sets.create(&PostParams::default(), &manifest("first", &first_function)).await.expect("create first");
+    wait_converged(&sets, "first").await;
+
+    // Over more than one resync period (5 s), the holder reconciles and the other one never does.
+    let window = Instant::now();
+    while window.elapsed() < Duration::from_secs(6) {
+        assert_eq!(reconciles(&b).await.expect("replica-b /metrics"), 0.0, "replica-b does not lead");
+        assert!(b.exited().is_none(), "replica-b keeps waiting for leadership");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(reconciles(&a).await.expect("replica-a /metrics") > 0.0, "the holder reconciles");
+    assert_eq!(holder(&leases).await.expect("Lease").as_deref(), Some("replica-a"));
+
+    // The waiting replica still answers its probes.
+    let (health, health_body) = b.http_get("/healthz").await.expect("replica-b answers /healthz");
+    assert_eq!((health, health_body.as_str()), (200, "ok"), "replica-b /healthz");
+    let (ready, ready_body) = b.http_get("/readyz").await.expect("replica-b answers /readyz");
+    writeln!(std::io::stderr(), "leader: /readyz on the waiting replica: {ready} {ready_body:?}").unwrap();
+
+    // When the Lease would expire without a release: its last renewal plus its duration.
+    let lease = leases.get(LEASE).await.expect("Lease").spec.expect("Lease spec");
+    let renewed = lease.renew_time.expect("renewTime").0;
+    let expires_in = renewed.duration_until(k8s_openapi::jiff::Timestamp::now()).unsigned_abs();
+    let expires_in = Duration::from_secs(lease.lease_duration_seconds.expect("leaseDurationSeconds") as u64)
+        .saturating_sub(expires_in);
+    // SIGTERM on the holder. The harness's `terminate` does not keep the exit status, so send it
+    // here and poll the process.
+    let sigterm = Instant::now();
+    // SAFETY: kill(2) on our own child's pid; no memory is touched.
+    let sent = unsafe { libc::kill(a.pid(), libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM to replica-a");
+    sets.create(&PostParams::default(), &manifest("second", &second_function)).await.expect("create second");
+
+    let exit = async {
+        while sigterm.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = a.exited() {
+                let elapsed = sigterm.elapsed();
+                return (status, elapsed, holder(&leases).await);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("replica-a still runs 60 s after SIGTERM");
+    };
+    let takeover = async {
+        wait_holder(&leases, "replica-b").await;
+        sigterm.elapsed()
+    };
+    let converged = async {
+        wait_converged(&sets, "second").await;
+        sigterm.elapsed()
+    };
+    let ((status, exited_after, holder_at_exit), taken_over_after, converged_after) =
+        tokio::join!(exit, takeover, converged);
+
+    writeln!(
+        std::io::stderr(),
+        "leader failover: lease taken over in {:.1} s, new set converged in {:.1} s",
+        taken_over_after.as_secs_f64(),
+        converged_after.as_secs_f64(),
+    )
+    .unwrap();
+    writeln!(
+        std::io::stderr(),
+        "leader: replica-a exited ({status}) {:.2} s after SIGTERM, the Lease holder then: \
+         {holder_at_exit:?}; unreleased, the Lease would have expired {:.1} s after SIGTERM",
+        exited_after.as_secs_f64(),
+        expires_in.as_secs_f64(),
+    )
+    .unwrap();
+    assert!(status.success(), "replica-a exits 0 after SIGTERM: {status}");
+    assert!(reconciles(&b).await.expect("replica-b /metrics") > 0.0, "the survivor reconciles");
+    assert_eq!(holder(&leases).await.expect("Lease").as_deref(), Some("replica-b"));
+    assert!(b.exited().is_none(), "replica-b keeps running");
+
+    // Clean up while a controller still runs to remove the finalizers (Retain: AWS stays).
+    for name in ["first", "second"] {
+        sets.delete(name, &DeleteParams::default()).await.expect("delete set");
+    }
+    eventually("the sets are gone", || async {
+        let mut left = Vec::new();
+        for name in ["first", "second"] {
+            if sets.get_opt(name).await.map_err(|e| e.to_string())?.is_some() {
+                left.push(name);
+            }
+        }
+        if left.is_empty() { Ok(()) } else { Err(format!("left: {left:?}")) }
+    })
+    .await;
+    drop(b);
+    delete_namespaces(&client, &[&ns, &lease_ns]).await;
+    writeln!(std::io::stderr(), "leader: test ran {:.1} s", started.elapsed().as_secs_f64()).unwrap();
+}
+
+async fn delete_namespaces(client: &Client, names: &[&str]) {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for name in names {
+        namespaces.delete(name, &DeleteParams::default()).await.expect("delete namespace");
+    }
+}
