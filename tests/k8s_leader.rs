@@ -134,6 +134,22 @@ async fn only_the_lease_holder_reconciles_and_the_other_replica_takes_over_on_si
     }
     assert!(reconciles(&a).await.expect("replica-a /metrics") > 0.0, "the holder reconciles");
     assert_eq!(holder(&leases).await.expect("Lease").as_deref(), Some("replica-a"));
+    // Each replica claims the Lease under its own field manager, so the API server refuses a
+    // concurrent claim (server-side apply conflicts only between different managers).
+    let managers: Vec<String> = leases
+        .get(LEASE)
+        .await
+        .expect("Lease")
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        managers.iter().any(|m| m == "lambda-alias-controller-replica-a"),
+        "the holder wrote the Lease under its own field manager: {managers:?}"
+    );
 
     // The waiting replica still answers its probes.
     let (health, health_body) = b.http_get("/healthz").await.expect("replica-b answers /healthz");

@@ -136,11 +136,11 @@ enum Consequence {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// deploy/rbac.yaml: a ClusterRole and ClusterRoleBinding.
-    PlainClusterRole,
+    PlainCluster,
     /// The chart with `watchNamespaces`: a Role and RoleBinding in the watched namespace.
-    ChartNamespaceRole,
+    ChartNamespaced,
     /// The chart's leader-election Role (with the per-namespace watch Role, complete).
-    ChartLeaseRole,
+    ChartLease,
 }
 
 fn plain_cluster_role() -> Value {
@@ -163,13 +163,13 @@ fn is_lease_role(object: &Value) -> bool {
 /// The rules a mode restricts, as shipped.
 fn shipped_rules(mode: Mode) -> Value {
     match mode {
-        Mode::PlainClusterRole => plain_cluster_role()["rules"].clone(),
-        Mode::ChartNamespaceRole => chart_rbac("placeholder")
+        Mode::PlainCluster => plain_cluster_role()["rules"].clone(),
+        Mode::ChartNamespaced => chart_rbac("placeholder")
             .into_iter()
             .find(|o| o["kind"] == "Role" && !is_lease_role(o))
             .expect("the chart's watch Role")["rules"]
             .clone(),
-        Mode::ChartLeaseRole => chart_rbac("placeholder")
+        Mode::ChartLease => chart_rbac("placeholder")
             .into_iter()
             .find(is_lease_role)
             .expect("the chart's Lease Role")["rules"]
@@ -200,7 +200,7 @@ async fn start_variant(
 ) -> (String, Controller, PathBuf, String) {
     let ns = create_namespace(client, &format!("lac-rbac-{tag}")).await;
     let account = match mode {
-        Mode::PlainClusterRole => {
+        Mode::PlainCluster => {
             let name = format!("{ns}-controller");
             apply_object(client, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "controller", "namespace": ns}})).await;
             let mut role = plain_cluster_role();
@@ -219,11 +219,11 @@ async fn start_variant(
             .await;
             "controller".to_string()
         }
-        Mode::ChartNamespaceRole | Mode::ChartLeaseRole => {
+        Mode::ChartNamespaced | Mode::ChartLease => {
             let mut account = String::new();
             for mut object in chart_rbac(&ns) {
                 let restricted = match mode {
-                    Mode::ChartLeaseRole => is_lease_role(&object),
+                    Mode::ChartLease => is_lease_role(&object),
                     _ => object["kind"] == "Role" && !is_lease_role(&object),
                 };
                 if restricted {
@@ -251,7 +251,7 @@ async fn start_variant(
     let log = dir.join("controller.log");
     let mut args = vec!["--namespace", ns.as_str(), "--resync", "5", "--log-format", "text"];
     let mut extra = vec![];
-    if mode != Mode::PlainClusterRole {
+    if mode != Mode::PlainCluster {
         args.push("--leader-elect");
         extra =
             vec![("POD_NAMESPACE".to_string(), ns.clone()), ("POD_NAME".to_string(), "lac-0".to_string())];
@@ -366,17 +366,17 @@ async fn each_grant_is_needed(mode: Mode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_of_the_plain_cluster_role_is_needed() {
-    each_grant_is_needed(Mode::PlainClusterRole).await;
+    each_grant_is_needed(Mode::PlainCluster).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_of_the_charts_per_namespace_role_is_needed() {
-    each_grant_is_needed(Mode::ChartNamespaceRole).await;
+    each_grant_is_needed(Mode::ChartNamespaced).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_of_the_charts_lease_role_is_needed() {
-    each_grant_is_needed(Mode::ChartLeaseRole).await;
+    each_grant_is_needed(Mode::ChartLease).await;
 }
 
 #[test]

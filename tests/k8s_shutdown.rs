@@ -93,7 +93,8 @@ async fn exits_promptly_when_the_crd_is_not_installed() {
     struct Down(PathBuf, PathBuf);
     impl Drop for Down {
         fn drop(&mut self) {
-            let _ = Command::new(self.0.with_file_name("down")).arg("--wipe").env("KUBE_STATE", &self.1).output();
+            let _ =
+                Command::new(self.0.with_file_name("down")).arg("--wipe").env("KUBE_STATE", &self.1).output();
             // The state holds a copy of the API server binary: leave nothing behind.
             let _ = std::fs::remove_dir_all(&self.1);
         }

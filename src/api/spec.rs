@@ -77,7 +77,7 @@ pub const MAX_TRIGGERS: usize = 64;
         "message": "externalId is only used with roleArn: set roleArn or remove externalId"
     },
     {
-        "rule": "!has(self.region) || !self.functionName.startsWith('arn:') || self.functionName.matches('^arn:[^:]+:lambda:' + self.region + ':')",
+        "rule": "!has(self.region) || !self.functionName.startsWith('arn:') || self.functionName.split(':')[3] == self.region",
         "fieldPath": ".region",
         "message": "region must match the region in the functionName ARN (or be omitted)"
     },
@@ -201,6 +201,14 @@ impl LambdaAliasSetSpec {
     }
 }
 
+/// The schema of an optional enum field: the enum's own schema, without the `nullable: true` and
+/// `null` enum entry schemars derives for an `Option`. The API server never matches `null`
+/// against an enum, so that entry only produced a confusing "supported values: ..., null"; left
+/// out, a `null` is pruned like any other absent field.
+fn optional_enum<T: JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    T::json_schema(generator)
+}
+
 fn default_aliases() -> Vec<String> {
     vec!["PROD1".to_string(), "PROD2".to_string()]
 }
@@ -288,7 +296,9 @@ pub struct Stage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10), regex(pattern = VERSION_PATTERN))]
     pub version: Option<String>,
+    /// Only `$LATEST`: the stage alias follows the unpublished code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_enum::<Track>")]
     pub track: Option<Track>,
 }
 
@@ -437,6 +447,7 @@ pub struct EventSourceMapping {
     pub enabled: bool,
     /// Required by AWS for Kinesis and DynamoDB streams; ignored for queues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_enum::<StartingPosition>")]
     pub starting_position: Option<StartingPosition>,
 }
 

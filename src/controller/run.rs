@@ -164,7 +164,7 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
             drop(receiver);
             let _ = tokio::time::timeout(STEP_TIMEOUT, manager).await;
             let _ = stop_tx.send(true);
-            let _ = server.await;
+            let _ = tokio::time::timeout(STEP_TIMEOUT, server).await;
             return Ok(());
         }
         let mut watch_loss = receiver.clone();
@@ -244,8 +244,9 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     }
     if let Some((receiver, monitor, manager)) = leadership {
         let lost = !*receiver.borrow();
-        // The Lease is released once every receiver is gone: the next leader need not wait for
-        // it to expire after a rollout.
+        // The Lease is released once every receiver is gone, so it shows no holder. (A waiting
+        // kube-lease-manager replica does not watch it: it tries again when the term it last
+        // read ends, so failover takes up to one lease duration either way.)
         monitor.abort();
         let _ = monitor.await;
         drop(receiver);
@@ -278,7 +279,10 @@ async fn elect(
         .with_identity(identity.clone())
         .with_duration(15)
         .with_grace(5)
-        .with_field_manager(MANAGER)
+        // One field manager per replica: the Lease is claimed by server-side apply, which
+        // refuses a second claim (409) only between different managers. A shared manager let
+        // two replicas starting together both lead for a whole lease term.
+        .with_field_manager(format!("{MANAGER}-{identity}"))
         .build()
         .await
         .map_err(|e| format!("cannot set up leader election (Lease {namespace}/{MANAGER}): {e}"))?;
