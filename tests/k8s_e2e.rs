@@ -26,21 +26,7 @@ use support::cluster::{
     Controller, ControllerEnv, apply_crd, apply_object, apply_yaml, cluster, create_namespace, eventually,
     objects_of_kinds, render_chart, repo, service_account_kubeconfig,
 };
-
-fn manifest(name: &str, function: &str, phase: &str, policy: &str) -> Value {
-    json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
-        "kind": "LambdaAliasSet",
-        "metadata": {"name": name},
-        "spec": {
-            "functionName": function,
-            "drainSeconds": 3,
-            "deletionPolicy": policy,
-            "certification": {"phase": phase},
-            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.e2e"}}]
-        }
-    })
-}
+use support::objects::alexa_set;
 
 async fn status_of(api: &Api<LambdaAliasSet>, name: &str) -> Result<Value, String> {
     let obj = api.get(name).await.map_err(|e| e.to_string())?;
@@ -95,7 +81,7 @@ async fn certification_round(client: &Client, ns: &str) {
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), ns);
 
     // The API server refuses invalid objects at admission, naming the field.
-    let mut bad = manifest("bad", "f", "Development", "Retain");
+    let mut bad = alexa_set("bad", "f", "Development", 3, "Retain");
     bad["spec"]["aliases"] = json!(["PROD1", "PROD1"]);
     let err = api
         .create(&PostParams::default(), &serde_json::from_value(bad).expect("obj"))
@@ -109,7 +95,7 @@ async fn certification_round(client: &Client, ns: &str) {
 
     let name = "trivia";
     let las: LambdaAliasSet =
-        serde_json::from_value(manifest(name, &function, "Development", "Retain")).expect("obj");
+        serde_json::from_value(alexa_set(name, &function, "Development", 3, "Retain")).expect("obj");
     api.create(&PostParams::default(), &las).await.expect("create set");
     let s = wait_status(&api, name, "PROD1:1", "PROD2:$LATEST", "Converged").await;
     assert_eq!(s["phase"], "Development");
@@ -196,7 +182,7 @@ async fn certification_round(client: &Client, ns: &str) {
 
     // Re-created, it finds the live alias from AWS and re-points nothing.
     let las: LambdaAliasSet =
-        serde_json::from_value(manifest(name, &function, "Development", "Delete")).expect("obj");
+        serde_json::from_value(alexa_set(name, &function, "Development", 3, "Delete")).expect("obj");
     api.create(&PostParams::default(), &las).await.expect("re-create");
     wait_status(&api, name, "PROD2:2", "PROD1:$LATEST", "Converged").await;
     assert_eq!(alias_versions(&function).await, before, "adoption re-points nothing");

@@ -16,26 +16,14 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
-use serde_json::json;
 use support::cluster::{Controller, ControllerEnv, eventually};
+use support::objects::alexa_set;
 
 /// The Lease every replica competes for (the controller's name), in `POD_NAMESPACE`.
 const LEASE: &str = "lambda-alias-controller";
 
-fn manifest(name: &str, function: &str) -> LambdaAliasSet {
-    serde_json::from_value(json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
-        "kind": "LambdaAliasSet",
-        "metadata": {"name": name},
-        "spec": {
-            "functionName": function,
-            "drainSeconds": 3,
-            "deletionPolicy": "Retain",
-            "certification": {"phase": "Development"},
-            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.leader"}}]
-        }
-    }))
-    .expect("LambdaAliasSet")
+fn set(name: &str, function: &str) -> LambdaAliasSet {
+    serde_json::from_value(alexa_set(name, function, "Development", 3, "Retain")).expect("LambdaAliasSet")
 }
 
 fn replica(namespace: &str, lease_namespace: &str, pod: &str) -> Controller {
@@ -122,7 +110,7 @@ async fn only_the_lease_holder_reconciles_and_the_other_replica_takes_over_on_si
     })
     .await;
 
-    sets.create(&PostParams::default(), &manifest("first", &first_function)).await.expect("create first");
+    sets.create(&PostParams::default(), &set("first", &first_function)).await.expect("create first");
     wait_converged(&sets, "first").await;
 
     // Over more than one resync period (5 s), the holder reconciles and the other one never does.
@@ -169,7 +157,7 @@ async fn only_the_lease_holder_reconciles_and_the_other_replica_takes_over_on_si
     // SAFETY: kill(2) on our own child's pid; no memory is touched.
     let sent = unsafe { libc::kill(a.pid(), libc::SIGTERM) };
     assert_eq!(sent, 0, "SIGTERM to replica-a");
-    sets.create(&PostParams::default(), &manifest("second", &second_function)).await.expect("create second");
+    sets.create(&PostParams::default(), &set("second", &second_function)).await.expect("create second");
 
     let exit = async {
         while sigterm.elapsed() < Duration::from_secs(60) {

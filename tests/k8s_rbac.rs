@@ -22,6 +22,7 @@ use support::cluster::{
     Controller, ControllerEnv, apply_crd, apply_object, cluster, create_namespace, eventually, log_lines,
     objects_of_kinds, render_chart, repo, service_account_kubeconfig,
 };
+use support::objects::alexa_set;
 
 /// One verb on one resource, as a role grants it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,18 +178,6 @@ fn shipped_rules(mode: Mode) -> Value {
     }
 }
 
-fn manifest(name: &str, function: &str) -> Value {
-    json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
-        "kind": "LambdaAliasSet",
-        "metadata": {"name": name},
-        "spec": {
-            "functionName": function,
-            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.rbac"}}]
-        }
-    })
-}
-
 /// Installs the mode's RBAC in a fresh namespace with `rules` in place of the restricted role's
 /// and starts the controller as that ServiceAccount on one new set. Returns the namespace, the
 /// controller, its log and the function's name.
@@ -245,7 +234,8 @@ async fn start_variant(
     let function = support::unique_name("rbac-fn");
     support::create_function(&lambda, &function, "v1").await;
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
-    let set: LambdaAliasSet = serde_json::from_value(manifest("set", &function)).expect("set");
+    let set: LambdaAliasSet =
+        serde_json::from_value(alexa_set("set", &function, "Development", 300, "Retain")).expect("set");
     api.create(&PostParams::default(), &set).await.expect("create set");
 
     let log = dir.join("controller.log");

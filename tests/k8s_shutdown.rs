@@ -14,25 +14,12 @@ use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::cluster::{Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually};
+use support::objects::alexa_set;
 
 /// What the contract promises: gone within 5 s of SIGTERM.
 const EXIT_BOUND: Duration = Duration::from_secs(5);
-
-fn manifest(name: &str, function: &str, phase: &str, drain: u32) -> Value {
-    json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
-        "kind": "LambdaAliasSet",
-        "metadata": {"name": name},
-        "spec": {
-            "functionName": function,
-            "drainSeconds": drain,
-            "certification": {"phase": phase},
-            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.shutdown"}}]
-        }
-    })
-}
 
 fn ready_reason(set: &LambdaAliasSet) -> String {
     set.status
@@ -192,7 +179,8 @@ async fn exits_promptly_while_aws_throttles_an_in_flight_reconcile() {
     let controller = start(&["--namespace", &ns], None, aws, &log);
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
     let set: LambdaAliasSet =
-        serde_json::from_value(manifest("throttled", "throttled-fn", "Development", 300)).expect("set");
+        serde_json::from_value(alexa_set("throttled", "throttled-fn", "Development", 300, "Retain"))
+            .expect("set");
     api.create(&PostParams::default(), &set).await.expect("create set");
     // A reconcile is in flight once AWS has been asked (and throttled) at least once.
     eventually("AWS is asked and throttles", || async {
@@ -215,7 +203,7 @@ async fn exits_promptly_in_the_middle_of_a_drain() {
     let controller = start(&["--namespace", &ns, "--resync", "5"], None, support::moto_env(), &log);
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
     let set: LambdaAliasSet =
-        serde_json::from_value(manifest("draining", &function, "Certifying", 600)).expect("set");
+        serde_json::from_value(alexa_set("draining", &function, "Certifying", 600, "Retain")).expect("set");
     api.create(&PostParams::default(), &set).await.expect("create set");
     wait_reason(&api, "draining", "Converged").await;
     let patch = json!({"spec": {"certification": {"phase": "Certified"}}});

@@ -33,6 +33,7 @@ use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config};
 
 pub mod cluster;
+pub mod objects;
 
 /// Region every test uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";
