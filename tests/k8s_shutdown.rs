@@ -15,7 +15,9 @@ use std::time::Duration;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::json;
-use support::cluster::{Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually};
+use support::cluster::{
+    Controller, ControllerEnv, FreshApiServer, apply_crd, cluster, create_namespace, eventually,
+};
 use support::objects::alexa_set;
 
 /// What the contract promises: gone within 5 s of SIGTERM.
@@ -67,27 +69,8 @@ fn start(args: &[&str], kubeconfig: Option<&Path>, aws: Vec<(String, String)>, l
 async fn exits_promptly_when_the_crd_is_not_installed() {
     let Some(_client) = cluster("k8s_shutdown").await else { return };
     // A cluster of our own without the CRD: the shared one has it installed by other suites.
-    let up = support::cluster::repo().join("../shared/kube/up");
-    assert!(
-        up.exists(),
-        "{} is needed to start a second API server without the CRD (run the suites from the \
-         project's checkout beside shared/)",
-        up.display()
-    );
-    let state = std::env::temp_dir().join(support::unique_name("lac-kube-nocrd"));
-    let out = Command::new(&up).env("KUBE_STATE", &state).output().expect("run kube/up");
-    assert!(out.status.success(), "kube/up: {}", String::from_utf8_lossy(&out.stderr));
-    struct Down(PathBuf, PathBuf);
-    impl Drop for Down {
-        fn drop(&mut self) {
-            let _ =
-                Command::new(self.0.with_file_name("down")).arg("--wipe").env("KUBE_STATE", &self.1).output();
-            // The state holds a copy of the API server binary: leave nothing behind.
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
-    let _down = Down(up.clone(), state.clone());
-    let kubeconfig = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let Some(server) = FreshApiServer::start("k8s_shutdown (CRD not installed)") else { return };
+    let kubeconfig = server.kubeconfig.clone();
 
     let log = log_file("shutdown-nocrd");
     let controller = start(&[], Some(&kubeconfig), support::moto_env(), &log);

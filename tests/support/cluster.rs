@@ -344,3 +344,66 @@ pub fn log_lines(log: &Path, needle: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A second, empty API server of our own (`../shared/kube/up` with its own state directory), for
+/// what the shared cluster cannot show: a first install, a cluster without the CRD. Stopped and
+/// removed when dropped.
+pub struct FreshApiServer {
+    pub kubeconfig: PathBuf,
+    up: PathBuf,
+    state: PathBuf,
+}
+
+impl FreshApiServer {
+    /// Starts one; `None` (with a printed reason) where `../shared/kube/up` is not beside the
+    /// checkout on a user's machine; in CI its absence is a failure.
+    pub fn start(suite: &str) -> Option<FreshApiServer> {
+        let up = repo().join("../shared/kube/up");
+        if !up.exists() {
+            assert!(!in_ci(), "{suite}: {} is missing: CI must be able to start an API server", up.display());
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {suite}: it needs an empty API server of its own, started with {} (the \
+                 project workspace's shared/kube), which is not here",
+                up.display()
+            );
+            return None;
+        }
+        let state = std::env::temp_dir().join(super::unique_name("lac-kube-fresh"));
+        let out = Command::new(&up).env("KUBE_STATE", &state).output().expect("run kube/up");
+        let server = FreshApiServer {
+            kubeconfig: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            up,
+            state,
+        };
+        assert!(out.status.success(), "kube/up: {}", String::from_utf8_lossy(&out.stderr));
+        Some(server)
+    }
+
+    /// `kubectl ARGS` against this server: (exit code, stdout, stderr).
+    pub fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .current_dir(repo())
+            .output()
+            .expect("run kubectl (it must be on PATH)");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for FreshApiServer {
+    fn drop(&mut self) {
+        let _ = Command::new(self.up.with_file_name("down"))
+            .arg("--wipe")
+            .env("KUBE_STATE", &self.state)
+            .output();
+        // The state holds a copy of the API server binary: leave nothing behind.
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
