@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${MOTO_PYTHON:-.venv/bin/python}
-BIN=${BIN:-target/debug/lambda-alias-controller}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug/lambda-alias-controller}
 work=$(mktemp -d)
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
