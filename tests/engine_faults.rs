@@ -39,7 +39,7 @@ async fn converge(
     api: &impl lambda_alias_controller::aws::LambdaApi,
     spec: &LambdaAliasSetSpec,
 ) -> Result<engine::Converged, EngineError> {
-    engine::converge(api, OWNER, spec, || NOW, 10).await
+    engine::converge(api, OWNER, spec, None, || NOW, 10).await
 }
 
 #[tokio::test]
@@ -102,7 +102,7 @@ async fn a_deploy_between_observe_and_publish_is_never_published_by_mistake() {
     converge(&fake, &spec(Phase::Development)).await.expect("bootstrap");
     fake.deploy(F, &sha('B')).expect("deploy B");
     let (snapshot, plan) =
-        engine::plan_only(&fake, OWNER, &spec(Phase::Certifying), NOW).await.expect("plan");
+        engine::plan_only(&fake, OWNER, &spec(Phase::Certifying), None, NOW).await.expect("plan");
     // CI deploys C before our PublishVersion(CodeSha256 = B) runs: AWS refuses it.
     fake.deploy(F, &sha('C')).expect("deploy C");
     let err = engine::execute(&fake, &spec(Phase::Certifying), &snapshot, &plan.actions)

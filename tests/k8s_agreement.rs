@@ -51,6 +51,11 @@ fn phase(p: &str) -> Value {
     with(valid(), "/spec/certification/phase", json!(p))
 }
 
+/// The valid object, Alexa-aware: SMAPI credentials from the Secret `smapi`.
+fn alexa_aware() -> Value {
+    with(valid(), "/spec/alexa", json!({"credentialsSecretRef": {"name": "smapi"}}))
+}
+
 fn long(c: char, n: usize) -> String {
     std::iter::repeat_n(c, n).collect()
 }
@@ -240,6 +245,20 @@ fn valid_cases() -> Vec<Case> {
     ];
     cases.extend([
         ok_update("drainSeconds may change", valid(), with(valid(), "/spec/drainSeconds", json!(60))),
+        ok(
+            "FromSkill on an Alexa-aware set",
+            with(alexa_aware(), "/spec/certification/phase", json!("FromSkill")),
+        ),
+        ok_update(
+            "Development -> FromSkill",
+            alexa_aware(),
+            with(alexa_aware(), "/spec/certification/phase", json!("FromSkill")),
+        ),
+        ok_update(
+            "FromSkill -> Certified",
+            with(alexa_aware(), "/spec/certification/phase", json!("FromSkill")),
+            with(alexa_aware(), "/spec/certification/phase", json!("Certified")),
+        ),
         ok_update("Development -> Certifying", phase("Development"), phase("Certifying")),
         ok_update("Certifying -> Certified", phase("Certifying"), phase("Certified")),
         ok_update("Certified -> Development", phase("Certified"), phase("Development")),
@@ -413,6 +432,45 @@ fn pattern_and_length_cases() -> Vec<Case> {
                 json!(format!("arn:aws:iam::111122223333:role/{}", long('r', 2030))),
             ),
             "spec.roleArn",
+        ),
+        bad("FromSkill without alexa", phase("FromSkill"), "spec.certification.phase"),
+        bad(
+            "FromSkill without an alexaSkill trigger",
+            with(
+                with(
+                    alexa_aware(),
+                    "/spec/triggers",
+                    json!([{"name": "p", "permission": {"principal": "sns.amazonaws.com"}}]),
+                ),
+                "/spec/certification/phase",
+                json!("FromSkill"),
+            ),
+            "spec.certification.phase",
+        ),
+        bad(
+            "alexa without credentialsSecretRef",
+            with(valid(), "/spec/alexa", json!({})),
+            "spec.alexa.credentialsSecretRef",
+        ),
+        bad(
+            "credentialsSecretRef without name",
+            with(valid(), "/spec/alexa", json!({"credentialsSecretRef": {}})),
+            "spec.alexa.credentialsSecretRef.name",
+        ),
+        bad(
+            "credentialsSecretRef name empty",
+            with(alexa_aware(), "/spec/alexa/credentialsSecretRef/name", json!("")),
+            "spec.alexa.credentialsSecretRef.name",
+        ),
+        bad(
+            "credentialsSecretRef name too long",
+            with(alexa_aware(), "/spec/alexa/credentialsSecretRef/name", json!(long('s', 254))),
+            "spec.alexa.credentialsSecretRef.name",
+        ),
+        bad(
+            "credentialsSecretRef name pattern",
+            with(alexa_aware(), "/spec/alexa/credentialsSecretRef/name", json!("Smapi_Creds")),
+            "spec.alexa.credentialsSecretRef.name",
         ),
         bad("externalId pattern", with(with_role(), "/spec/externalId", json!("a b")), "spec.externalId"),
         bad("externalId too short", with(with_role(), "/spec/externalId", json!("a")), "spec.externalId"),

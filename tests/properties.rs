@@ -192,7 +192,7 @@ fn converge(
     spec: &LambdaAliasSetSpec,
 ) -> Result<engine::Converged, String> {
     let now = world.now;
-    rt.block_on(engine::converge(&world.fake, OWNER, spec, move || now, 12)).map_err(|e| e.to_string())
+    rt.block_on(engine::converge(&world.fake, OWNER, spec, None, move || now, 12)).map_err(|e| e.to_string())
 }
 
 fn replay(rt: &tokio::runtime::Runtime, history: &[Step]) -> World {
@@ -313,7 +313,7 @@ fn checked_converge(rt: &tokio::runtime::Runtime, world: &World, spec: &LambdaAl
     let mut all = Vec::new();
     for _ in 0..12 {
         let pass = rt
-            .block_on(engine::reconcile_once(&world.fake, OWNER, spec, world.now))
+            .block_on(engine::reconcile_once(&world.fake, OWNER, spec, None, world.now))
             .unwrap_or_else(|e| panic!("reconcile failed: {e}"));
         let live = pass.plan.report.live.as_ref().map(|l| l.alias.clone());
         let draining =
@@ -377,7 +377,7 @@ proptest! {
 
         let done = checked_converge(&rt, &world, &spec);
         // A second plan from a fresh observation is empty.
-        let (_, again) = rt.block_on(engine::plan_only(&world.fake, OWNER, &spec, world.now)).expect("observe");
+        let (_, again) = rt.block_on(engine::plan_only(&world.fake, OWNER, &spec, None, world.now)).expect("observe");
         prop_assert!(again.actions.is_empty(), "second plan: {:?}", again.actions);
         prop_assert_eq!(foreign(&world, &spec), foreign_before, "foreign things changed");
         prop_assert!(swaps(&done) <= 1, "more than one swap");
@@ -396,7 +396,7 @@ proptest! {
             let mut crashed = replay(&rt, &history);
             crashed.now += wait;
             crashed.fake.crash_after_writes(k);
-            let first = rt.block_on(engine::converge(&crashed.fake, OWNER, &spec, || crashed.now, 12));
+            let first = rt.block_on(engine::converge(&crashed.fake, OWNER, &spec, None, || crashed.now, 12));
             let mut executed = match first {
                 Ok(c) => c.done,
                 Err(engine::EngineError::Execute(e)) => e.done.clone(),

@@ -31,6 +31,8 @@ pub const RULE_ARN_PATTERN: &str = r"^arn:aws[a-zA-Z-]*:events:[a-z0-9-]+:[0-9]{
 pub const SOURCE_ARN_PATTERN: &str = r"^arn:aws[a-zA-Z0-9-]*:[a-zA-Z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$";
 pub const PRINCIPAL_PATTERN: &str = r"^[^\s]+$";
 pub const EVENT_SOURCE_TOKEN_PATTERN: &str = r"^[a-zA-Z0-9._-]+$";
+/// A Secret's name: a DNS subdomain.
+pub const SECRET_NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
 pub const ACTION_PATTERN: &str = r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$";
 
 /// Upper bounds on lists: they keep the API server's CEL cost estimate finite.
@@ -90,6 +92,11 @@ pub const MAX_TRIGGERS: usize = 64;
         "rule": "self.certification.phase != 'Certified' || !has(self.live) || !has(self.live.codeSha256) || (has(self.certification.codeSha256) && self.live.codeSha256 == self.certification.codeSha256)",
         "fieldPath": ".live.codeSha256",
         "message": "live.codeSha256 must be absent or equal certification.codeSha256 in phase Certified: a stale hotfix would drag the new live alias back"
+    },
+    {
+        "rule": "self.certification.phase != 'FromSkill' || (has(self.alexa) && has(self.triggers) && self.triggers.exists(t, has(t.alexaSkill)))",
+        "fieldPath": ".certification.phase",
+        "message": "certification.phase FromSkill needs an Alexa-aware set: spec.alexa.credentialsSecretRef and at least one alexaSkill trigger"
     },
     {
         "rule": "!has(self.stages) || self.stages.all(s, !(s.alias in self.aliases))",
@@ -177,6 +184,12 @@ pub struct LambdaAliasSetSpec {
     /// Observe and report only: never write to AWS.
     #[serde(default)]
     pub suspend: bool,
+
+    /// Makes the set Alexa-aware (with at least one alexaSkill trigger): the controller reads
+    /// each skill's stages and certification reviews from the Alexa Skill Management API and
+    /// never re-points the alias the skill's live stage calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alexa: Option<AlexaSettings>,
 }
 
 impl LambdaAliasSetSpec {
@@ -197,6 +210,7 @@ impl LambdaAliasSetSpec {
             retain_versions: None,
             deletion_policy: DeletionPolicy::default(),
             suspend: false,
+            alexa: None,
         }
     }
 }
@@ -207,6 +221,41 @@ impl LambdaAliasSetSpec {
 /// out, a `null` is pruned like any other absent field.
 fn optional_enum<T: JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     T::json_schema(generator)
+}
+
+impl LambdaAliasSetSpec {
+    /// Alexa-aware: skill credentials and at least one Alexa Skills Kit trigger.
+    pub fn is_alexa_aware(&self) -> bool {
+        self.alexa.is_some() && self.triggers.iter().any(|t| t.alexa_skill.is_some())
+    }
+
+    /// The skill ids of the Alexa triggers, in spec order, without repeats.
+    pub fn skill_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for id in self.triggers.iter().filter_map(|t| t.alexa_skill.as_ref()).map(|a| a.skill_id.as_str()) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+}
+
+/// Where the Skill Management API credentials of an Alexa-aware set come from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlexaSettings {
+    /// A Secret in the set's own namespace with the keys `clientId`, `clientSecret` and
+    /// `refreshToken` (a Login with Amazon security profile with access to the skill).
+    pub credentials_secret_ref: SecretRef,
+}
+
+/// A Secret in the set's namespace, by name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_NAME_PATTERN))]
+    pub name: String,
 }
 
 fn default_aliases() -> Vec<String> {
@@ -249,6 +298,10 @@ pub enum Phase {
     Certifying,
     /// The frozen candidate becomes live by swapping roles.
     Certified,
+    /// Derived from the skill's certification reviews and stages in the Alexa Skill Management
+    /// API (Alexa-aware sets only): Certifying while a review is in progress, Certified once the
+    /// skill's live stage calls the candidate, Development otherwise.
+    FromSkill,
 }
 
 impl Phase {
@@ -257,6 +310,7 @@ impl Phase {
             Phase::Development => "Development",
             Phase::Certifying => "Certifying",
             Phase::Certified => "Certified",
+            Phase::FromSkill => "FromSkill",
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct LambdaAliasSetStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub triggers: Vec<TriggerStatus>,
+    /// Alexa-aware sets: what the skill's stages call and its latest certification review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skill: Option<SkillStatus>,
     /// kstatus conditions: Ready, Reconciling, Stalled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -77,4 +80,33 @@ pub struct Rotation {
 pub struct TriggerStatus {
     pub name: String,
     pub aliases: Vec<String>,
+}
+
+/// The skill as the Alexa Skill Management API reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillStatus {
+    pub skill_id: String,
+    /// What the live stage's endpoint names: an alias (`PROD1`), `unqualified`, another function,
+    /// or `none` when the skill has no live stage yet.
+    pub live: String,
+    /// The same for the development stage.
+    pub development: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certification: Option<CertificationReview>,
+    /// Something to look at that does not block (e.g. the development stage does not call the
+    /// candidate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The latest certification review.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificationReview {
+    pub id: String,
+    /// IN_PROGRESS, SUCCEEDED, FAILED or CANCELLED.
+    pub status: String,
+    /// `skillSubmissionTimestamp`.
+    pub submitted_at: Time,
 }

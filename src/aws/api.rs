@@ -20,6 +20,8 @@ pub struct FunctionInfo {
     pub code_sha256: String,
     /// `RevisionId` of `$LATEST`, the precondition for `PublishVersion`.
     pub revision_id: String,
+    /// `LastModified` of `$LATEST` (unix seconds), when AWS reports it.
+    pub last_modified: Option<i64>,
 }
 
 /// One published version (never `$LATEST`).

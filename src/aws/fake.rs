@@ -81,6 +81,8 @@ struct State {
     /// Writes fail once `writes` reaches this.
     crash_at: Option<usize>,
     denied: BTreeSet<Operation>,
+    /// What `LastModified` a deploy records (unix seconds); tests move it with `set_clock`.
+    clock: i64,
 }
 
 #[derive(Debug)]
@@ -96,6 +98,8 @@ struct Function {
     aliases: BTreeMap<String, Alias>,
     /// Resource policy per qualifier ("" = unqualified); only non-empty policies are kept.
     policies: BTreeMap<String, Policy>,
+    /// `LastModified` of `$LATEST`, unix seconds.
+    last_modified: i64,
 }
 
 #[derive(Debug)]
@@ -209,8 +213,9 @@ fn mapping_state(enabled: bool) -> String {
 }
 
 impl Function {
-    fn new(arn: String, code_sha256: &str, revision_id: String) -> Self {
+    fn new(arn: String, code_sha256: &str, revision_id: String, last_modified: i64) -> Self {
         Function {
+            last_modified,
             arn,
             code_sha256: code_sha256.to_string(),
             revision_id,
@@ -227,6 +232,7 @@ impl Function {
             function_arn: self.arn.clone(),
             code_sha256: self.code_sha256.clone(),
             revision_id: self.revision_id.clone(),
+            last_modified: Some(self.last_modified),
         }
     }
 
@@ -738,6 +744,7 @@ impl FakeLambda {
                 targeted: Vec::new(),
                 crash_at: None,
                 denied: BTreeSet::new(),
+                clock: 0,
             }),
         }
     }
@@ -781,17 +788,25 @@ impl FakeLambda {
         let mut state = self.lock();
         let revision = state.new_revision();
         let arn = state.function_arn(name);
-        state.functions.insert(name.to_string(), Function::new(arn.clone(), code_sha256, revision));
+        let now = state.clock;
+        state.functions.insert(name.to_string(), Function::new(arn.clone(), code_sha256, revision, now));
         arn
+    }
+
+    /// The time (unix seconds) later deploys record as `LastModified`.
+    pub fn set_clock(&self, unix: i64) {
+        self.lock().clock = unix;
     }
 
     /// UpdateFunctionCode: `$LATEST` gets this hash and a new RevisionId.
     pub fn deploy(&self, function: &str, code_sha256: &str) -> AwsResult<FunctionInfo> {
         self.oob(|state| {
             let revision = state.new_revision();
+            let now = state.clock;
             let f = state.function_mut(function, Operation::GetFunction)?;
             f.code_sha256 = code_sha256.to_string();
             f.revision_id = revision;
+            f.last_modified = now;
             Ok(f.info())
         })
     }

@@ -35,6 +35,21 @@ impl SdkLambda {
     }
 }
 
+/// Lambda's `LastModified` (`2026-11-29T13:00:00.000+0000`: an offset without a colon, which
+/// RFC 3339 parsers refuse) as unix seconds.
+fn parse_last_modified(text: &str) -> Option<i64> {
+    let fixed = match text.len().checked_sub(5).map(|i| text.split_at(i)) {
+        Some((head, tail))
+            if (tail.starts_with('+') || tail.starts_with('-'))
+                && tail[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{head}{}:{}", &tail[..3], &tail[3..])
+        }
+        _ => text.to_string(),
+    };
+    fixed.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
 impl LambdaApi for SdkLambda {
     async fn get_function(&self, function: &str) -> AwsResult<FunctionInfo> {
         const OP: Operation = Operation::GetFunction;
@@ -46,6 +61,7 @@ impl LambdaApi for SdkLambda {
             code_sha256: required(OP, "CodeSha256", config.code_sha256())?,
             // moto omits RevisionId on functions; "" reads as "no precondition available".
             revision_id: config.revision_id().unwrap_or_default().to_owned(),
+            last_modified: config.last_modified().and_then(parse_last_modified),
         })
     }
 
@@ -752,6 +768,14 @@ fn short(message: impl Into<String>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn last_modified_reads_lambdas_offset_without_a_colon() {
+        assert_eq!(super::parse_last_modified("2026-11-29T13:00:00.000+0000"), Some(1_795_957_200));
+        assert_eq!(super::parse_last_modified("2026-11-29T14:00:00.000+0100"), Some(1_795_957_200));
+        assert_eq!(super::parse_last_modified("2026-11-29T13:00:00Z"), Some(1_795_957_200));
+        assert_eq!(super::parse_last_modified("yesterday"), None);
+    }
+
     use super::*;
 
     use aws_sdk_lambda::error::{ConnectorError, ErrorMetadata};

@@ -246,7 +246,7 @@ async fn plan(args: PlanArgs) -> ExitCode {
     for m in &manifests {
         let spec = &m.object.spec;
         let client = connections.client_for(spec).await;
-        match engine::plan_only(&*client, &m.owner(), spec, now()).await {
+        match engine::plan_only(&*client, &m.owner(), spec, None, now()).await {
             Ok((_, plan)) => {
                 pending |= !plan.actions.is_empty();
                 failed |= is_error(&plan.outcome);
@@ -307,7 +307,7 @@ async fn apply(args: ApplyArgs) -> ExitCode {
         let spec = &m.object.spec;
         let owner = m.owner();
         let client = connections.client_for(spec).await;
-        let (health, report) = match engine::converge(&*client, &owner, spec, now, 10).await {
+        let (health, report) = match engine::converge(&*client, &owner, spec, None, now, 10).await {
             Ok(done) => {
                 for d in &done.done {
                     eprintln!("{owner}: {} => {}", d.action, d.detail);

@@ -152,6 +152,19 @@ fn report_from(previous: Option<&LambdaAliasSetStatus>) -> Report {
             .as_ref()
             .map(|r| (r.at.0.as_second(), r.live_alias.clone(), r.version.clone())),
         triggers: s.triggers.clone(),
+        skill: s.skill.as_ref().map(|k| crate::plan::model::SkillReport {
+            skill_id: k.skill_id.clone(),
+            live: k.live.clone(),
+            development: k.development.clone(),
+            review: k.certification.as_ref().and_then(|c| {
+                Some(crate::plan::skill::Review {
+                    id: c.id.clone(),
+                    status: crate::plan::skill::CertificationStatus::parse(&c.status)?,
+                    submitted_at: c.submitted_at.0.as_second(),
+                })
+            }),
+            note: k.note.clone(),
+        }),
     }
 }
 
@@ -172,7 +185,9 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
         // Exactly when the previously live alias may be re-pointed.
         Outcome::Draining { until } => Action::requeue(Duration::from_secs((until - now).max(0) as u64 + 1)),
         Outcome::Progressing => Action::requeue(Duration::from_secs(5)),
-        Outcome::CodeMismatch { .. } => {
+        // Waiting on something outside the spec (a deploy, Amazon's publication): look again
+        // within a minute.
+        Outcome::CodeMismatch { .. } | Outcome::AwaitingPublication { .. } => {
             Action::requeue(jitter(resync.min(Duration::from_secs(60)), key, now))
         }
         Outcome::FunctionNotFound => Action::requeue(jitter(MISSING_FUNCTION_RETRY.max(resync), key, now)),
@@ -180,7 +195,8 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
         | Outcome::Suspended { .. }
         | Outcome::NothingToPromote
         | Outcome::OwnedByOther { .. }
-        | Outcome::VersionNotFound { .. } => Action::requeue(jitter(resync, key, now)),
+        | Outcome::VersionNotFound { .. }
+        | Outcome::SkillEndpointMismatch { .. } => Action::requeue(jitter(resync, key, now)),
     }
 }
 
@@ -256,7 +272,7 @@ async fn apply<P: LambdaProvider>(
 
     let aws = ctx.aws.client_for(&obj.spec).await;
     let clock = ctx.clock.clone();
-    let result = engine::converge(&*aws, &key, &obj.spec, move || clock(), 5).await;
+    let result = engine::converge(&*aws, &key, &obj.spec, None, move || clock(), 5).await;
     let (health, report, done, action) = match result {
         Ok(converged) => {
             let outcome = converged.last.plan.outcome.clone();

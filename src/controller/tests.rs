@@ -220,7 +220,7 @@ async fn invalid_spec_is_stalled_without_aws_calls_and_parked() {
 #[tokio::test]
 async fn another_sets_aliases_are_refused_with_a_warning_and_nothing_written() {
     let fake = fake_with_function();
-    crate::engine::converge(&*fake, "other/set", &spec(Phase::Development), || NOW, 5)
+    crate::engine::converge(&*fake, "other/set", &spec(Phase::Development), None, || NOW, 5)
         .await
         .expect("other set");
     let writes = fake.writes();
@@ -234,9 +234,13 @@ async fn another_sets_aliases_are_refused_with_a_warning_and_nothing_written() {
 #[tokio::test]
 async fn a_swap_requeues_exactly_at_drain_until() {
     let fake = fake_with_function();
-    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW - 1000, 5).await.expect("dev");
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), None, || NOW - 1000, 5)
+        .await
+        .expect("dev");
     fake.deploy(FUNCTION, "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("deploy");
-    crate::engine::converge(&*fake, OWNER, &spec(Phase::Certifying), || NOW - 500, 5).await.expect("freeze");
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Certifying), None, || NOW - 500, 5)
+        .await
+        .expect("freeze");
     let obj = object(spec(Phase::Certified), true, false);
     let (action, sink, patch) = status_scenario(obj, fake.clone()).await;
     assert_eq!(
@@ -275,7 +279,9 @@ async fn deleted(policy: DeletionPolicy, fake: Arc<FakeLambda>) -> Arc<MemorySin
 #[tokio::test]
 async fn deletion_with_retain_releases_ownership_and_keeps_every_alias_where_it_is() {
     let fake = fake_with_function();
-    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), None, || NOW, 5)
+        .await
+        .expect("converge");
     let before: Vec<(String, String)> =
         fake.aliases(FUNCTION).into_iter().map(|a| (a.name, a.function_version)).collect();
     let sink = deleted(DeletionPolicy::Retain, fake.clone()).await;
@@ -293,7 +299,9 @@ async fn deletion_with_retain_releases_ownership_and_keeps_every_alias_where_it_
 #[tokio::test]
 async fn deletion_with_delete_removes_the_aliases_but_never_the_function() {
     let fake = fake_with_function();
-    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), None, || NOW, 5)
+        .await
+        .expect("converge");
     let sink = deleted(DeletionPolicy::Delete, fake.clone()).await;
     assert!(fake.aliases(FUNCTION).is_empty());
     assert!(fake.latest(FUNCTION).is_some(), "the function stays");
@@ -308,7 +316,9 @@ async fn deletion_never_hangs_on_an_error_that_cannot_heal() {
     assert_eq!(reasons(&sink), ["CleanupSkipped"]);
     // Access denied: same.
     let denied = fake_with_function();
-    crate::engine::converge(&*denied, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    crate::engine::converge(&*denied, OWNER, &spec(Phase::Development), None, || NOW, 5)
+        .await
+        .expect("converge");
     denied.deny(crate::aws::Operation::DeleteAlias);
     let sink = deleted(DeletionPolicy::Delete, denied.clone()).await;
     let events = sink.events();
@@ -319,7 +329,9 @@ async fn deletion_never_hangs_on_an_error_that_cannot_heal() {
 #[tokio::test]
 async fn deletion_keeps_the_finalizer_on_a_transient_error() {
     let fake = fake_with_function();
-    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), || NOW, 5).await.expect("converge");
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), None, || NOW, 5)
+        .await
+        .expect("converge");
     fake.fail_next_on(crate::aws::Operation::UpdateAlias, 1, crate::aws::fake::Fault::Unavailable);
     let (ctx, mut handle, _sink) = context(fake);
     let obj = object(spec(Phase::Development), true, true);

@@ -9,6 +9,7 @@ pub mod status;
 
 use crate::api::LambdaAliasSetSpec;
 use crate::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
+use crate::plan::skill::SkillObservation;
 use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
 
 /// Reads everything the planner needs. A missing function is a snapshot without a function,
@@ -214,10 +215,11 @@ pub async fn plan_only<A: LambdaApi>(
     api: &A,
     owner: &str,
     spec: &LambdaAliasSetSpec,
+    skills: Option<&[SkillObservation]>,
     now: i64,
 ) -> Result<(Snapshot, Plan), AwsError> {
     let snapshot = observe(api, owner, spec).await?;
-    let plan = plan::plan(Input { owner, spec, observed: &snapshot, now });
+    let plan = plan::plan(Input { owner, spec, observed: &snapshot, now, skills });
     Ok((snapshot, plan))
 }
 
@@ -226,9 +228,10 @@ pub async fn reconcile_once<A: LambdaApi>(
     api: &A,
     owner: &str,
     spec: &LambdaAliasSetSpec,
+    skills: Option<&[SkillObservation]>,
     now: i64,
 ) -> Result<Pass, EngineError> {
-    let (snapshot, plan) = plan_only(api, owner, spec, now).await.map_err(EngineError::Observe)?;
+    let (snapshot, plan) = plan_only(api, owner, spec, skills, now).await.map_err(EngineError::Observe)?;
     let done =
         execute(api, spec, &snapshot, &plan.actions).await.map_err(|e| EngineError::Execute(Box::new(e)))?;
     Ok(Pass { snapshot, plan, done })
@@ -244,17 +247,19 @@ pub struct Converged {
 
 /// Repeats passes until a plan has no actions (converged, or only waiting on a drain timer,
 /// or blocked on something only a person can fix). A failed precondition re-observes.
+/// `skills`: an Alexa-aware set's skills as SMAPI reports them (observed once by the caller).
 pub async fn converge<A: LambdaApi>(
     api: &A,
     owner: &str,
     spec: &LambdaAliasSetSpec,
+    skills: Option<&[SkillObservation]>,
     now: impl Fn() -> i64,
     max_passes: usize,
 ) -> Result<Converged, EngineError> {
     let mut all = Vec::new();
     let mut preconditions = 0;
     for passes in 1..=max_passes {
-        match reconcile_once(api, owner, spec, now()).await {
+        match reconcile_once(api, owner, spec, skills, now()).await {
             Ok(pass) => {
                 let empty = pass.plan.actions.is_empty();
                 all.extend(pass.done.iter().cloned());

@@ -5,7 +5,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::{LambdaAliasSetStatus, Rotation};
+use crate::api::{CertificationReview, LambdaAliasSetStatus, Rotation, SkillStatus};
 use crate::aws::api::AwsError;
 use crate::plan::{Outcome, Report};
 
@@ -111,6 +111,19 @@ pub fn status(
             Some(Rotation { at: time(*at)?, live_alias: alias.clone(), version: version.clone() })
         }),
         triggers: report.triggers.clone(),
+        skill: report.skill.as_ref().map(|k| SkillStatus {
+            skill_id: k.skill_id.clone(),
+            live: k.live.clone(),
+            development: k.development.clone(),
+            certification: k.review.as_ref().and_then(|r| {
+                Some(CertificationReview {
+                    id: r.id.clone(),
+                    status: r.status.as_str().to_string(),
+                    submitted_at: time(r.submitted_at)?,
+                })
+            }),
+            note: k.note.clone(),
+        }),
         conditions: vec![
             condition("Ready", health.ready, health, generation, now, previous),
             condition("Reconciling", health.reconciling, health, generation, now, previous),

@@ -7,6 +7,9 @@
 
 pub mod marker;
 pub mod model;
+pub mod skill;
+
+use skill::{CertificationStatus, SkillObservation, StageEndpoints, StageTarget};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +17,7 @@ use crate::api::{AlexaSkillKind, AliasStatus, LambdaAliasSetSpec, Phase, Trigger
 use crate::aws::api::{AliasInfo, Statement};
 
 pub use marker::{Marker, Role, VersionRef};
-pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, Snapshot};
+pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport, Snapshot};
 
 /// Statement ids the set owns start with this; everything else in a policy is foreign.
 pub const SID_PREFIX: &str = "las-";
@@ -131,7 +134,11 @@ pub fn plan(input: Input<'_>) -> Plan {
     if let Some(outcome) = planner.ownership(&roles) {
         return Plan { actions: Vec::new(), outcome, report };
     }
-    let swapped = planner.pair(&roles);
+    if let Some(outcome) = planner.skill_mismatch(&roles) {
+        return Plan { actions: Vec::new(), outcome, report };
+    }
+    let phase = planner.effective_phase(&roles);
+    let swapped = planner.pair(&roles, phase);
     if !swapped {
         planner.stages();
         planner.stale_stages(&roles);
@@ -149,6 +156,7 @@ pub fn plan(input: Input<'_>) -> Plan {
         });
     }
     actions.append(&mut planner.actions);
+    let held = planner.interlock(&roles, &mut actions);
     // Versions are collected only once everything else agrees, so that no version about to be
     // referenced can be deleted.
     if actions.is_empty() {
@@ -163,6 +171,8 @@ pub fn plan(input: Input<'_>) -> Plan {
         Outcome::Suspended { pending: actions.len() }
     } else if !actions.is_empty() {
         Outcome::Progressing
+    } else if let Some(message) = held {
+        Outcome::AwaitingPublication { message }
     } else if let Some(until) = planner.waiting {
         Outcome::Draining { until }
     } else {
@@ -226,6 +236,10 @@ impl<'a> Planner<'a> {
             (Some(e0), Some(e1)) => e1 > e0,
             (Some(_), None) => false,
             (None, Some(_)) => true,
+            // An Alexa-aware set adopts the alias the skill's live stage calls as live.
+            (None, None) if !is_candidate(&m0) && !is_candidate(&m1) => {
+                self.live_stage_aliases().is_some_and(|a| a.len() == 1 && a.contains(second))
+            }
             (None, None) => is_candidate(&m0) && !is_candidate(&m1),
         };
         let (live, candidate, live_alias, candidate_alias, lm, cm) =
@@ -383,10 +397,9 @@ impl<'a> Planner<'a> {
 
     /// The live/candidate pair. Returns true when the plan is a swap (nothing else is planned
     /// with it: the next plan sees the new roles).
-    fn pair(&mut self, roles: &Roles<'a>) -> bool {
+    fn pair(&mut self, roles: &Roles<'a>, phase: Phase) -> bool {
         let spec = self.spec();
         let owner = self.input.owner;
-        let phase = spec.certification.phase;
 
         // Certified with a frozen candidate: swap by one write, and nothing else.
         let frozen = roles
@@ -408,6 +421,13 @@ impl<'a> Planner<'a> {
                         self.sha_of(VersionRef::Number(n)).unwrap_or("unknown code")
                     ),
                 });
+                return true;
+            }
+            // Alexa-aware: the roles swap only once Amazon has published the certified skill,
+            // whose live stage then calls the candidate. Before that the live skill still calls
+            // the live alias, which must not become the candidate (and later track $LATEST).
+            if let Some(message) = self.publication_pending(roles.candidate) {
+                self.block(Outcome::AwaitingPublication { message });
                 return true;
             }
             let mut marker = Marker::new(owner, Role::Live);
@@ -494,6 +514,7 @@ impl<'a> Planner<'a> {
                 } else {
                     match frozen {
                         Some(f @ VersionRef::Number(n)) if self.snapshot().version(n).is_some() => Some(f),
+                        _ if spec.certification.phase == Phase::FromSkill => self.submitted_code(),
                         _ => Some(self.need_publish(spec.certification.description.clone())),
                     }
                 };
@@ -509,7 +530,8 @@ impl<'a> Planner<'a> {
                 let change = if frozen == Some(target) { AliasChange::Drift } else { AliasChange::Freeze };
                 self.ensure(roles.candidate, target, marker, change);
             }
-            Phase::Certified => {
+            // FromSkill is resolved to one of the three by `effective_phase` before this.
+            Phase::Certified | Phase::FromSkill => {
                 // After a swap (and its drain) the previous live alias becomes the candidate and
                 // tracks $LATEST; the recorded phase says this round's promotion is done.
                 marker.phase = Some(Phase::Certified);
@@ -724,6 +746,213 @@ impl<'a> Planner<'a> {
         }
     }
 
+    // ----- Alexa-aware sets: the interlock with the skill's stages (issue: the live skill
+    // never breaks). Inert when `input.skills` is None.
+
+    fn function_arn(&self) -> &'a str {
+        self.snapshot().function.as_ref().map(|f| f.function_arn.as_str()).unwrap_or_default()
+    }
+
+    /// What each skill's live stage calls, for the skills that have a live stage.
+    fn live_targets(&self) -> Vec<(&'a SkillObservation, StageTarget)> {
+        let arn = self.function_arn();
+        self.input
+            .skills
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|skill| skill.live.as_ref().map(|live| (skill, StageTarget::of(live, arn))))
+            .collect()
+    }
+
+    /// Every alias of this function that a skill's live stage calls (`None`: not Alexa-aware).
+    fn live_stage_aliases(&self) -> Option<BTreeSet<String>> {
+        self.input.skills?;
+        Some(self.live_targets().into_iter().flat_map(|(_, t)| t.aliases).collect())
+    }
+
+    /// A live stage that calls anything but the pair: nothing is safe to write.
+    fn skill_mismatch(&self, roles: &Roles<'_>) -> Option<Outcome> {
+        for (skill, target) in self.live_targets() {
+            let outside = target.aliases.iter().any(|a| a != roles.live && a != roles.candidate);
+            if outside
+                || target.aliases.is_empty()
+                || !target.unaliased.is_empty()
+                || !target.elsewhere.is_empty()
+            {
+                return Some(Outcome::SkillEndpointMismatch {
+                    message: format!(
+                        "skill {}'s live stage calls {}, which is neither {} nor {} of this function: point \
+                         the skill's endpoint at one of them (or fix spec.aliases); nothing was written",
+                        skill.skill_id,
+                        target.describe(),
+                        roles.live,
+                        roles.candidate
+                    ),
+                });
+            }
+        }
+        None
+    }
+
+    /// Why a swap to `candidate` must wait: some skill's live stage does not call it yet.
+    fn publication_pending(&self, candidate: &str) -> Option<String> {
+        let skills = self.input.skills?;
+        let arn = self.function_arn();
+        for skill in skills {
+            let calls = skill.live.as_ref().map(|l| StageTarget::of(l, arn));
+            if calls.as_ref().and_then(StageTarget::single_alias) != Some(candidate) {
+                let what = calls.map_or_else(
+                    || "nothing (the skill has no live stage yet)".to_string(),
+                    |t| t.describe(),
+                );
+                return Some(format!(
+                    "phase is Certified, but skill {}'s live stage still calls {what}: the roles swap once Amazon \
+                     publishes the certified skill version, whose endpoint is {candidate}",
+                    skill.skill_id
+                ));
+            }
+        }
+        None
+    }
+
+    /// The skill the phase is derived from: the first Alexa trigger's.
+    fn primary_skill(&self) -> Option<&'a SkillObservation> {
+        self.input.skills.and_then(|s| s.first())
+    }
+
+    /// `certification.phase`, with `FromSkill` resolved from the skill's reviews and stages.
+    fn effective_phase(&self, roles: &Roles<'_>) -> Phase {
+        let declared = self.spec().certification.phase;
+        if declared != Phase::FromSkill {
+            return declared;
+        }
+        let Some(skill) = self.primary_skill() else {
+            // The engine never plans FromSkill without the skill's state; Certifying holds what
+            // is frozen and publishes nothing new without a review to date it.
+            return Phase::Certifying;
+        };
+        let frozen = roles.candidate_marker.as_ref().is_some_and(|m| {
+            m.role == Role::Candidate && m.phase == Some(Phase::Certifying) && m.frozen.is_some()
+        });
+        let live_calls_candidate = skill
+            .live
+            .as_ref()
+            .and_then(|l| StageTarget::of(l, self.function_arn()).single_alias().map(str::to_string))
+            .is_some_and(|a| a == roles.candidate);
+        if live_calls_candidate && frozen {
+            return Phase::Certified;
+        }
+        let last_rotation = roles.live_marker.as_ref().and_then(|m| m.at);
+        match &skill.latest_review {
+            Some(r) if r.status == CertificationStatus::InProgress => Phase::Certifying,
+            // Certified by Amazon and not yet published (submitted after the last swap): keep
+            // the submitted code frozen until the live stage calls it.
+            Some(r)
+                if r.status == CertificationStatus::Succeeded
+                    && last_rotation.is_none_or(|at| r.submitted_at > at) =>
+            {
+                Phase::Certifying
+            }
+            _ => Phase::Development,
+        }
+    }
+
+    /// FromSkill, Certifying, nothing frozen yet: the code on `$LATEST` when the skill was
+    /// submitted. Lambda keeps no history of `$LATEST`, so it is published only if it has not
+    /// changed since; otherwise the spec must name the submitted code.
+    fn submitted_code(&mut self) -> Option<VersionRef> {
+        let submitted = self.primary_skill().and_then(|s| s.latest_review.as_ref()).map(|r| r.submitted_at);
+        let modified = self.snapshot().function.as_ref().and_then(|f| f.last_modified);
+        if let (Some(submitted), Some(modified)) = (submitted, modified)
+            && modified <= submitted
+        {
+            return Some(self.need_publish(self.spec().certification.description.clone()));
+        }
+        let mut newest: Vec<&crate::aws::api::VersionInfo> = self.snapshot().versions.iter().collect();
+        newest.sort_by_key(|v| std::cmp::Reverse(v.version));
+        let published: Vec<String> =
+            newest.iter().take(3).map(|v| format!("version {} has {}", v.version, v.code_sha256)).collect();
+        self.block(Outcome::CodeMismatch {
+            field: "spec.certification.codeSha256".into(),
+            wanted: format!(
+                "unset, so the code submitted for certification at {} is frozen",
+                submitted.map_or_else(|| "an unknown time".to_string(), model::rfc3339)
+            ),
+            found: format!(
+                "$LATEST (now {}) was modified at {}, after the submission, and Lambda keeps no history of \
+                 $LATEST: set spec.certification.codeSha256 to the hash of the code you submitted{}",
+                self.latest_sha,
+                modified.map_or_else(|| "an unknown time".to_string(), model::rfc3339),
+                if published.is_empty() { String::new() } else { format!(" ({})", published.join(", ")) }
+            ),
+        });
+        None
+    }
+
+    /// Drops every write that would re-point, move to `$LATEST` or delete an alias a skill's live
+    /// stage calls, except a hotfix of the live alias itself. Returns why something was held.
+    fn interlock(&self, roles: &Roles<'_>, actions: &mut Vec<Action>) -> Option<String> {
+        let protected = self.live_stage_aliases()?;
+        let mut held: Vec<String> = Vec::new();
+        actions.retain(|action| {
+            let (alias, moves) = match action {
+                Action::UpdateAlias { alias, version, change, .. } => {
+                    let current =
+                        self.snapshot().alias(alias).and_then(|a| VersionRef::parse(&a.function_version));
+                    let moves = *version == VersionRef::Published || Some(*version) != current;
+                    let hotfix = *change == AliasChange::Hotfix && alias == roles.live;
+                    (alias, moves && !hotfix)
+                }
+                Action::DeleteAlias { alias } => (alias, true),
+                _ => return true,
+            };
+            if moves && protected.contains(alias) {
+                let version =
+                    self.snapshot().alias(alias).map(|a| a.function_version.clone()).unwrap_or_default();
+                held.push(format!("{alias} stays on version {version}"));
+                return false;
+            }
+            true
+        });
+        if held.is_empty() {
+            return None;
+        }
+        // A PublishVersion only needed by a held write is harmless: it is kept (the version is
+        // there for the next round) rather than second-guessed.
+        Some(format!(
+            "{}: the skill's live stage still calls it; it changes once Amazon publishes a skill version \
+             that calls another alias (or by a hotfix of the live alias itself)",
+            held.join("; ")
+        ))
+    }
+
+    fn skill_report(&self, roles: &Roles<'_>) -> Option<SkillReport> {
+        let skill = self.primary_skill()?;
+        let arn = self.function_arn();
+        let describe = |stage: Option<&StageEndpoints>| {
+            stage.map_or_else(|| "none".to_string(), |s| StageTarget::of(s, arn).describe())
+        };
+        let development = describe(skill.development.as_ref());
+        let note = skill
+            .development
+            .as_ref()
+            .filter(|d| StageTarget::of(d, arn).single_alias() != Some(roles.candidate))
+            .map(|_| {
+                format!(
+                    "the skill's development stage calls {development}, not the candidate {}: a certification \
+                     round would test other code than the candidate's",
+                    roles.candidate
+                )
+            });
+        Some(SkillReport {
+            skill_id: skill.skill_id.clone(),
+            live: describe(skill.live.as_ref()),
+            development,
+            review: skill.latest_review.clone(),
+            note,
+        })
+    }
+
     fn alias_status(&self, name: &str) -> Option<AliasStatus> {
         let alias = self.snapshot().alias(name)?;
         let sha = VersionRef::parse(&alias.function_version).and_then(|v| self.sha_of(v)).map(str::to_string);
@@ -775,6 +1004,7 @@ impl<'a> Planner<'a> {
             drain_until,
             last_rotation,
             triggers,
+            skill: self.skill_report(roles),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::api::{AliasStatus, LambdaAliasSetSpec, Phase, TriggerStatus};
 use crate::aws::api::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 use super::marker::{Marker, VersionRef};
+use super::skill::{Review, SkillObservation};
 
 /// What the adapter observed in AWS for one set, from scratch.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -43,6 +44,9 @@ pub struct Input<'a> {
     pub observed: &'a Snapshot,
     /// Unix seconds.
     pub now: i64,
+    /// Alexa-aware sets: each skill's state from SMAPI (one per distinct skill id of the Alexa
+    /// triggers, in spec order). `None`: not Alexa-aware, no interlock.
+    pub skills: Option<&'a [SkillObservation]>,
 }
 
 /// Why an alias is written: the Kubernetes Event and the CLI output say it.
@@ -250,6 +254,15 @@ pub enum Outcome {
         owner: String,
     },
     FunctionNotFound,
+    /// Alexa-aware: a write waits for Amazon to publish the certified skill (the skill's live
+    /// stage does not call the candidate yet), or an alias the live stage calls is held.
+    AwaitingPublication {
+        message: String,
+    },
+    /// Alexa-aware: the skill's live stage calls neither alias of the pair; nothing written.
+    SkillEndpointMismatch {
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -265,6 +278,8 @@ impl Outcome {
             Outcome::NothingToPromote => "NothingToPromote",
             Outcome::OwnedByOther { .. } => "OwnedByOther",
             Outcome::FunctionNotFound => "FunctionNotFound",
+            Outcome::AwaitingPublication { .. } => "AwaitingPublication",
+            Outcome::SkillEndpointMismatch { .. } => "SkillEndpointMismatch",
         }
     }
 
@@ -281,6 +296,7 @@ impl Outcome {
                 | Outcome::OwnedByOther { .. }
                 | Outcome::FunctionNotFound
                 | Outcome::VersionNotFound { .. }
+                | Outcome::SkillEndpointMismatch { .. }
         )
     }
 
@@ -305,6 +321,7 @@ impl Outcome {
                 "alias {alias} is owned by LambdaAliasSet {owner}; two sets cannot manage one alias, nothing was written"
             ),
             Outcome::FunctionNotFound => "the function does not exist (or is not visible with these credentials)".to_string(),
+            Outcome::AwaitingPublication { message } | Outcome::SkillEndpointMismatch { message } => message.clone(),
         }
     }
 }
@@ -329,6 +346,20 @@ pub struct Report {
     /// (unix seconds, live alias, promoted version)
     pub last_rotation: Option<(i64, String, String)>,
     pub triggers: Vec<TriggerStatus>,
+    /// Alexa-aware sets: the skill as SMAPI reports it.
+    pub skill: Option<SkillReport>,
+}
+
+/// What the status says of the (first) skill of an Alexa-aware set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SkillReport {
+    pub skill_id: String,
+    /// What the live stage calls (an alias, `unqualified`, another function, or `none`).
+    pub live: String,
+    pub development: String,
+    pub review: Option<Review>,
+    /// Worth a Warning, not blocking (the development stage does not call the candidate).
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
