@@ -917,8 +917,18 @@ impl<'a> Planner<'a> {
         if held.is_empty() {
             return None;
         }
-        // A PublishVersion only needed by a held write is harmless: it is kept (the version is
-        // there for the next round) rather than second-guessed.
+        // A publish that only a held write needed goes too: a plan that keeps an action forever
+        // never settles.
+        let uses_published = actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::UpdateAlias { version: VersionRef::Published, .. }
+                    | Action::CreateAlias { version: VersionRef::Published, .. }
+            )
+        });
+        if !uses_published {
+            actions.retain(|a| !matches!(a, Action::PublishVersion { .. }));
+        }
         Some(format!(
             "{}: the skill's live stage still calls it; it changes once Amazon publishes a skill version \
              that calls another alias (or by a hotfix of the live alias itself)",
