@@ -4,6 +4,7 @@
 //! Layout: [`api`] (the CRD types, no I/O), [`plan`] (the pure planner), [`aws`] (the adapter),
 //! [`controller`] (the Kubernetes glue) and [`cli`] (the verbs of the one binary).
 
+pub mod alexa;
 pub mod api;
 pub mod aws;
 pub mod cli;

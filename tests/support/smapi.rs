@@ -1,0 +1,441 @@
+//! The fake Alexa Skill Management API + Login with Amazon (`fake_smapi.py`), one per test binary.
+//!
+//! [`fake_smapi()`] starts it on a free loopback port the first time, from the venv Python (the
+//! one moto runs from: Flask comes with it), and stops it at exit, like moto in `super`. Tests
+//! share it, so each one makes its own vendor, client and skill ids ([`unique_skill_id`],
+//! [`FakeSmapi::client`]); throttles, outages, token expiry and request counts are per skill or
+//! per client, so parallel tests do not see each other.
+//!
+//! ```ignore
+//! let fake = support::smapi::fake_smapi();
+//! let vendor = unique_vendor();
+//! let credentials = fake.client(&vendor);
+//! let skill = unique_skill_id();
+//! let live = Stage::custom(&format!("{arn}:PROD1"));
+//! fake.create_skill(&skill, &vendor, &Stage::custom(&format!("{arn}:PROD2")), Some(&live));
+//! fake.submit(&skill);
+//! fake.certify(&skill);
+//! fake.publish(&skill); // live = the manifest submitted
+//! // the code under test: fake.settings(), or the CLI flags
+//! // --smapi-endpoint fake.url() --lwa-endpoint fake.lwa_url()
+//! ```
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use lambda_alias_controller::alexa::{AlexaCredentials, SmapiSettings};
+use serde_json::{Value, json};
+
+/// Certifications per page: small, so that every list of three reviews or more is paged.
+pub const PAGE_SIZE: usize = 2;
+const START_ATTEMPTS: usize = 3;
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const READY_POLL: Duration = Duration::from_millis(100);
+
+/// A handle on the running fake.
+pub struct FakeSmapi {
+    port: u16,
+    log: PathBuf,
+}
+
+static FAKE: OnceLock<Result<FakeSmapi, String>> = OnceLock::new();
+static FAKE_PID: AtomicI32 = AtomicI32::new(0);
+
+/// The shared fake, started on first use. Panics (the test fails, never skips) when it cannot start.
+pub fn fake_smapi() -> &'static FakeSmapi {
+    match FAKE.get_or_init(start_on_supervisor_thread) {
+        Ok(fake) => fake,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// A skill id no other test uses: `amzn1.ask.skill.test-<pid>-<n>`.
+pub fn unique_skill_id() -> String {
+    super::unique_name("amzn1.ask.skill.test")
+}
+
+/// A vendor id no other test uses.
+pub fn unique_vendor() -> String {
+    super::unique_name("M2VENDOR")
+}
+
+/// One skill stage's endpoints, as the fake builds its manifest: `apis.<kind>.endpoint.uri` and
+/// `apis.<kind>.regions.<REGION>.endpoint.uri`.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    kind: &'static str,
+    uri: Option<String>,
+    regions: Vec<(String, String)>,
+}
+
+impl Stage {
+    /// A custom skill's stage calling `uri` (a Lambda ARN, alias qualifier included).
+    pub fn custom(uri: &str) -> Stage {
+        Stage { kind: "custom", uri: Some(uri.to_string()), regions: Vec::new() }
+    }
+
+    /// A smart home skill's stage calling `uri`.
+    pub fn smart_home(uri: &str) -> Stage {
+        Stage { kind: "smartHome", uri: Some(uri.to_string()), regions: Vec::new() }
+    }
+
+    /// Adds a per-region endpoint (`NA`, `EU` or `FE`).
+    pub fn region(mut self, region: &str, uri: &str) -> Stage {
+        self.regions.push((region.to_string(), uri.to_string()));
+        self
+    }
+
+    /// Drops the default endpoint (a manifest with per-region endpoints only).
+    pub fn without_default(mut self) -> Stage {
+        self.uri = None;
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let regions: serde_json::Map<String, Value> =
+            self.regions.iter().map(|(r, u)| (r.clone(), Value::String(u.clone()))).collect();
+        json!({"kind": self.kind, "uri": self.uri, "regions": regions})
+    }
+}
+
+impl FakeSmapi {
+    /// SMAPI's base URL (`--smapi-endpoint`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// LWA's token URL (`--lwa-endpoint`).
+    pub fn lwa_url(&self) -> String {
+        format!("{}/auth/o2/token", self.url())
+    }
+
+    /// Settings that point the crate's SMAPI client at the fake.
+    pub fn settings(&self) -> SmapiSettings {
+        SmapiSettings { smapi_endpoint: self.url(), lwa_endpoint: self.lwa_url() }
+    }
+
+    /// The fake's log file (its stdout and stderr), for messages in failing tests.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// New LWA credentials (client id, secret, refresh token, all unique) of a user of `vendor`;
+    /// access tokens last an hour.
+    pub fn client(&self, vendor: &str) -> AlexaCredentials {
+        self.client_with_token_lifetime(vendor, 3600)
+    }
+
+    /// [`Self::client`] whose access tokens expire `expires_in` seconds after they are issued.
+    pub fn client_with_token_lifetime(&self, vendor: &str, expires_in: u64) -> AlexaCredentials {
+        let credentials = AlexaCredentials {
+            client_id: super::unique_name("amzn1.application-oa2-client.test"),
+            client_secret: super::unique_name("secret"),
+            refresh_token: super::unique_name("Atzr|refresh"),
+        };
+        self.control(
+            "POST",
+            "/_fake/clients",
+            &json!({
+                "clientId": credentials.client_id,
+                "clientSecret": credentials.client_secret,
+                "refreshToken": credentials.refresh_token,
+                "vendorId": vendor,
+                "tokenExpiresIn": expires_in,
+            }),
+        );
+        credentials
+    }
+
+    /// A second refresh token for the same LWA client (another authorization by a user of
+    /// `vendor`), as when a Secret is rotated: same client id and secret, new refresh token.
+    pub fn another_refresh_token(&self, credentials: &AlexaCredentials, vendor: &str) -> AlexaCredentials {
+        let rotated =
+            AlexaCredentials { refresh_token: super::unique_name("Atzr|refresh"), ..credentials.clone() };
+        self.control(
+            "POST",
+            "/_fake/clients",
+            &json!({
+                "clientId": rotated.client_id,
+                "clientSecret": rotated.client_secret,
+                "refreshToken": rotated.refresh_token,
+                "vendorId": vendor,
+            }),
+        );
+        rotated
+    }
+
+    /// Creates a skill of `vendor` with its development stage and, when given, its live stage.
+    pub fn create_skill(&self, skill_id: &str, vendor: &str, development: &Stage, live: Option<&Stage>) {
+        let body = json!({
+            "vendorId": vendor,
+            "development": development.to_json(),
+            "live": live.map(Stage::to_json),
+        });
+        self.control("POST", &format!("/_fake/skills/{skill_id}"), &body);
+    }
+
+    /// Replaces a stage's manifest (`development` or `live`); `None` removes it (404 from then on).
+    pub fn set_stage(&self, skill_id: &str, stage: &str, endpoints: Option<&Stage>) {
+        let body = endpoints.map(Stage::to_json).unwrap_or(Value::Null);
+        self.control("PUT", &format!("/_fake/skills/{skill_id}/stages/{stage}"), &body);
+    }
+
+    /// Submits the development stage for certification now: a new IN_PROGRESS review. Returns its id.
+    pub fn submit(&self, skill_id: &str) -> String {
+        self.submit_body(skill_id, json!({}))
+    }
+
+    /// [`Self::submit`] with `skillSubmissionTimestamp` = `unix_seconds` (fractions allowed).
+    pub fn submit_at(&self, skill_id: &str, unix_seconds: f64) -> String {
+        self.submit_body(skill_id, json!({"submittedAt": unix_seconds}))
+    }
+
+    fn submit_body(&self, skill_id: &str, body: Value) -> String {
+        let answer = self.control("POST", &format!("/_fake/skills/{skill_id}/submit"), &body);
+        answer["id"].as_str().unwrap_or_else(|| panic!("submit answered {answer}")).to_string()
+    }
+
+    /// The review in progress succeeds (certified, not yet published: see [`Self::publish`]).
+    pub fn certify(&self, skill_id: &str) {
+        self.control("POST", &format!("/_fake/skills/{skill_id}/certify"), &json!({}));
+    }
+
+    /// The review in progress fails.
+    pub fn fail(&self, skill_id: &str) {
+        self.control("POST", &format!("/_fake/skills/{skill_id}/fail"), &json!({}));
+    }
+
+    /// The review in progress is withdrawn (CANCELLED).
+    pub fn cancel(&self, skill_id: &str) {
+        self.control("POST", &format!("/_fake/skills/{skill_id}/cancel"), &json!({}));
+    }
+
+    /// Publishes the newest certified review: the live stage becomes the manifest submitted.
+    pub fn publish(&self, skill_id: &str) {
+        self.control("POST", &format!("/_fake/skills/{skill_id}/publish"), &json!({}));
+    }
+
+    /// The next `count` SMAPI calls for the skill answer 429 with `Retry-After: retry_after_secs`.
+    pub fn throttle(&self, skill_id: &str, count: u32, retry_after_secs: u32) {
+        let body = json!({"count": count, "retryAfter": retry_after_secs});
+        self.control("POST", &format!("/_fake/skills/{skill_id}/throttle"), &body);
+    }
+
+    /// The next `count` SMAPI calls for the skill answer `status` (5xx).
+    pub fn outage(&self, skill_id: &str, count: u32, status: u16) {
+        let body = json!({"count": count, "status": status});
+        self.control("POST", &format!("/_fake/skills/{skill_id}/outage"), &body);
+    }
+
+    /// Every access token issued to the client expires now, on the server side only (the client's
+    /// cache still holds it, as after a server-side revocation).
+    pub fn expire_tokens(&self, client_id: &str) {
+        self.control(
+            "POST",
+            &format!("/_fake/clients/{}/expire-tokens", super::url_encode(client_id)),
+            &json!({}),
+        );
+    }
+
+    /// How many token requests (granted or refused) the client has made to LWA.
+    pub fn token_requests(&self, client_id: &str) -> usize {
+        self.count("lwa", &format!("clientId={}", super::url_encode(client_id)))
+    }
+
+    /// How many SMAPI calls (any answer) were made for the skill.
+    pub fn smapi_requests(&self, skill_id: &str) -> usize {
+        self.count("smapi", &format!("skillId={}", super::url_encode(skill_id)))
+    }
+
+    /// The SMAPI calls made for the skill, oldest first: `(status, path with query)`.
+    pub fn smapi_calls(&self, skill_id: &str) -> Vec<(u16, String)> {
+        let answer = self.control(
+            "GET",
+            &format!("/_fake/requests?skillId={}", super::url_encode(skill_id)),
+            &Value::Null,
+        );
+        answer["requests"]
+            .as_array()
+            .unwrap_or_else(|| panic!("requests answered {answer}"))
+            .iter()
+            .filter(|r| r["api"] == "smapi")
+            .map(|r| {
+                let status = r["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
+                (status, r["path"].as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    fn count(&self, api: &str, filter: &str) -> usize {
+        let answer = self.control("GET", &format!("/_fake/requests?{filter}"), &Value::Null);
+        answer[api]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or_else(|| panic!("requests answered {answer}"))
+    }
+
+    /// One control call; panics unless the fake answers 2xx with JSON.
+    fn control(&self, method: &str, path_and_query: &str, body: &Value) -> Value {
+        let body = if body.is_null() && method == "GET" { String::new() } else { body.to_string() };
+        let request = format!(
+            "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            len = body.len()
+        );
+        let (status, response) = super::http_exchange(self.port, &request).unwrap_or_else(|e| {
+            panic!("fake SMAPI {method} {path_and_query}: {e} (log: {})", self.log.display())
+        });
+        let text = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        assert!(
+            (200..300).contains(&status),
+            "fake SMAPI {method} {path_and_query} answered {status}: {text}"
+        );
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("fake SMAPI {method} {path_and_query}: {e}: {text}"))
+    }
+}
+
+/// A YAML credentials file's content (`--alexa-credentials FILE`).
+pub fn credentials_yaml(credentials: &AlexaCredentials) -> String {
+    format!(
+        "clientId: {}\nclientSecret: {}\nrefreshToken: {}\n",
+        json!(credentials.client_id),
+        json!(credentials.client_secret),
+        json!(credentials.refresh_token)
+    )
+}
+
+/// Starts the fake from a thread that lives as long as the process (see `super` for why).
+fn start_on_supervisor_thread() -> Result<FakeSmapi, String> {
+    let python = super::moto_python_path();
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("fake-smapi-supervisor".to_owned())
+        .spawn(move || {
+            let result = start(&python);
+            let started = result.is_ok();
+            let _ = tx.send(result);
+            if started {
+                loop {
+                    std::thread::park();
+                }
+            }
+        })
+        .map_err(|e| format!("cannot spawn the fake SMAPI supervisor thread: {e}"))?;
+    rx.recv().map_err(|_| "the fake SMAPI supervisor thread died while starting it".to_owned())?
+}
+
+fn start(python: &Path) -> Result<FakeSmapi, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_smapi.py");
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut failures = Vec::new();
+    for _ in 0..START_ATTEMPTS {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let port = super::free_port().map_err(|e| format!("cannot pick a loopback port: {e}"))?;
+        let log = std::env::temp_dir().join(format!("lac-fake-smapi-{}-{port}.log", std::process::id()));
+        let mut child = spawn(python, &script, port, &log)
+            .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+        match wait_ready(&mut child, port, deadline) {
+            Ok(()) => {
+                let pid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
+                FAKE_PID.store(pid, Ordering::SeqCst);
+                register_atexit_stop();
+                eprintln!("fake SMAPI ready on 127.0.0.1:{port} (pid {pid}); log: {}", log.display());
+                return Ok(FakeSmapi { port, log });
+            }
+            Err(reason) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                failures.push(format!(
+                    "port {port}: {reason}\n--- tail of {} ---\n{}",
+                    log.display(),
+                    super::log_tail(&log)
+                ));
+            }
+        }
+    }
+    Err(format!("the fake SMAPI ({}) did not start:\n{}", script.display(), failures.join("\n")))
+}
+
+fn spawn(python: &Path, script: &Path, port: u16, log: &Path) -> std::io::Result<Child> {
+    let out = File::create(log)?;
+    let err = out.try_clone()?;
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string(), "--page-size", &PAGE_SIZE.to_string()])
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    // SAFETY: as in `super::spawn`: prctl is async-signal-safe; the kernel SIGTERMs the fake when
+    // the supervisor thread dies (the test process aborted or was killed before atexit).
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+fn wait_ready(child: &mut Child, port: u16, deadline: Instant) -> Result<(), String> {
+    let mut last_error = String::from("no attempt made");
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited during startup with {status}"));
+        }
+        let probe =
+            format!("GET /_fake/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        match super::http_exchange(port, &probe) {
+            Ok((200, _)) => return Ok(()),
+            Ok((status, body)) => last_error = format!("HTTP {status}: {body:.200}"),
+            Err(e) => last_error = e.to_string(),
+        }
+        std::thread::sleep(READY_POLL);
+    }
+    Err(format!("no answer before the deadline (last error: {last_error})"))
+}
+
+fn register_atexit_stop() {
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        // SAFETY: a plain `extern "C" fn()` without captured state; PR_SET_PDEATHSIG stays the net
+        // if registration fails.
+        unsafe {
+            libc::atexit(stop_fake_at_exit);
+        }
+    });
+}
+
+/// At process exit: SIGTERM the fake by its PID, reap it within ~2 s, else SIGKILL.
+extern "C" fn stop_fake_at_exit() {
+    let pid = FAKE_PID.swap(0, Ordering::SeqCst);
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: `pid` is our own child, never reaped elsewhere (the supervisor never waits on it).
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+        let mut status = 0;
+        for _ in 0..100 {
+            if libc::waitpid(pid, &raw mut status, libc::WNOHANG) != 0 {
+                return;
+            }
+            libc::usleep(20_000);
+        }
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &raw mut status, 0);
+    }
+}
