@@ -12,6 +12,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
 use kube::ResourceExt;
@@ -113,6 +114,9 @@ fn step_needing(grant: &Grant) -> Option<(&'static str, Consequence)> {
             "counting a repeated Event in its series (two aliases created in one reconcile)",
             Consequence::None,
         ),
+        ("", "secrets", "get") => {
+            ("reading an Alexa-aware set's credentials Secret, before any AWS call", Consequence::NoAws)
+        }
         ("coordination.k8s.io", "leases", "get") => ("reading the leader Lease", Consequence::NoFinalizer),
         ("coordination.k8s.io", "leases", "create") => {
             ("creating the leader Lease", Consequence::NoFinalizer)
@@ -129,6 +133,7 @@ enum Consequence {
     None,
     NoFinalizer,
     NoFinalizerNoAws,
+    NoAws,
     NoStatus,
     NoEvents,
 }
@@ -142,6 +147,9 @@ enum Mode {
     ChartNamespaced,
     /// The chart's leader-election Role (with the per-namespace watch Role, complete).
     ChartLease,
+    /// The chart's watch Role with `alexa.credentialsSecretNames`, on an Alexa-aware set: only
+    /// the Secret grant is restricted (the others are ChartNamespaced's).
+    ChartAlexa,
 }
 
 fn plain_cluster_role() -> Value {
@@ -149,10 +157,17 @@ fn plain_cluster_role() -> Value {
     objects_of_kinds(&text, &["ClusterRole"]).pop().expect("deploy/rbac.yaml has a ClusterRole")
 }
 
+/// The Secret with an Alexa-aware set's credentials.
+const SECRET: &str = "smapi";
+
 /// The chart's ServiceAccount, Roles and RoleBindings for release `lac` in `ns`, watching `ns`,
-/// with leader election on.
+/// with leader election on and the credentials Secret readable.
 fn chart_rbac(ns: &str) -> Vec<Value> {
-    let values = json!({"watchNamespaces": [ns], "leaderElection": {"enabled": true}});
+    let values = json!({
+        "watchNamespaces": [ns],
+        "leaderElection": {"enabled": true},
+        "alexa": {"credentialsSecretNames": [SECRET]}
+    });
     objects_of_kinds(&render_chart(ns, "lac", &values), &["ServiceAccount", "Role", "RoleBinding"])
 }
 
@@ -165,7 +180,7 @@ fn is_lease_role(object: &Value) -> bool {
 fn shipped_rules(mode: Mode) -> Value {
     match mode {
         Mode::PlainCluster => plain_cluster_role()["rules"].clone(),
-        Mode::ChartNamespaced => chart_rbac("placeholder")
+        Mode::ChartNamespaced | Mode::ChartAlexa => chart_rbac("placeholder")
             .into_iter()
             .find(|o| o["kind"] == "Role" && !is_lease_role(o))
             .expect("the chart's watch Role")["rules"]
@@ -208,7 +223,7 @@ async fn start_variant(
             .await;
             "controller".to_string()
         }
-        Mode::ChartNamespaced | Mode::ChartLease => {
+        Mode::ChartNamespaced | Mode::ChartLease | Mode::ChartAlexa => {
             let mut account = String::new();
             for mut object in chart_rbac(&ns) {
                 let restricted = match mode {
@@ -232,14 +247,40 @@ async fn start_variant(
 
     let lambda = support::lambda().await;
     let function = support::unique_name("rbac-fn");
-    support::create_function(&lambda, &function, "v1").await;
+    let arn = support::create_function(&lambda, &function, "v1")
+        .await
+        .function_arn()
+        .unwrap_or_default()
+        .to_string();
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
-    let set: LambdaAliasSet =
-        serde_json::from_value(alexa_set("set", &function, "Development", 300, "Retain")).expect("set");
+    let mut manifest = alexa_set("set", &function, "Development", 300, "Retain");
+    let fake = support::smapi::fake_smapi();
+    if mode == Mode::ChartAlexa {
+        // Alexa-aware: credentials in the Secret, a skill in the fake SMAPI.
+        let vendor = support::smapi::unique_vendor();
+        let credentials = fake.client(&vendor);
+        let skill = support::smapi::unique_skill_id();
+        let development = support::smapi::Stage::custom(&format!("{arn}:PROD2"));
+        fake.create_skill(&skill, &vendor, &development, None);
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": SECRET, "namespace": ns},
+            "stringData": {"clientId": credentials.client_id, "clientSecret": credentials.client_secret, "refreshToken": credentials.refresh_token}
+        }))
+        .expect("secret");
+        Api::<Secret>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("secret");
+        manifest["spec"]["alexa"] = json!({"credentialsSecretRef": {"name": SECRET}});
+        manifest["spec"]["triggers"][0]["alexaSkill"]["skillId"] = json!(skill);
+    }
+    let set: LambdaAliasSet = serde_json::from_value(manifest).expect("set");
     api.create(&PostParams::default(), &set).await.expect("create set");
 
     let log = dir.join("controller.log");
+    let (smapi, lwa) = (fake.url(), fake.lwa_url());
     let mut args = vec!["--namespace", ns.as_str(), "--resync", "5", "--log-format", "text"];
+    args.extend(["--smapi-endpoint", smapi.as_str(), "--lwa-endpoint", lwa.as_str()]);
     let mut extra = vec![];
     if mode != Mode::PlainCluster {
         args.push("--leader-elect");
@@ -297,6 +338,19 @@ async fn without_grant(client: &Client, mode: Mode, shipped: &Value, grant: &Gra
                 .expect("aliases");
             assert!(aliases.aliases().is_empty(), "{grant}: nothing written to AWS before the finalizer");
         }
+        Consequence::NoAws => {
+            let aliases = support::lambda()
+                .await
+                .list_aliases()
+                .function_name(&function)
+                .send()
+                .await
+                .expect("aliases");
+            assert!(
+                aliases.aliases().is_empty(),
+                "{grant}: nothing written to AWS without the skill's state"
+            );
+        }
         Consequence::NoStatus => assert!(set.status.is_none(), "{grant}: no status written"),
         Consequence::NoEvents => {
             let events = Api::<Event>::namespaced(client.clone(), &ns)
@@ -319,7 +373,12 @@ async fn each_grant_is_needed(mode: Mode) {
     let Some(client) = cluster("k8s_rbac").await else { return };
     apply_crd(&client).await;
     let shipped = shipped_rules(mode);
-    let all = grants(&shipped);
+    let mut all = grants(&shipped);
+    // The Secret grant is proven on an Alexa-aware set (ChartAlexa), the rest on a plain one.
+    match mode {
+        Mode::ChartAlexa => all.retain(|g| g.resource == "secrets"),
+        _ => all.retain(|g| g.resource != "secrets"),
+    }
     assert!(!all.is_empty(), "{mode:?} grants something");
 
     // Control: the shipped rules, complete, converge with no refusal at all.
@@ -362,6 +421,11 @@ async fn every_verb_of_the_plain_cluster_role_is_needed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_of_the_charts_per_namespace_role_is_needed() {
     each_grant_is_needed(Mode::ChartNamespaced).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_credentials_secret_grant_is_needed_by_an_alexa_aware_set() {
+    each_grant_is_needed(Mode::ChartAlexa).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

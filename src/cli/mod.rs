@@ -14,6 +14,7 @@ use crate::aws::budget::{BudgetLimits, Budgets, CallCounter};
 use crate::aws::client::AwsSettings;
 use crate::aws::connections::Connections;
 use crate::engine::{self, status::Health};
+use crate::plan::skill::SkillObservation;
 use crate::plan::{Outcome, Plan};
 
 pub use manifests::{Manifest, load};
@@ -57,6 +58,32 @@ pub struct Target {
     /// Print the AWS calls made, by operation, to stderr when done.
     #[arg(long)]
     pub aws_calls: bool,
+    /// Alexa-aware sets (spec.alexa): the Skill Management API credentials, as a YAML or JSON
+    /// map with clientId, clientSecret and refreshToken, or the Secret's manifest itself.
+    #[arg(long, value_name = "FILE")]
+    pub alexa_credentials: Option<PathBuf>,
+    #[command(flatten)]
+    pub smapi: SmapiArgs,
+}
+
+/// Where the Alexa Skill Management API and Login with Amazon are.
+#[derive(Args, Debug, Clone)]
+pub struct SmapiArgs {
+    /// SMAPI's base URL.
+    #[arg(long, default_value = crate::alexa::DEFAULT_SMAPI_ENDPOINT)]
+    pub smapi_endpoint: String,
+    /// Login with Amazon's token URL.
+    #[arg(long, default_value = crate::alexa::DEFAULT_LWA_ENDPOINT)]
+    pub lwa_endpoint: String,
+}
+
+impl SmapiArgs {
+    fn settings(&self) -> crate::alexa::SmapiSettings {
+        crate::alexa::SmapiSettings {
+            smapi_endpoint: self.smapi_endpoint.clone(),
+            lwa_endpoint: self.lwa_endpoint.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -106,6 +133,8 @@ pub struct RunArgs {
     /// Region for sets that name none (else the standard AWS chain decides).
     #[arg(long)]
     pub region: Option<String>,
+    #[command(flatten)]
+    pub smapi: SmapiArgs,
 }
 
 #[derive(Args, Debug)]
@@ -166,6 +195,7 @@ async fn run_controller(args: RunArgs) -> ExitCode {
         resync: std::time::Duration::from_secs(args.resync),
         leader_elect: args.leader_elect,
         aws: AwsSettings { region: args.region, endpoint_url: args.endpoint_url, profile: None },
+        smapi: args.smapi.settings(),
     };
     match crate::controller::run::run(options).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,25 +227,76 @@ fn now() -> i64 {
 }
 
 /// Loads and validates every manifest first: if any is invalid, nothing is written for any.
-fn load_all(target: &Target) -> Option<(Vec<Manifest>, Connections)> {
-    match load(&target.paths) {
-        Ok(manifests) => {
-            let settings = AwsSettings {
-                region: target.region.clone(),
-                endpoint_url: target.endpoint_url.clone(),
-                profile: None,
-            };
-            let connections =
-                Connections::new(settings, Budgets::new(BudgetLimits::default()), CallCounter::new());
-            Some((manifests, connections))
+/// What `plan` and `apply` work with: the manifests, AWS, and SMAPI for Alexa-aware sets.
+struct Loaded {
+    manifests: Vec<Manifest>,
+    connections: Connections,
+    alexa: Option<(crate::alexa::Smapi, crate::alexa::AlexaCredentials)>,
+}
+
+impl Loaded {
+    /// The skills' state for an Alexa-aware set (`Ok(None)` for any other).
+    async fn skills(&self, m: &Manifest) -> Result<Option<Vec<SkillObservation>>, String> {
+        if !m.object.spec.is_alexa_aware() {
+            return Ok(None);
         }
+        let Some((smapi, credentials)) = &self.alexa else {
+            return Err("Alexa-aware set without credentials (a bug: load_all checks)".to_string());
+        };
+        crate::controller::skills::observe_skills(smapi, credentials, &m.object.spec)
+            .await
+            .map(Some)
+            .map_err(|e| format!("the skill's state is unknown, so nothing was planned: {e}"))
+    }
+}
+
+/// Loads and validates every manifest first: if any is invalid, nothing is written for any.
+/// Alexa-aware sets need `--alexa-credentials`, read once here.
+fn load_all(target: &Target) -> Option<Loaded> {
+    let manifests = match load(&target.paths) {
+        Ok(manifests) => manifests,
         Err(errors) => {
             for e in errors {
                 eprintln!("error: {e}");
             }
-            None
+            return None;
         }
-    }
+    };
+    let aware: Vec<String> = manifests
+        .iter()
+        .filter(|m| m.object.spec.is_alexa_aware())
+        .map(|m| format!("{} ({})", m.owner(), m.source))
+        .collect();
+    let alexa = match (&target.alexa_credentials, aware.is_empty()) {
+        (_, true) => None,
+        (None, false) => {
+            eprintln!(
+                "error: {} {} Alexa-aware (spec.alexa): pass --alexa-credentials FILE with the Secret's clientId, \
+                 clientSecret and refreshToken, so that the skill's live stage is known before anything is written",
+                aware.join(", "),
+                if aware.len() == 1 { "is" } else { "are" }
+            );
+            return None;
+        }
+        (Some(path), false) => {
+            let loaded = crate::alexa::AlexaCredentials::from_yaml_file(path)
+                .and_then(|c| crate::alexa::Smapi::new(&target.smapi.settings()).map(|s| (s, c)));
+            match loaded {
+                Ok(pair) => Some(pair),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return None;
+                }
+            }
+        }
+    };
+    let settings = AwsSettings {
+        region: target.region.clone(),
+        endpoint_url: target.endpoint_url.clone(),
+        profile: None,
+    };
+    let connections = Connections::new(settings, Budgets::new(BudgetLimits::default()), CallCounter::new());
+    Some(Loaded { manifests, connections, alexa })
 }
 
 fn print_calls(target: &Target, calls: &CallCounter) {
@@ -235,18 +316,29 @@ fn is_error(outcome: &Outcome) -> bool {
             | Outcome::NothingToPromote
             | Outcome::OwnedByOther { .. }
             | Outcome::FunctionNotFound
+            | Outcome::SkillEndpointMismatch { .. }
     )
 }
 
 async fn plan(args: PlanArgs) -> ExitCode {
-    let Some((manifests, connections)) = load_all(&args.target) else { return ExitCode::from(1) };
+    let Some(loaded) = load_all(&args.target) else { return ExitCode::from(1) };
+    let connections = &loaded.connections;
     let mut pending = false;
     let mut failed = false;
     let mut reports = Vec::new();
-    for m in &manifests {
+    for m in &loaded.manifests {
         let spec = &m.object.spec;
+        let skills = match loaded.skills(m).await {
+            Ok(skills) => skills,
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {} ({}): {e}", m.owner(), m.source);
+                reports.push(plan_json(m, None, Some(e)));
+                continue;
+            }
+        };
         let client = connections.client_for(spec).await;
-        match engine::plan_only(&*client, &m.owner(), spec, None, now()).await {
+        match engine::plan_only(&*client, &m.owner(), spec, skills.as_deref(), now()).await {
             Ok((_, plan)) => {
                 pending |= !plan.actions.is_empty();
                 failed |= is_error(&plan.outcome);
@@ -301,45 +393,55 @@ fn plan_json(m: &Manifest, plan: Option<&Plan>, error: Option<String>) -> serde_
 }
 
 async fn apply(args: ApplyArgs) -> ExitCode {
-    let Some((manifests, connections)) = load_all(&args.target) else { return ExitCode::from(1) };
+    let Some(loaded) = load_all(&args.target) else { return ExitCode::from(1) };
+    let connections = &loaded.connections;
     let mut failed = false;
-    for m in &manifests {
+    for m in &loaded.manifests {
         let spec = &m.object.spec;
         let owner = m.owner();
-        let client = connections.client_for(spec).await;
-        let (health, report) = match engine::converge(&*client, &owner, spec, None, now, 10).await {
-            Ok(done) => {
-                for d in &done.done {
-                    eprintln!("{owner}: {} => {}", d.action, d.detail);
-                }
-                let outcome = &done.last.plan.outcome;
-                if is_error(outcome) {
-                    failed = true;
-                    eprintln!("error: {owner} ({}): {}", m.source, outcome.message());
-                }
-                (Health::from_outcome(outcome), done.last.plan.report)
-            }
+        let skills = match loaded.skills(m).await {
+            Ok(skills) => skills,
             Err(e) => {
                 failed = true;
                 eprintln!("error: {owner} ({}): {e}", m.source);
-                if let engine::EngineError::Execute(x) = &e {
-                    for d in &x.done {
-                        eprintln!("{owner}: {} => {}", d.action, d.detail);
-                    }
-                }
-                let health = match e.aws() {
-                    Some(aws) => Health::aws_error(aws),
-                    None => Health {
-                        ready: false,
-                        reconciling: true,
-                        stalled: false,
-                        reason: "Progressing".into(),
-                        message: e.to_string(),
-                    },
-                };
-                (health, Default::default())
+                continue;
             }
         };
+        let client = connections.client_for(spec).await;
+        let (health, report) =
+            match engine::converge(&*client, &owner, spec, skills.as_deref(), now, 10).await {
+                Ok(done) => {
+                    for d in &done.done {
+                        eprintln!("{owner}: {} => {}", d.action, d.detail);
+                    }
+                    let outcome = &done.last.plan.outcome;
+                    if is_error(outcome) {
+                        failed = true;
+                        eprintln!("error: {owner} ({}): {}", m.source, outcome.message());
+                    }
+                    (Health::from_outcome(outcome), done.last.plan.report)
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("error: {owner} ({}): {e}", m.source);
+                    if let engine::EngineError::Execute(x) = &e {
+                        for d in &x.done {
+                            eprintln!("{owner}: {} => {}", d.action, d.detail);
+                        }
+                    }
+                    let health = match e.aws() {
+                        Some(aws) => Health::aws_error(aws),
+                        None => Health {
+                            ready: false,
+                            reconciling: true,
+                            stalled: false,
+                            reason: "Progressing".into(),
+                            message: e.to_string(),
+                        },
+                    };
+                    (health, Default::default())
+                }
+            };
         let status = engine::status::status(&report, &health, m.object.metadata.generation, now(), None);
         let document = json!({
             "apiVersion": "lambda.aliasset.dev/v1alpha1",

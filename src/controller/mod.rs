@@ -5,6 +5,7 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod run;
+pub mod skills;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub struct Context<P: LambdaProvider> {
     pub events: Arc<dyn EventSink>,
     pub metrics: Arc<Metrics>,
     pub calls: CallCounter,
+    /// Alexa-aware sets: the skills' state (the Secret the spec names, then SMAPI).
+    pub skills: Arc<dyn skills::SkillSource>,
     /// Periodic drift check, jittered by ±10 %.
     pub resync: Duration,
     /// Unix seconds; injectable so tests control drains.
@@ -270,9 +273,31 @@ async fn apply<P: LambdaProvider>(
         return Ok(Action::await_change());
     }
 
+    // Alexa-aware: nothing is written without the skill's state (the interlock needs it).
+    let observed_skills = if obj.spec.is_alexa_aware() {
+        match ctx.skills.observe(&obj.namespace().unwrap_or_default(), &obj.spec).await {
+            Ok(skills) => Some(skills),
+            Err(error) => {
+                tracing::warn!(set = %key, error = %error, "cannot read the skill's state");
+                let health = error.health();
+                if ready_before.as_deref() != Some(health.reason.as_str()) && health.stalled {
+                    let event = events::warning(&health.reason, "ObserveSkill", health.message.clone());
+                    ctx.events.publish(&reference, event).await;
+                }
+                let new = status(&report_from(previous), &health, generation, now, previous);
+                patch_status(api, &obj, &new).await?;
+                ctx.metrics.set_state(&key, phase_label(&new), "False");
+                ctx.metrics.reconciled(started.elapsed(), &health.reason, true);
+                return Ok(Action::requeue(error.retry_after()));
+            }
+        }
+    } else {
+        None
+    };
     let aws = ctx.aws.client_for(&obj.spec).await;
     let clock = ctx.clock.clone();
-    let result = engine::converge(&*aws, &key, &obj.spec, None, move || clock(), 5).await;
+    let result =
+        engine::converge(&*aws, &key, &obj.spec, observed_skills.as_deref(), move || clock(), 5).await;
     let (health, report, done, action) = match result {
         Ok(converged) => {
             let outcome = converged.last.plan.outcome.clone();
@@ -305,6 +330,13 @@ async fn apply<P: LambdaProvider>(
         let reason =
             if health.reason == "OwnedByOther" { "OwnershipRefused" } else { health.reason.as_str() };
         ctx.events.publish(&reference, events::warning(reason, "Reconcile", health.message.clone())).await;
+    }
+    // The development stage does not call the candidate: worth a Warning once, not a block.
+    let note = report.skill.as_ref().and_then(|s| s.note.clone());
+    if note.is_some() && note != previous.and_then(|p| p.skill.as_ref()).and_then(|s| s.note.clone()) {
+        let event =
+            events::warning("DevelopmentStageMismatch", "ObserveSkill", note.clone().unwrap_or_default());
+        ctx.events.publish(&reference, event).await;
     }
     let new = status(&report, &health, generation, (ctx.clock)(), previous);
     patch_status(api, &obj, &new).await?;

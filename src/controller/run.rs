@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub resync: Duration,
     pub leader_elect: bool,
     pub aws: AwsSettings,
+    /// Where SMAPI and Login with Amazon are, for Alexa-aware sets.
+    pub smapi: crate::alexa::SmapiSettings,
 }
 
 /// Readiness: the CRD can be listed (where the controller watches, so namespaced RBAC is
@@ -131,6 +133,7 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     };
     let connections =
         Connections::new(options.aws.clone(), Budgets::new(BudgetLimits::default()), calls.clone());
+    let smapi = crate::alexa::Smapi::new(&options.smapi).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
     let reporter = Reporter { controller: MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
@@ -141,6 +144,7 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         calls: calls.clone(),
         resync: options.resync,
         clock: system_clock(),
+        skills: Arc::new(super::skills::SmapiSkills { client: client.clone(), smapi }),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -70,6 +70,14 @@ fn fake_with_function() -> Arc<FakeLambda> {
 }
 
 fn context(fake: Arc<FakeLambda>) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
+    context_with(fake, Ok(Vec::new()))
+}
+
+/// A context whose skill source answers `skills` (Alexa-aware sets).
+fn context_with(
+    fake: Arc<FakeLambda>,
+    skills: Result<Vec<crate::plan::skill::SkillObservation>, String>,
+) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let sink = Arc::new(MemorySink::default());
@@ -81,6 +89,7 @@ fn context(fake: Arc<FakeLambda>) -> (Arc<Context<FakeProvider>>, Handle, Arc<Me
         calls: CallCounter::new(),
         resync: Duration::from_secs(300),
         clock: Arc::new(|| NOW),
+        skills: Arc::new(crate::controller::skills::FixedSkills(std::sync::Mutex::new(skills))),
     });
     (ctx, handle, sink)
 }
@@ -365,4 +374,34 @@ fn requeue_policy() {
     // A missing function is looked for slowly, even with a short resync.
     let missing = requeue_for(&Outcome::FunctionNotFound, NOW, Duration::from_secs(30), "a/b");
     assert_eq!(missing, Action::requeue(jitter(MISSING_FUNCTION_RETRY, "a/b", NOW)));
+}
+
+#[tokio::test]
+async fn an_alexa_aware_set_writes_nothing_while_the_skill_state_is_unknown() {
+    let fake = fake_with_function();
+    let mut alexa = spec(Phase::Development);
+    alexa.alexa = Some(crate::api::AlexaSettings {
+        credentials_secret_ref: crate::api::SecretRef { name: "smapi".into() },
+    });
+    let obj = object(alexa, true, false);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (ctx, handle, sink) = context_with(fake.clone(), Err("SMAPI answered 503".into()));
+    let server = tokio::spawn(async move {
+        let mut h = handle;
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    });
+    let action = reconcile(Arc::new(obj), ctx).await.expect("reconcile");
+    let (mut handle, patch) = server.await.expect("verifier");
+    assert!(handle.next_request().await.is_none(), "one status patch, nothing else");
+    let ready = condition(&patch["status"], "Ready");
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("SkillApiUnavailable"))
+    );
+    assert!(ready["message"].as_str().is_some_and(|m| m.contains("nothing was written")), "{ready}");
+    assert_eq!(condition(&patch["status"], "Stalled")["status"], "False", "an outage heals by retrying");
+    assert!(fake.calls().is_empty(), "no AWS call without the skill's state: {:?}", fake.calls());
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    assert!(sink.events().is_empty(), "no Warning for a transient outage");
 }

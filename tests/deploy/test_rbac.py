@@ -91,3 +91,20 @@ def test_rbac_check_catches_an_extra_verb():
     objects = render()
     one(objects, "ClusterRole")["rules"][0]["verbs"].append("delete")
     assert controller_permissions(objects) != {CLUSTER: set(WATCH_GRANTS)}
+
+
+@pytest.mark.parametrize("watch", [[], ["a", "b"]], ids=["all-namespaces", "watch-a-b"])
+def test_alexa_credentials_are_readable_by_name_only(watch):
+    values = {"watchNamespaces": watch, "alexa": {"credentialsSecretNames": ["smapi", "skill-creds"]}}
+    objects = render(values)
+    kinds = ["Role"] if watch else ["ClusterRole"]
+    roles = [o for o in objects if o["kind"] in kinds and not o["metadata"]["name"].endswith("-leader-election")]
+    assert len(roles) == (len(watch) or 1)
+    for role in roles:
+        secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]
+        assert secret_rules == [
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["smapi", "skill-creds"], "verbs": ["get"]}
+        ], role["metadata"]["name"]
+    # Without names, no Secret access at all.
+    for role in (o for o in render({"watchNamespaces": watch}) if o["kind"] in kinds):
+        assert not any("secrets" in r.get("resources", []) for r in role["rules"])

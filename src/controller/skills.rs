@@ -1,0 +1,148 @@
+//! Alexa-aware sets: the skill's state for the planner's interlock, read with the credentials
+//! in the Secret the spec names (and only that Secret), from the Skill Management API.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use crate::alexa::{AlexaCredentials, Smapi, SmapiError};
+use crate::api::LambdaAliasSetSpec;
+use crate::engine::status::Health;
+use crate::plan::skill::SkillObservation;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why the skill's state could not be read. Nothing is written to AWS without it.
+#[derive(Debug, thiserror::Error)]
+pub enum SkillError {
+    #[error(
+        "spec.alexa.credentialsSecretRef: Secret {namespace}/{name} does not exist (it needs the keys clientId, clientSecret and refreshToken)"
+    )]
+    SecretNotFound { namespace: String, name: String },
+    #[error("spec.alexa.credentialsSecretRef: cannot read Secret {namespace}/{name}: {source}")]
+    Kube {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{0}")]
+    Smapi(#[from] SmapiError),
+}
+
+impl SkillError {
+    /// The Ready condition a reconcile ends with: a person must fix credentials, access or the
+    /// skill id (Stalled); throttling and outages heal by retrying.
+    pub fn health(&self) -> Health {
+        let (reason, stalled) = match self {
+            SkillError::SecretNotFound { .. } => ("CredentialsNotFound", true),
+            SkillError::Kube { .. } => ("CredentialsUnreadable", false),
+            SkillError::Smapi(SmapiError::Throttled { .. }) => ("Throttled", false),
+            SkillError::Smapi(SmapiError::Unavailable(_) | SmapiError::InvalidResponse(_)) => {
+                ("SkillApiUnavailable", false)
+            }
+            SkillError::Smapi(e) => (e.metric_label(), true),
+        };
+        Health {
+            ready: false,
+            reconciling: !stalled,
+            stalled,
+            reason: reason.to_string(),
+            message: format!("the skill's state is unknown, so nothing was written: {self}"),
+        }
+    }
+
+    /// When to look again: SMAPI's hint when throttled, slowly when a person must act.
+    pub fn retry_after(&self) -> Duration {
+        match self {
+            SkillError::Smapi(SmapiError::Throttled { retry_after }) => {
+                retry_after.unwrap_or(Duration::from_secs(30)).max(Duration::from_secs(1))
+            }
+            e if e.health().stalled => Duration::from_secs(300),
+            _ => Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where an Alexa-aware set's skill state comes from.
+pub trait SkillSource: Send + Sync + 'static {
+    /// One observation per distinct skill id of the set's Alexa triggers, in spec order.
+    fn observe<'a>(
+        &'a self,
+        namespace: &'a str,
+        spec: &'a LambdaAliasSetSpec,
+    ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>>;
+}
+
+/// The real source: the Secret through the Kubernetes API, the state through SMAPI.
+pub struct SmapiSkills {
+    pub client: kube::Client,
+    pub smapi: Smapi,
+}
+
+impl SkillSource for SmapiSkills {
+    fn observe<'a>(
+        &'a self,
+        namespace: &'a str,
+        spec: &'a LambdaAliasSetSpec,
+    ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>> {
+        Box::pin(async move {
+            let Some(alexa) = &spec.alexa else { return Ok(Vec::new()) };
+            let name = alexa.credentials_secret_ref.name.as_str();
+            let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+            let secret = secrets
+                .get_opt(name)
+                .await
+                .map_err(|source| SkillError::Kube {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                    source,
+                })?
+                .ok_or_else(|| SkillError::SecretNotFound {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                })?;
+            let data = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+            let credentials = AlexaCredentials::from_secret_data(&data).map_err(|e| match e {
+                SmapiError::InvalidCredentials { key, problem, .. } => SmapiError::InvalidCredentials {
+                    origin: format!("Secret {namespace}/{name}"),
+                    key,
+                    problem,
+                },
+                other => other,
+            })?;
+            observe_skills(&self.smapi, &credentials, spec).await.map_err(SkillError::Smapi)
+        })
+    }
+}
+
+/// Observes every skill of the set's Alexa triggers with one set of credentials (the CLI's
+/// `--alexa-credentials` and the controller's Secret alike).
+pub async fn observe_skills(
+    smapi: &Smapi,
+    credentials: &AlexaCredentials,
+    spec: &LambdaAliasSetSpec,
+) -> Result<Vec<SkillObservation>, SmapiError> {
+    let mut skills = Vec::new();
+    for skill_id in spec.skill_ids() {
+        skills.push(smapi.observe(credentials, skill_id).await?);
+    }
+    Ok(skills)
+}
+
+/// For tests and for a controller that has no SMAPI: a fixed answer.
+pub struct FixedSkills(pub std::sync::Mutex<Result<Vec<SkillObservation>, String>>);
+
+impl SkillSource for FixedSkills {
+    fn observe<'a>(
+        &'a self,
+        _namespace: &'a str,
+        _spec: &'a LambdaAliasSetSpec,
+    ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>> {
+        let answer = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move { answer.map_err(|e| SkillError::Smapi(SmapiError::Unavailable(e))) })
+    }
+}

@@ -1,0 +1,330 @@
+//! Alexa-aware sets end to end on a real API server: `run` against moto (Lambda) and the fake
+//! Skill Management API + Login with Amazon (`tests/support/fake_smapi.py`), with the
+//! credentials in a Secret of the set's namespace.
+//!
+//! - A full round with `certification.phase: FromSkill` and no spec edit: submit → the candidate
+//!   freezes on the submitted code; certified → it stays frozen; published → the roles swap;
+//!   the old live alias tracks `$LATEST` only after the live stage left it.
+//! - A failed certification: the candidate unfreezes, live is never touched.
+//! - An early `Certified` waits for publication (`AwaitingPublication`), then swaps.
+//!
+//! Every step is printed with its time, so the run's output is the round's log.
+
+mod support;
+
+use std::io::Write;
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use lambda_alias_controller::api::LambdaAliasSet;
+use serde_json::{Value, json};
+use support::cluster::{Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually};
+use support::smapi::{FakeSmapi, Stage, fake_smapi, unique_skill_id, unique_vendor};
+
+struct Round {
+    client: Client,
+    api: Api<LambdaAliasSet>,
+    fake: &'static FakeSmapi,
+    skill: String,
+    function: String,
+    arn: String,
+    ns: String,
+    started: Instant,
+    _controller: Controller,
+}
+
+impl Round {
+    /// A namespace with the credentials Secret, a moto function, a skill in the fake, and the
+    /// controller watching the namespace. `live`: the alias the skill's live stage calls.
+    async fn start(client: Client, live: Option<&str>) -> Round {
+        apply_crd(&client).await;
+        let ns = create_namespace(&client, "lac-alexa").await;
+        let fake = fake_smapi();
+        let vendor = unique_vendor();
+        let credentials = fake.client(&vendor);
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "smapi", "namespace": ns},
+            "stringData": {
+                "clientId": credentials.client_id,
+                "clientSecret": credentials.client_secret,
+                "refreshToken": credentials.refresh_token,
+            }
+        }))
+        .expect("secret");
+        Api::<Secret>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("secret");
+
+        let lambda = support::lambda().await;
+        let function = support::unique_name("alexa-skill");
+        let created = support::create_function(&lambda, &function, "v1").await;
+        let arn = created.function_arn().expect("function ARN").to_string();
+        let skill = unique_skill_id();
+        let stage = |alias: &str| Stage::custom(&format!("{arn}:{alias}"));
+        fake.create_skill(&skill, &vendor, &stage("PROD2"), live.map(stage).as_ref());
+
+        let controller = Controller::start(
+            &[
+                "--namespace",
+                &ns,
+                "--resync",
+                "2",
+                "--smapi-endpoint",
+                &fake.url(),
+                "--lwa-endpoint",
+                &fake.lwa_url(),
+            ],
+            ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
+        );
+        let api = Api::namespaced(client.clone(), &ns);
+        Round {
+            client,
+            api,
+            fake,
+            skill,
+            function,
+            arn,
+            ns,
+            started: Instant::now(),
+            _controller: controller,
+        }
+    }
+
+    fn say(&self, what: &str) {
+        let _ = writeln!(std::io::stderr(), "[{:6.1} s] {what}", self.started.elapsed().as_secs_f64());
+    }
+
+    async fn create(&self, phase: &str) {
+        let set: LambdaAliasSet = serde_json::from_value(json!({
+            "apiVersion": "lambda.aliasset.dev/v1alpha1",
+            "kind": "LambdaAliasSet",
+            "metadata": {"name": "skill"},
+            "spec": {
+                "functionName": self.function,
+                "drainSeconds": 3,
+                "certification": {"phase": phase},
+                "alexa": {"credentialsSecretRef": {"name": "smapi"}},
+                "triggers": [{"name": "alexa", "alexaSkill": {"skillId": self.skill}}]
+            }
+        }))
+        .expect("set");
+        self.api.create(&PostParams::default(), &set).await.expect("create set");
+        self.say(&format!("created LambdaAliasSet skill, certification.phase {phase}"));
+    }
+
+    async fn status(&self) -> Result<Value, String> {
+        let obj = self.api.get("skill").await.map_err(|e| e.to_string())?;
+        serde_json::to_value(obj.status).map_err(|e| e.to_string())
+    }
+
+    /// Waits for live, candidate, the Ready reason and (if given) the phase, then logs the state.
+    async fn expect(&self, live: &str, candidate: &str, reason: &str, phase: Option<&str>) -> Value {
+        let s =
+            eventually(&format!("live {live}, candidate {candidate}, {reason}, phase {phase:?}"), || async {
+                let s = self.status().await?;
+                let ready = s["conditions"]
+                    .as_array()
+                    .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                    .and_then(|c| c["reason"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let got = (s["live"]["summary"].as_str(), s["candidate"]["summary"].as_str(), ready.as_str());
+                let phase_ok = phase.is_none_or(|p| s["phase"] == p);
+                if got == (Some(live), Some(candidate), reason) && phase_ok {
+                    Ok(s)
+                } else {
+                    Err(format!("{got:?} {}", s["phase"]))
+                }
+            })
+            .await;
+        self.say(&format!(
+            "status: phase {}, live {live}, candidate {candidate}, Ready reason {reason}; skill live stage calls {}, development stage calls {}, review {}",
+            s["phase"], s["skill"]["live"], s["skill"]["development"], s["skill"]["certification"]["status"]
+        ));
+        s
+    }
+
+    /// Waits until the status shows the latest review in `state`.
+    async fn review(&self, state: &str) {
+        eventually(&format!("the review is {state} in status"), || async {
+            let s = self.status().await?;
+            let got = s["skill"]["certification"]["status"].clone();
+            if got == state { Ok(()) } else { Err(got.to_string()) }
+        })
+        .await;
+    }
+
+    async fn deploy(&self, marker: &str) {
+        support::lambda()
+            .await
+            .update_function_code()
+            .function_name(&self.function)
+            .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip(marker)))
+            .send()
+            .await
+            .expect("deploy");
+        self.say(&format!("CI deployed {marker} to $LATEST"));
+    }
+
+    async fn aliases(&self) -> Vec<(String, String)> {
+        let out = support::lambda()
+            .await
+            .list_aliases()
+            .function_name(&self.function)
+            .send()
+            .await
+            .expect("aliases");
+        let mut v: Vec<(String, String)> = out
+            .aliases()
+            .iter()
+            .map(|a| (a.name().unwrap_or_default().into(), a.function_version().unwrap_or_default().into()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    async fn event_reasons(&self) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
+    async fn set_phase(&self, phase: &str) {
+        let patch = json!({"spec": {"certification": {"phase": phase}}});
+        self.api.patch("skill", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch phase");
+        self.say(&format!("a person set certification.phase {phase}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_from_skill_round_follows_amazon_without_spec_edits() {
+    let Some(client) = cluster("k8s_alexa").await else { return };
+    let r = Round::start(client, None).await;
+    r.create("FromSkill").await;
+    let s = r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
+    assert_eq!(
+        (s["skill"]["live"].as_str(), s["skill"]["development"].as_str()),
+        (Some("none"), Some("PROD2"))
+    );
+
+    r.deploy("v2").await;
+    let review = r.fake.submit(&r.skill);
+    r.say(&format!("the skill was submitted for certification (review {review})"));
+    r.review("IN_PROGRESS").await;
+    let s = r.expect("PROD1:1", "PROD2:2", "Converged", Some("Certifying")).await;
+    assert_eq!(s["skill"]["certification"]["status"], "IN_PROGRESS");
+
+    r.deploy("v3").await;
+    r.fake.certify(&r.skill);
+    r.say("Amazon certified the skill");
+    r.review("SUCCEEDED").await;
+    let s = r.expect("PROD1:1", "PROD2:2", "Converged", Some("Certifying")).await;
+    assert_eq!(s["skill"]["certification"]["status"], "SUCCEEDED");
+
+    r.fake.publish(&r.skill);
+    r.say("Amazon published the skill: its live stage calls PROD2");
+    let s = eventually("the swap", || async {
+        let s = r.status().await?;
+        if s["live"]["summary"] == "PROD2:2" { Ok(s) } else { Err(s["live"].to_string()) }
+    })
+    .await;
+    r.say(&format!("roles swapped: live {}, candidate {}", s["live"]["summary"], s["candidate"]["summary"]));
+    assert_eq!(s["phase"], "Certified");
+    let s = r.expect("PROD2:2", "PROD1:$LATEST", "Converged", None).await;
+    assert_eq!(s["skill"]["live"], "PROD2", "PROD1 tracks $LATEST only once the live stage left it");
+    // The development stage still calls PROD2, now live: a Warning, not a block.
+    assert!(
+        s["skill"]["note"].as_str().is_some_and(|n| n.contains("not the candidate PROD1")),
+        "{}",
+        s["skill"]
+    );
+    eventually("a DevelopmentStageMismatch Warning", || async {
+        let reasons = r.event_reasons().await;
+        if reasons.iter().any(|x| x == "DevelopmentStageMismatch") {
+            Ok(())
+        } else {
+            Err(format!("{reasons:?}"))
+        }
+    })
+    .await;
+    r.fake.set_stage(&r.skill, "development", Some(&Stage::custom(&format!("{}:PROD1", r.arn))));
+    r.say("the developer pointed the development stage at PROD1");
+    eventually("the note clears", || async {
+        let s = r.status().await?;
+        if s["skill"]["note"].is_null() && s["skill"]["development"] == "PROD1" {
+            Ok(())
+        } else {
+            Err(s["skill"].to_string())
+        }
+    })
+    .await;
+    r.say("the next round starts with PROD1 as the candidate");
+    assert_eq!(r.aliases().await, vec![("PROD1".into(), "$LATEST".into()), ("PROD2".into(), "2".into())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_certification_unfreezes_the_candidate_and_never_touches_live() {
+    let Some(client) = cluster("k8s_alexa").await else { return };
+    let r = Round::start(client, Some("PROD1")).await;
+    r.create("FromSkill").await;
+    r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
+    r.deploy("v2").await;
+    r.fake.submit(&r.skill);
+    r.say("submitted");
+    r.review("IN_PROGRESS").await;
+    r.expect("PROD1:1", "PROD2:2", "Converged", Some("Certifying")).await;
+    r.fake.fail(&r.skill);
+    r.say("Amazon failed the certification");
+    r.review("FAILED").await;
+    let s = r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
+    assert_eq!(s["skill"]["certification"]["status"], "FAILED");
+    assert_eq!(r.aliases().await[0], ("PROD1".into(), "1".into()), "live never moved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_certified_waits_for_publication() {
+    let Some(client) = cluster("k8s_alexa").await else { return };
+    let r = Round::start(client, Some("PROD1")).await;
+    r.create("Development").await;
+    r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
+    r.deploy("v2").await;
+    r.set_phase("Certifying").await;
+    r.expect("PROD1:1", "PROD2:2", "Converged", Some("Certifying")).await;
+    r.fake.submit(&r.skill);
+    r.say("submitted");
+    r.set_phase("Certified").await;
+    let s = r.expect("PROD1:1", "PROD2:2", "AwaitingPublication", None).await;
+    let ready = s["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ready["status"], "False");
+    assert!(ready["message"].as_str().is_some_and(|m| m.contains("still calls PROD1")), "{ready}");
+    let stalled = s["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stalled["status"], "False", "waiting, not stalled");
+    assert_eq!(
+        r.aliases().await,
+        vec![("PROD1".into(), "1".into()), ("PROD2".into(), "2".into())],
+        "nothing moved"
+    );
+
+    r.fake.certify(&r.skill);
+    r.fake.publish(&r.skill);
+    r.say("Amazon certified and published: the live stage calls PROD2");
+    r.expect("PROD2:2", "PROD1:$LATEST", "Converged", None).await;
+}
