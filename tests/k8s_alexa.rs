@@ -270,6 +270,21 @@ async fn a_full_from_skill_round_follows_amazon_without_spec_edits() {
     .await;
     r.say("the next round starts with PROD1 as the candidate");
     assert_eq!(r.aliases().await, vec![("PROD1".into(), "$LATEST".into()), ("PROD2".into(), "2".into())]);
+
+    // deletionPolicy Delete never deletes the alias the live skill calls: it is released.
+    let patch = json!({"spec": {"deletionPolicy": "Delete"}});
+    r.api.patch("skill", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("policy");
+    r.expect("PROD2:2", "PROD1:$LATEST", "Converged", None).await;
+    r.api.delete("skill", &Default::default()).await.expect("delete");
+    eventually("the set is gone", || async {
+        match r.api.get_opt("skill").await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(_) => Err("still there".into()),
+        }
+    })
+    .await;
+    r.say("deleted with deletionPolicy Delete");
+    assert_eq!(r.aliases().await, vec![("PROD2".into(), "2".into())], "PROD1 deleted, PROD2 (live) kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

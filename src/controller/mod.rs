@@ -388,7 +388,23 @@ async fn cleanup<P: LambdaProvider>(obj: Arc<LambdaAliasSet>, ctx: &Context<P>) 
     }
     let actions = match policy {
         DeletionPolicy::Retain => plan::release(&key, &snapshot),
-        DeletionPolicy::Delete => plan::teardown(&key, &snapshot),
+        // An Alexa-aware set never deletes the alias the skill's live stage calls: it is released
+        // instead. Without the skill's state, nothing can be deleted safely: all are released.
+        DeletionPolicy::Delete if obj.spec.is_alexa_aware() => {
+            let function_arn = snapshot.function.as_ref().map(|f| f.function_arn.clone()).unwrap_or_default();
+            let keep = match ctx.skills.observe(&obj.namespace().unwrap_or_default(), &obj.spec).await {
+                Ok(skills) => plan::live_stage_aliases(&skills, &function_arn),
+                Err(error) => {
+                    let note = format!(
+                        "deletionPolicy Delete: the skill's state is unknown ({error}), so no alias is deleted; they are released as with Retain"
+                    );
+                    ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", note)).await;
+                    snapshot.aliases.iter().map(|a| a.name.clone()).collect()
+                }
+            };
+            plan::teardown(&key, &snapshot, &keep)
+        }
+        DeletionPolicy::Delete => plan::teardown(&key, &snapshot, &Default::default()),
     };
     match engine::execute(&*aws, &obj.spec, &snapshot, &actions).await {
         Ok(done) => {

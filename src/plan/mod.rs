@@ -94,14 +94,19 @@ pub fn release(owner: &str, observed: &Snapshot) -> Vec<Action> {
 
 /// Deletion with `deletionPolicy: Delete`: the mappings on the set's aliases, then the aliases
 /// (their resource policies, and so the owned statements, go with them). Never the function,
-/// never an alias another set or a person owns.
-pub fn teardown(owner: &str, observed: &Snapshot) -> Vec<Action> {
+/// never an alias another set or a person owns. The aliases in `keep` (those an Alexa skill's
+/// live stage calls) are released as with `Retain` instead, mappings and permissions included.
+pub fn teardown(owner: &str, observed: &Snapshot, keep: &BTreeSet<String>) -> Vec<Action> {
     let owned: Vec<&AliasInfo> = observed
         .aliases
         .iter()
         .filter(|a| Marker::parse(&a.description).is_some_and(|m| m.is_owned_by(owner)))
+        .filter(|a| !keep.contains(&a.name))
         .collect();
-    let mut actions = Vec::new();
+    let mut actions: Vec<Action> = release(owner, observed)
+        .into_iter()
+        .filter(|a| matches!(a, Action::UpdateAlias { alias, .. } if keep.contains(alias)))
+        .collect();
     for alias in &owned {
         for mapping in observed.mappings.iter().filter(|m| m.function_arn == alias.alias_arn) {
             actions.push(Action::DeleteMapping {
@@ -1017,6 +1022,15 @@ impl<'a> Planner<'a> {
             skill: self.skill_report(roles),
         }
     }
+}
+
+/// Every alias of `function_arn` that a skill's live stage calls.
+pub fn live_stage_aliases(skills: &[SkillObservation], function_arn: &str) -> BTreeSet<String> {
+    skills
+        .iter()
+        .filter_map(|s| s.live.as_ref())
+        .flat_map(|l| StageTarget::of(l, function_arn).aliases)
+        .collect()
 }
 
 /// The resource-policy statement a trigger needs (`None` for event source mappings).

@@ -1,6 +1,6 @@
 //! Table tests: one per rule of DESIGN §2, each named after the rule it proves.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::api::{ApiGateway, EventSourceMapping, LiveOverride, Permission, Stage, Track};
@@ -751,7 +751,7 @@ fn teardown_deletes_owned_mappings_then_owned_aliases_only() {
     w.mappings.push(mapping("m1", "PROD1", 10));
     w.mappings.push(mapping("m2", "FOREIGN", 10));
     assert_eq!(
-        teardown(OWNER, &w),
+        teardown(OWNER, &w, &BTreeSet::new()),
         vec![
             Action::DeleteMapping {
                 uuid: "m1".into(),
@@ -762,7 +762,22 @@ fn teardown_deletes_owned_mappings_then_owned_aliases_only() {
             Action::DeleteAlias { alias: "PROD2".into() },
         ]
     );
-    assert!(teardown("other/set", &w).is_empty(), "never another owner's aliases");
+    assert!(teardown("other/set", &w, &BTreeSet::new()).is_empty(), "never another owner's aliases");
+}
+
+#[test]
+fn teardown_releases_the_alias_a_skills_live_stage_calls_instead_of_deleting_it() {
+    let mut w = developing(9, &[1]);
+    w.mappings.push(mapping("m1", "PROD1", 10));
+    let keep = live_stage_aliases(&[skill(Some("PROD1"), Some("PROD2"), None)], ARN);
+    assert_eq!(keep, BTreeSet::from(["PROD1".to_string()]));
+    let actions = teardown(OWNER, &w, &keep);
+    assert!(
+        matches!(&actions[0], Action::UpdateAlias { alias, change: AliasChange::Release, version, .. }
+            if alias == "PROD1" && *version == VersionRef::Number(1)),
+        "{actions:?}"
+    );
+    assert_eq!(actions[1..], [Action::DeleteAlias { alias: "PROD2".into() }], "its mapping stays too");
 }
 
 // --- Alexa-aware sets: the interlock with the skill's stages ----------------------------------
