@@ -11,3 +11,15 @@ pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod plan;
+
+/// Every message of an error chain, outermost first: `outer: inner: ...` (an HTTP client's own
+/// message is often just "client error"; the cause says what happened).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    parts.join(": ")
+}

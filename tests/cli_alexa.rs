@@ -85,20 +85,7 @@ impl Skill {
     }
 
     async fn aliases(&self) -> Vec<(String, String)> {
-        let out = support::lambda()
-            .await
-            .list_aliases()
-            .function_name(&self.function)
-            .send()
-            .await
-            .expect("aliases");
-        let mut v: Vec<(String, String)> = out
-            .aliases()
-            .iter()
-            .map(|a| (a.name().unwrap_or_default().into(), a.function_version().unwrap_or_default().into()))
-            .collect();
-        v.sort();
-        v
+        support::alias_versions(&self.function).await
     }
 }
 

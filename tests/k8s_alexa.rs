@@ -171,20 +171,7 @@ impl Round {
     }
 
     async fn aliases(&self) -> Vec<(String, String)> {
-        let out = support::lambda()
-            .await
-            .list_aliases()
-            .function_name(&self.function)
-            .send()
-            .await
-            .expect("aliases");
-        let mut v: Vec<(String, String)> = out
-            .aliases()
-            .iter()
-            .map(|a| (a.name().unwrap_or_default().into(), a.function_version().unwrap_or_default().into()))
-            .collect();
-        v.sort();
-        v
+        support::alias_versions(&self.function).await
     }
 
     async fn event_reasons(&self) -> Vec<String> {

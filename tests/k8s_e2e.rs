@@ -61,20 +61,6 @@ async fn set_phase(api: &Api<LambdaAliasSet>, name: &str, phase: &str) {
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch phase");
 }
 
-async fn alias_versions(function: &str) -> Vec<(String, String)> {
-    let lambda = support::lambda().await;
-    let out = lambda.list_aliases().function_name(function).send().await.expect("ListAliases");
-    let mut v: Vec<(String, String)> = out
-        .aliases()
-        .iter()
-        .map(|a| {
-            (a.name().unwrap_or_default().to_string(), a.function_version().unwrap_or_default().to_string())
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// A full certification round, driven as a user would (the admin `client`), against a
 /// controller already watching `ns`.
 async fn certification_round(client: &Client, ns: &str) {
@@ -169,7 +155,7 @@ async fn certification_round(client: &Client, ns: &str) {
     );
 
     // Delete with Retain: AWS stays as it is, ownership is released.
-    let before = alias_versions(&function).await;
+    let before = support::alias_versions(&function).await;
     api.delete(name, &DeleteParams::default()).await.expect("delete");
     eventually("the set is gone", || async {
         match api.get_opt(name).await.map_err(|e| e.to_string())? {
@@ -178,20 +164,24 @@ async fn certification_round(client: &Client, ns: &str) {
         }
     })
     .await;
-    assert_eq!(alias_versions(&function).await, before, "Retain leaves every alias where it was");
+    assert_eq!(support::alias_versions(&function).await, before, "Retain leaves every alias where it was");
 
     // Re-created, it finds the live alias from AWS and re-points nothing.
     let las: LambdaAliasSet =
         serde_json::from_value(alexa_set(name, &function, "Development", 3, "Delete")).expect("obj");
     api.create(&PostParams::default(), &las).await.expect("re-create");
     wait_status(&api, name, "PROD2:2", "PROD1:$LATEST", "Converged").await;
-    assert_eq!(alias_versions(&function).await, before, "adoption re-points nothing");
+    assert_eq!(support::alias_versions(&function).await, before, "adoption re-points nothing");
 
     // Delete with Delete: the aliases go, the function stays.
     api.delete(name, &DeleteParams::default()).await.expect("delete");
     eventually("the aliases are deleted and the set is gone", || async {
         let gone = api.get_opt(name).await.map_err(|e| e.to_string())?.is_none();
-        if gone && alias_versions(&function).await.is_empty() { Ok(()) } else { Err("not yet".into()) }
+        if gone && support::alias_versions(&function).await.is_empty() {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
     })
     .await;
     lambda.get_function().function_name(&function).send().await.expect("the function stays");

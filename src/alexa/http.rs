@@ -72,7 +72,7 @@ impl Http {
     /// transport failure, with its causes; it never contains the request.
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<Reply, String> {
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| chain(&e))?;
+            let response = self.client.request(request).await.map_err(|e| crate::error_chain(&e))?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_BODY_BYTES)
                 .collect()
@@ -86,15 +86,4 @@ impl Http {
             Err(_) => Err(format!("no complete answer within {}s", REQUEST_TIMEOUT.as_secs())),
         }
     }
-}
-
-/// An error and its causes, `outer: inner: ...` (hyper's own message is only "client error").
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
 }

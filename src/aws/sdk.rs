@@ -641,7 +641,7 @@ where
         SdkError::DispatchFailure(failure) => {
             // Credentials are resolved while sending, so a refused AssumeRole or missing
             // credentials surface here rather than as a service error.
-            let chain = failure.as_connector_error().map(|e| error_chain(e)).unwrap_or_default();
+            let chain = failure.as_connector_error().map(|e| crate::error_chain(e)).unwrap_or_default();
             if failure.is_other() && is_credentials_refusal(&chain) {
                 AwsError::AccessDenied {
                     operation,
@@ -655,14 +655,17 @@ where
             let status = response.raw().status().as_u16();
             AwsError::Unavailable {
                 operation,
-                message: short(format!("unreadable response (HTTP {status}): {}", error_chain(&error))),
+                message: short(format!(
+                    "unreadable response (HTTP {status}): {}",
+                    crate::error_chain(&error)
+                )),
             }
         }
         SdkError::ConstructionFailure(_) => AwsError::Invalid {
             operation,
-            message: short(format!("request not built: {}", error_chain(&error))),
+            message: short(format!("request not built: {}", crate::error_chain(&error))),
         },
-        other => AwsError::Unavailable { operation, message: short(error_chain(&other)) },
+        other => AwsError::Unavailable { operation, message: short(crate::error_chain(&other)) },
     }
 }
 
@@ -737,17 +740,6 @@ fn is_credentials_refusal(chain: &str) -> bool {
         || chain.contains("not properly configured")
         || chain.contains("no credentials");
     about_credentials && refused
-}
-
-/// Every message of an error chain, outermost first.
-fn error_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 /// Seconds as `Retry-After` / `retryAfterSeconds` write them (an integer, tolerated as a

@@ -67,8 +67,6 @@ struct Moto {
 /// Startup outcome, kept even on failure so that every later test fails at once
 /// with the same message instead of retrying a 30s startup each.
 static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
-/// PID of the running moto, for the `atexit` handler (0: none).
-static MOTO_PID: AtomicI32 = AtomicI32::new(0);
 static NAME_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn moto() -> &'static Moto {
@@ -134,6 +132,20 @@ pub async fn lambda() -> aws_sdk_lambda::Client {
 /// `prefix-<pid>-<n>`: the counter keeps tests of this binary apart on the shared
 /// server, the PID keeps test binaries apart in logs. Keep `prefix` short: Lambda
 /// function names are at most 64 characters.
+/// Every alias of `function` in moto with the version it points at, sorted by name.
+pub async fn alias_versions(function: &str) -> Vec<(String, String)> {
+    let out = lambda().await.list_aliases().function_name(function).send().await.expect("ListAliases");
+    let mut v: Vec<(String, String)> = out
+        .aliases()
+        .iter()
+        .map(|a| {
+            (a.name().unwrap_or_default().to_string(), a.function_version().unwrap_or_default().to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 pub fn unique_name(prefix: &str) -> String {
     let n = NAME_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
@@ -298,16 +310,24 @@ fn set_test_env(url: &str) {
     }
 }
 
-/// Starts moto from a thread that then lives as long as the process: the parent-death
-/// signal set in the child fires when the spawning *thread* exits, and libtest runs
-/// each test on a short-lived thread of its own.
+/// Starts moto from a thread that then lives as long as the process (see [`on_supervisor_thread`]).
 fn start_on_supervisor_thread() -> Result<Moto, String> {
     let server = moto_python_path();
+    on_supervisor_thread("moto", move || start(&server))
+}
+
+/// Runs `start` on a thread that then lives as long as the process: the parent-death signal set
+/// in a server's child process fires when the spawning *thread* exits, and libtest runs each
+/// test on a short-lived thread of its own.
+pub(crate) fn on_supervisor_thread<T: Send + 'static>(
+    what: &str,
+    start: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
-        .name("moto-supervisor".to_owned())
+        .name(format!("{what}-supervisor"))
         .spawn(move || {
-            let result = start(&server);
+            let result = start();
             let started = result.is_ok();
             // The receiver waits for this message; it cannot be gone.
             let _ = tx.send(result);
@@ -317,8 +337,8 @@ fn start_on_supervisor_thread() -> Result<Moto, String> {
                 }
             }
         })
-        .map_err(|e| format!("cannot spawn the moto supervisor thread: {e}"))?;
-    rx.recv().map_err(|_| "the moto supervisor thread died while starting moto".to_owned())?
+        .map_err(|e| format!("cannot spawn the {what} supervisor thread: {e}"))?;
+    rx.recv().map_err(|_| format!("the {what} supervisor thread died while starting it"))?
 }
 
 fn start(server: &Path) -> Result<Moto, String> {
@@ -331,15 +351,16 @@ fn start(server: &Path) -> Result<Moto, String> {
         let port = free_port().map_err(|e| format!("cannot pick a loopback port: {e}"))?;
         let log = std::env::temp_dir().join(format!("lac-moto-{}-{port}.log", std::process::id()));
         let begin = Instant::now();
-        let mut child = match spawn(server, port, &log) {
+        let args = ["-H".to_string(), "127.0.0.1".into(), "-p".into(), port.to_string()];
+        let mut child = match spawn_server(server, &moto_launcher(), &args, &log) {
             Ok(child) => child,
             Err(e) => return Err(format!("cannot run {}: {e}", server.display())),
         };
-        match wait_ready(&mut child, port, deadline) {
+        // moto answers its API root with some HTTP status once it listens.
+        match wait_http_ready(&mut child, port, "/moto-api/", |status| status > 0, deadline) {
             Ok(()) => {
                 let pid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
-                MOTO_PID.store(pid, Ordering::SeqCst);
-                register_atexit_stop();
+                stop_at_exit(pid);
                 eprintln!(
                     "moto ready on 127.0.0.1:{port} (pid {pid}) after {:.2}s; log: {}",
                     begin.elapsed().as_secs_f64(),
@@ -380,20 +401,21 @@ fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn spawn(server: &Path, port: u16, log: &Path) -> std::io::Result<Child> {
+/// Starts one of our Python servers (`program script ARGS...`), logging to `log`, stopped by the
+/// kernel if the spawning thread dies.
+pub(crate) fn spawn_server(
+    program: &Path,
+    script: &Path,
+    args: &[String],
+    log: &Path,
+) -> std::io::Result<Child> {
     let out = File::create(log)?;
     let err = out.try_clone()?;
-    let mut command = Command::new(server);
-    command
-        .arg(moto_launcher())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
+    let mut command = Command::new(program);
+    command.arg(script).args(args).env("PYTHONUNBUFFERED", "1").stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe calls are allowed; prctl is a plain system call. It asks the
-    // kernel to SIGTERM moto when the spawning thread (our supervisor) dies, which
+    // kernel to SIGTERM the server when the spawning thread (our supervisor) dies, which
     // covers the test process aborting or being killed before atexit runs.
     unsafe {
         command.pre_exec(|| {
@@ -406,21 +428,28 @@ fn spawn(server: &Path, port: u16, log: &Path) -> std::io::Result<Child> {
     command.spawn()
 }
 
-fn wait_ready(child: &mut Child, port: u16, deadline: Instant) -> Result<(), String> {
+/// Polls `GET path` until `ready(status)` or the deadline; fails at once if the server exits.
+pub(crate) fn wait_http_ready(
+    child: &mut Child,
+    port: u16,
+    path: &str,
+    ready: fn(u16) -> bool,
+    deadline: Instant,
+) -> Result<(), String> {
     let mut last_error = String::from("no attempt made");
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("moto exited during startup with {status}"));
+            return Err(format!("exited during startup with {status}"));
         }
-        let probe = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        let probe = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
         match http_exchange(port, &probe) {
-            Ok((status, _)) if status > 0 => return Ok(()),
-            Ok((_, body)) => last_error = format!("not an HTTP response: {body:.200}"),
+            Ok((status, _)) if ready(status) => return Ok(()),
+            Ok((status, body)) => last_error = format!("HTTP {status}: {body:.200}"),
             Err(e) => last_error = e.to_string(),
         }
         std::thread::sleep(READY_POLL);
     }
-    Err(format!("no HTTP answer before the deadline (last error: {last_error})"))
+    Err(format!("no answer before the deadline (last error: {last_error})"))
 }
 
 /// Creates the Lambda execution role through IAM's Query protocol over a raw HTTP
@@ -548,38 +577,51 @@ fn log_tail(log: &Path) -> String {
     }
 }
 
-fn register_atexit_stop() {
+/// Our servers (moto, the fake SMAPI): stopped by PID at process exit. Fixed slots, so that the
+/// `atexit` handler only reads atomics.
+static CHILD_PIDS: [AtomicI32; 4] = [const { AtomicI32::new(0) }; 4];
+
+/// Stops `pid` (our own child) when the test process exits; `PR_SET_PDEATHSIG` stays the net.
+pub(crate) fn stop_at_exit(pid: i32) {
     static REGISTERED: OnceLock<()> = OnceLock::new();
+    // The first free slot takes it (a full table leaves PR_SET_PDEATHSIG to stop it).
+    let _ = CHILD_PIDS.iter().any(|s| s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok());
     REGISTERED.get_or_init(|| {
         // SAFETY: registers a plain `extern "C" fn()` with no captured state; it only
-        // reads an atomic and makes system calls. A failure (non-zero) leaves the
+        // reads atomics and makes system calls. A failure (non-zero) leaves the
         // PR_SET_PDEATHSIG net in place, so it is ignored.
         unsafe {
-            libc::atexit(stop_moto_at_exit);
+            libc::atexit(stop_children_at_exit);
         }
     });
 }
 
-/// Runs at process exit: SIGTERM moto by its PID, wait up to ~2s for it to exit
+/// Runs at process exit: SIGTERM each server by its PID, wait up to ~2 s for it to exit
 /// (reaping it), then SIGKILL if it is still there.
-extern "C" fn stop_moto_at_exit() {
-    let pid = MOTO_PID.swap(0, Ordering::SeqCst);
-    if pid <= 0 {
-        return;
-    }
-    // SAFETY: `pid` is our own child (spawned by this process and never reaped
-    // elsewhere: the supervisor thread never waits on it), so the signals and waitpid
-    // cannot hit an unrelated process. `status` is a valid out-pointer.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-        let mut status = 0;
-        for _ in 0..100 {
-            if libc::waitpid(pid, &raw mut status, libc::WNOHANG) != 0 {
-                return;
-            }
-            libc::usleep(20_000);
+extern "C" fn stop_children_at_exit() {
+    for slot in &CHILD_PIDS {
+        let pid = slot.swap(0, Ordering::SeqCst);
+        if pid <= 0 {
+            continue;
         }
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, &raw mut status, 0);
+        // SAFETY: `pid` is our own child (spawned by this process and never reaped
+        // elsewhere: the supervisor thread never waits on it), so the signals and waitpid
+        // cannot hit an unrelated process. `status` is a valid out-pointer.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+            let mut status = 0;
+            let mut reaped = false;
+            for _ in 0..100 {
+                if libc::waitpid(pid, &raw mut status, libc::WNOHANG) != 0 {
+                    reaped = true;
+                    break;
+                }
+                libc::usleep(20_000);
+            }
+            if !reaped {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &raw mut status, 0);
+            }
+        }
     }
 }

@@ -20,13 +20,8 @@
 //! // --smapi-endpoint fake.url() --lwa-endpoint fake.lwa_url()
 //! ```
 
-use std::fs::File;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use lambda_alias_controller::alexa::{AlexaCredentials, SmapiSettings};
@@ -45,7 +40,6 @@ pub struct FakeSmapi {
 }
 
 static FAKE: OnceLock<Result<FakeSmapi, String>> = OnceLock::new();
-static FAKE_PID: AtomicI32 = AtomicI32::new(0);
 
 /// The shared fake, started on first use. Panics (the test fails, never skips) when it cannot start.
 pub fn fake_smapi() -> &'static FakeSmapi {
@@ -315,21 +309,7 @@ pub fn credentials_yaml(credentials: &AlexaCredentials) -> String {
 /// Starts the fake from a thread that lives as long as the process (see `super` for why).
 fn start_on_supervisor_thread() -> Result<FakeSmapi, String> {
     let python = super::moto_python_path();
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("fake-smapi-supervisor".to_owned())
-        .spawn(move || {
-            let result = start(&python);
-            let started = result.is_ok();
-            let _ = tx.send(result);
-            if started {
-                loop {
-                    std::thread::park();
-                }
-            }
-        })
-        .map_err(|e| format!("cannot spawn the fake SMAPI supervisor thread: {e}"))?;
-    rx.recv().map_err(|_| "the fake SMAPI supervisor thread died while starting it".to_owned())?
+    super::on_supervisor_thread("fake-smapi", move || start(&python))
 }
 
 fn start(python: &Path) -> Result<FakeSmapi, String> {
@@ -342,13 +322,14 @@ fn start(python: &Path) -> Result<FakeSmapi, String> {
         }
         let port = super::free_port().map_err(|e| format!("cannot pick a loopback port: {e}"))?;
         let log = std::env::temp_dir().join(format!("lac-fake-smapi-{}-{port}.log", std::process::id()));
-        let mut child = spawn(python, &script, port, &log)
+        let args = ["-H", "127.0.0.1", "-p", &port.to_string(), "--page-size", &PAGE_SIZE.to_string()]
+            .map(String::from);
+        let mut child = super::spawn_server(python, &script, &args, &log)
             .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-        match wait_ready(&mut child, port, deadline) {
+        match super::wait_http_ready(&mut child, port, "/_fake/health", |status| status == 200, deadline) {
             Ok(()) => {
                 let pid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
-                FAKE_PID.store(pid, Ordering::SeqCst);
-                register_atexit_stop();
+                super::stop_at_exit(pid);
                 eprintln!("fake SMAPI ready on 127.0.0.1:{port} (pid {pid}); log: {}", log.display());
                 return Ok(FakeSmapi { port, log });
             }
@@ -364,78 +345,4 @@ fn start(python: &Path) -> Result<FakeSmapi, String> {
         }
     }
     Err(format!("the fake SMAPI ({}) did not start:\n{}", script.display(), failures.join("\n")))
-}
-
-fn spawn(python: &Path, script: &Path, port: u16, log: &Path) -> std::io::Result<Child> {
-    let out = File::create(log)?;
-    let err = out.try_clone()?;
-    let mut command = Command::new(python);
-    command
-        .arg(script)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string(), "--page-size", &PAGE_SIZE.to_string()])
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    // SAFETY: as in `super::spawn`: prctl is async-signal-safe; the kernel SIGTERMs the fake when
-    // the supervisor thread dies (the test process aborted or was killed before atexit).
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    command.spawn()
-}
-
-fn wait_ready(child: &mut Child, port: u16, deadline: Instant) -> Result<(), String> {
-    let mut last_error = String::from("no attempt made");
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("exited during startup with {status}"));
-        }
-        let probe =
-            format!("GET /_fake/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-        match super::http_exchange(port, &probe) {
-            Ok((200, _)) => return Ok(()),
-            Ok((status, body)) => last_error = format!("HTTP {status}: {body:.200}"),
-            Err(e) => last_error = e.to_string(),
-        }
-        std::thread::sleep(READY_POLL);
-    }
-    Err(format!("no answer before the deadline (last error: {last_error})"))
-}
-
-fn register_atexit_stop() {
-    static REGISTERED: OnceLock<()> = OnceLock::new();
-    REGISTERED.get_or_init(|| {
-        // SAFETY: a plain `extern "C" fn()` without captured state; PR_SET_PDEATHSIG stays the net
-        // if registration fails.
-        unsafe {
-            libc::atexit(stop_fake_at_exit);
-        }
-    });
-}
-
-/// At process exit: SIGTERM the fake by its PID, reap it within ~2 s, else SIGKILL.
-extern "C" fn stop_fake_at_exit() {
-    let pid = FAKE_PID.swap(0, Ordering::SeqCst);
-    if pid <= 0 {
-        return;
-    }
-    // SAFETY: `pid` is our own child, never reaped elsewhere (the supervisor never waits on it).
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-        let mut status = 0;
-        for _ in 0..100 {
-            if libc::waitpid(pid, &raw mut status, libc::WNOHANG) != 0 {
-                return;
-            }
-            libc::usleep(20_000);
-        }
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, &raw mut status, 0);
-    }
 }
