@@ -89,6 +89,15 @@ impl Metrics {
         inner.duration.observe(duration.as_secs_f64());
     }
 
+    /// A reconcile failed on the Kubernetes side (or a cleanup on AWS's): counted with its
+    /// reason, without a duration sample (`error_policy` does not know how long it ran).
+    pub fn failed(&self, reason: &str) {
+        let mut inner = lock(&self.inner);
+        inner.reconciles += 1;
+        *inner.reasons.entry(reason.to_string()).or_insert(0) += 1;
+        *inner.errors.entry(reason.to_string()).or_insert(0) += 1;
+    }
+
     /// The current phase and readiness of one set (key = "namespace/name"), for the gauge of
     /// sets by phase and readiness.
     pub fn set_state(&self, key: &str, phase: &str, ready: &str) {

@@ -123,7 +123,13 @@ pub async fn reconcile<P: LambdaProvider>(
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+    .map_err(|e| match e {
+        // The reconcile's own error, unwrapped: error_policy and the metric label see the cause
+        // (a throttled cleanup requeues at AWS's hint).
+        kube::runtime::finalizer::Error::ApplyFailed(inner)
+        | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner,
+        other => Error::Finalizer(Box::new(other)),
+    })
 }
 
 /// Kubernetes-side failures (the AWS side is handled inside the reconcile): back off.
@@ -133,7 +139,8 @@ pub fn error_policy<P: LambdaProvider>(
     ctx: Arc<Context<P>>,
 ) -> Action {
     tracing::warn!(set = %key_of(&obj), error = %error, "reconcile failed");
-    ctx.metrics.reconciled(Duration::ZERO, error.metric_label(), true);
+    // Counted, but not timed: the reconcile's duration is not known here.
+    ctx.metrics.failed(error.metric_label());
     match error {
         Error::Cleanup(AwsError::Throttled { retry_after: Some(d), .. }) => Action::requeue(*d),
         _ => Action::requeue(Duration::from_secs(15)),

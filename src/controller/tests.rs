@@ -345,8 +345,32 @@ async fn deletion_keeps_the_finalizer_on_a_transient_error() {
     let (ctx, mut handle, _sink) = context(fake);
     let obj = object(spec(Phase::Development), true, true);
     let result = reconcile(Arc::new(obj), ctx).await;
-    assert!(matches!(result, Err(Error::Finalizer(_))), "retried later: {result:?}");
+    assert!(
+        matches!(&result, Err(Error::Cleanup(AwsError::Unavailable { .. }))),
+        "the cause, unwrapped: {result:?}"
+    );
     assert!(handle.next_request().await.is_none(), "the finalizer was not removed");
+}
+
+#[tokio::test]
+async fn a_throttled_cleanup_requeues_at_the_hint_and_counts_its_real_reason() {
+    let fake = fake_with_function();
+    crate::engine::converge(&*fake, OWNER, &spec(Phase::Development), None, || NOW, 5)
+        .await
+        .expect("converge");
+    fake.fail_next_on(
+        crate::aws::Operation::UpdateAlias,
+        1,
+        crate::aws::fake::Fault::Throttled { retry_after: Some(Duration::from_secs(9)) },
+    );
+    let (ctx, _handle, _sink) = context(fake);
+    let obj = Arc::new(object(spec(Phase::Development), true, true));
+    let error = reconcile(obj.clone(), ctx.clone()).await.expect_err("throttled");
+    assert_eq!(error.metric_label(), "Throttled");
+    assert_eq!(error_policy(obj, &error, ctx.clone()), Action::requeue(Duration::from_secs(9)));
+    let text = ctx.metrics.render(&ctx.calls);
+    assert!(text.contains("lac_reconcile_errors_total{reason=\"Throttled\"} 1"), "{text}");
+    assert!(text.contains("lac_reconcile_duration_seconds_count 0"), "no zero-duration sample: {text}");
 }
 
 #[test]
