@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use lambda_alias_controller::api::{LambdaAliasSetSpec, Phase, Trigger};
 use lambda_alias_controller::aws::api::{AwsError, Operation};
-use lambda_alias_controller::aws::budget::{
-    BudgetLimits, Budgets, CallCounter, Clock, Metered, VirtualClock,
-};
+use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
 use lambda_alias_controller::aws::fake::{FakeLambda, Fault};
 use lambda_alias_controller::engine::{self, EngineError};
 use lambda_alias_controller::plan::Outcome;
@@ -42,31 +40,31 @@ async fn converge(
     engine::converge(api, OWNER, spec, None, || NOW, 10).await
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttling_is_retried_after_the_hint_and_counted() {
-    let clock = VirtualClock::new();
-    let budgets = Budgets::with_clock(BudgetLimits::default(), Clock::Virtual(clock.clone()));
+    let start = tokio::time::Instant::now();
+    let budgets = Budgets::new(BudgetLimits::default());
     let calls = CallCounter::new();
     let api = Metered::new(fake(), "111122223333", "eu-west-1", budgets, calls.clone());
     api.inner().throttle_next(2, Some(Duration::from_secs(3)));
     let done = converge(&api, &spec(Phase::Development)).await.expect("converges despite throttling");
     assert_eq!(done.last.plan.outcome, Outcome::Converged);
     assert_eq!(calls.get(Operation::GetFunction, "Throttled"), 2, "{:?}", calls.snapshot());
-    assert!(clock.elapsed() >= Duration::from_secs(6), "waited for the hints: {:?}", clock.elapsed());
+    assert!(start.elapsed() >= Duration::from_secs(6), "waited for the hints: {:?}", start.elapsed());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttling_beyond_the_retry_bound_is_reported_as_throttled() {
-    let budgets = Budgets::with_clock(BudgetLimits::default(), Clock::Virtual(VirtualClock::new()));
+    let budgets = Budgets::new(BudgetLimits::default());
     let api = Metered::new(fake(), "111122223333", "eu-west-1", budgets, CallCounter::new());
     api.inner().throttle_next(10, None);
     let err = converge(&api, &spec(Phase::Development)).await.expect_err("gives up");
     assert!(matches!(err.aws(), Some(AwsError::Throttled { .. })), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_5xx_on_a_read_is_retried_and_on_a_write_stops_the_pass() {
-    let budgets = Budgets::with_clock(BudgetLimits::default(), Clock::Virtual(VirtualClock::new()));
+    let budgets = Budgets::new(BudgetLimits::default());
     let api = Metered::new(fake(), "111122223333", "eu-west-1", budgets, CallCounter::new());
     api.inner().fail_next_on(Operation::ListAliases, 1, Fault::Unavailable);
     api.inner().fail_next_on(Operation::CreateAlias, 1, Fault::Timeout);

@@ -1,6 +1,6 @@
 //! The Lambda operations the controller uses, as a trait: implemented over the AWS SDK
-//! ([`super::sdk::SdkLambda`]) and by a faithful in-memory fake ([`super::fake::FakeLambda`]) that
-//! enforces the rules moto ignores. Observation and execution ([`super::engine`]) are written
+//! ([`super::sdk::SdkLambda`]) and by a faithful in-memory fake (`FakeLambda`, for tests) that
+//! enforces the rules moto ignores. Observation and execution ([`crate::engine`]) are written
 //! once against this trait, so the fake exercises the same code that talks to AWS.
 //!
 //! `function` arguments are what the user wrote in `spec.functionName` (name, partial ARN or
@@ -232,8 +232,37 @@ impl AwsError {
 
 pub type AwsResult<T> = Result<T, AwsError>;
 
+/// What surrounds each request a [`LambdaApi`] call sends: `request` is one HTTP request to AWS
+/// (one call of the fake), and may be called again to retry it. [`super::budget::Metered`] takes
+/// a token from the budget, counts the outcome and retries around each call; [`Direct`] sends
+/// once. A listing of several pages passes each page's request through here (the `*_via`
+/// methods of [`LambdaApi`]), so that a page is budgeted, counted and retried like any call.
+pub trait Requests: Sync {
+    fn send<T, F, Fut>(&self, operation: Operation, request: F) -> impl Future<Output = AwsResult<T>> + Send
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = AwsResult<T>> + Send;
+}
+
+/// Sends each request once: no budget, no count, no retry.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Direct;
+
+impl Requests for Direct {
+    async fn send<T, F, Fut>(&self, _operation: Operation, mut request: F) -> AwsResult<T>
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = AwsResult<T>> + Send,
+    {
+        request().await
+    }
+}
+
 /// The Lambda control plane, one method per operation. Implementations translate errors into
-/// [`AwsError`] and follow pagination themselves; they do not retry preconditions.
+/// [`AwsError`] and follow pagination themselves; they do not retry (the one retry layer is
+/// [`super::budget::Metered`]).
 pub trait LambdaApi: Send + Sync {
     /// GetFunction without qualifier. `NotFound` when the function does not exist.
     fn get_function(&self, function: &str) -> impl Future<Output = AwsResult<FunctionInfo>> + Send;
@@ -296,6 +325,32 @@ pub trait LambdaApi: Send + Sync {
     fn delete_mapping(&self, uuid: &str) -> impl Future<Output = AwsResult<()>> + Send;
     /// DeleteFunction with a version qualifier (never unqualified: the function is never deleted).
     fn delete_version(&self, function: &str, version: u64) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// [`Self::list_versions`] with every request it sends passed through `requests`. By default
+    /// the whole listing is one request; an implementation that pages sends one per page.
+    fn list_versions_via(
+        &self,
+        function: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<VersionInfo>>> + Send {
+        requests.send(Operation::ListVersionsByFunction, move || self.list_versions(function))
+    }
+    /// [`Self::list_aliases`] with every request it sends passed through `requests`.
+    fn list_aliases_via(
+        &self,
+        function: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<AliasInfo>>> + Send {
+        requests.send(Operation::ListAliases, move || self.list_aliases(function))
+    }
+    /// [`Self::list_mappings`] with every request it sends passed through `requests`.
+    fn list_mappings_via(
+        &self,
+        qualified_arn: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
+        requests.send(Operation::ListEventSourceMappings, move || self.list_mappings(qualified_arn))
+    }
 }
 
 /// A shared client is a client: the controller hands one `Arc` to many reconciles.
@@ -378,5 +433,26 @@ impl<T: LambdaApi> LambdaApi for std::sync::Arc<T> {
     }
     fn delete_version(&self, function: &str, version: u64) -> impl Future<Output = AwsResult<()>> + Send {
         (**self).delete_version(function, version)
+    }
+    fn list_versions_via(
+        &self,
+        function: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<VersionInfo>>> + Send {
+        (**self).list_versions_via(function, requests)
+    }
+    fn list_aliases_via(
+        &self,
+        function: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<AliasInfo>>> + Send {
+        (**self).list_aliases_via(function, requests)
+    }
+    fn list_mappings_via(
+        &self,
+        qualified_arn: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
+        (**self).list_mappings_via(qualified_arn, requests)
     }
 }

@@ -1,7 +1,7 @@
 //! The one place that builds AWS SDK configuration and clients.
 //!
 //! Every AWS client in the controller and the CLI is built from [`sdk_config`], so
-//! retries, timeouts, region and endpoint handling stay consistent, and tests can
+//! retries (none: see there), timeouts, region and endpoint handling stay consistent, and tests can
 //! point everything at a local emulator (moto) through `endpoint_url` or the
 //! standard `AWS_ENDPOINT_URL` environment variable.
 
@@ -13,18 +13,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_lambda::config::SharedCredentialsProvider;
 
-/// Total attempts per operation (first try + retries). Bounded so that a
-/// reconcile loop fails fast and requeues instead of hanging on a sick API.
-const MAX_ATTEMPTS: u32 = 4;
 /// TCP/TLS connect timeout: an endpoint that does not accept a connection in
 /// this time is unreachable, not slow.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Upper bound for one attempt (request sent, full response read). Lambda
-/// control-plane calls are small; 30s only trips on a stuck connection.
-const OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Upper bound for a whole operation including every retry and backoff, so a
-/// single call can never block a reconcile for more than this.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+/// Upper bound for one request (sent, full response read). Lambda control-plane calls are
+/// small; 30s only trips on a stuck connection. The SDK makes one attempt per operation, so
+/// this bounds the operation too.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts of an STS call (AssumeRole) before credentials are reported unavailable. STS is not
+/// the Lambda budget's concern: it is called about once an hour per role.
+const STS_MAX_ATTEMPTS: u32 = 3;
 /// RoleSessionName for assumed roles: what CloudTrail shows as the caller.
 pub const SESSION_NAME: &str = "lambda-alias-controller";
 
@@ -47,16 +45,25 @@ pub struct AwsSettings {
 ///
 /// The behavior version is pinned rather than `latest()` so that an SDK upgrade
 /// cannot silently change defaults (retry, timeouts, checksums) under us.
-/// Retries use adaptive mode, which adds client-side rate limiting on
-/// throttling errors: the controller may fan out many calls to the Lambda
-/// control plane, whose per-account API limits are low.
+///
+/// The SDK does not retry (`RetryConfig::disabled()`): one SDK call is one HTTP request, and
+/// [`super::budget::Metered`] is the one retry layer. Each of its attempts, and each page of a
+/// listing, takes a token from the budget of the account+region and is counted by operation and
+/// outcome; a throttle pauses the pool for every set of the account+region, for AWS's hint.
+/// Why not the SDK's retries routed through the budget: its hooks (interceptors, the retry
+/// strategy) are synchronous, so an attempt cannot wait there for a token shared by every
+/// client of the account+region; its own rate limiter and retry tokens know neither the
+/// account nor Lambda's three quota pools; and each outcome label would have to be rebuilt from
+/// the raw response, where `Metered` has the mapped [`super::AwsError`]. With one layer, the
+/// fake-backed tests exercise the very retry code production runs. (Two stacked
+/// layers multiplied requests, 4 SDK attempts under each of `Metered`'s 4, and hid three in
+/// four from the budget and the metrics.)
 pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(OPERATION_ATTEMPT_TIMEOUT)
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         );
@@ -76,9 +83,10 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
 
 /// Configuration for one target: [`sdk_config`] with the region overridden when `region` is
 /// given, and, when `role_arn` is given, credentials from assuming that role (with
-/// `external_id` when given). STS is called with the base configuration (same endpoint,
-/// retries and timeouts) and the base credentials; the assumed credentials are cached and
-/// refreshed before they expire by the configuration's identity cache.
+/// `external_id` when given). STS is called with the base configuration (same endpoint and
+/// timeouts) and the base credentials, with the SDK's standard retries: STS requests are not
+/// Lambda's and do not go through `Metered`. The assumed credentials are cached and refreshed
+/// before they expire by the configuration's identity cache.
 pub async fn sdk_config_for(
     settings: &AwsSettings,
     region: Option<&str>,
@@ -94,7 +102,9 @@ pub async fn sdk_config_for(
     let Some(role_arn) = role_arn else {
         return base;
     };
-    let mut provider = AssumeRoleProvider::builder(role_arn).configure(&base).session_name(SESSION_NAME);
+    let sts =
+        base.to_builder().retry_config(RetryConfig::standard().with_max_attempts(STS_MAX_ATTEMPTS)).build();
+    let mut provider = AssumeRoleProvider::builder(role_arn).configure(&sts).session_name(SESSION_NAME);
     if let Some(external_id) = external_id {
         provider = provider.external_id(external_id);
     }
@@ -123,11 +133,9 @@ mod tests {
         assert_eq!(config.region().map(AsRef::as_ref), Some("eu-west-3"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:1"));
         let retry = config.retry_config().expect("retry config is always set");
-        assert_eq!(retry.max_attempts(), MAX_ATTEMPTS);
-        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(retry.max_attempts(), 1, "the SDK makes one attempt: Metered is the one retry layer");
         let timeouts = config.timeout_config().expect("timeouts are always set");
         assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
-        assert_eq!(timeouts.operation_attempt_timeout(), Some(OPERATION_ATTEMPT_TIMEOUT));
         assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
         // Building a client must not panic with this configuration.
         let _client = lambda_client(&config);
@@ -151,7 +159,11 @@ mod tests {
         .await;
         assert_eq!(config.region().map(AsRef::as_ref), Some("ap-south-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:1"));
-        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(MAX_ATTEMPTS));
+        assert_eq!(
+            config.retry_config().map(|r| r.max_attempts()),
+            Some(1),
+            "Lambda requests are not retried by the SDK"
+        );
         assert_eq!(config.timeout_config().and_then(|t| t.operation_timeout()), Some(OPERATION_TIMEOUT));
         assert!(config.credentials_provider().is_some());
     }

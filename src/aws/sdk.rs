@@ -1,27 +1,47 @@
 //! [`LambdaApi`] over `aws-sdk-lambda`: request building, pagination, policy parsing and the one
-//! translation of SDK errors into [`AwsError`]. Retries, timeouts and credentials come from the
-//! client's configuration ([`super::client`]); nothing here retries.
+//! translation of SDK errors into [`AwsError`]. Timeouts and credentials come from the client's
+//! configuration ([`super::client`]), where the SDK's retries are off: nothing here retries, and
+//! each SDK call (each page of a listing) is one HTTP request, which
+//! [`super::budget::Metered`] budgets, counts and retries.
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
+use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
 use aws_sdk_lambda::types::{
     AliasConfiguration, AliasRoutingConfiguration, EventSourceMappingConfiguration, EventSourcePosition,
     FunctionConfiguration,
 };
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use serde_json::Value;
 
 use super::api::{
-    AliasInfo, AwsError, AwsResult, CreateMapping, FunctionInfo, LATEST, LambdaApi, MappingInfo, Operation,
-    PolicyInfo, Statement, UpdateMapping, VersionInfo,
+    AliasInfo, AwsError, AwsResult, CreateMapping, Direct, FunctionInfo, LATEST, LambdaApi, MappingInfo,
+    Operation, PolicyInfo, Requests, Statement, UpdateMapping, VersionInfo,
 };
 
 /// Longest message kept from an AWS error: enough for the code and the reason, short enough for
 /// a status condition.
 const MAX_MESSAGE_CHARS: usize = 300;
+
+/// An SDK paginator (`into_paginator`) as a stream of pages that owns the paginator, so that
+/// [`paginate`] can keep it between pages without naming its type.
+macro_rules! pages {
+    ($request:expr) => {
+        futures::stream::unfold($request.into_paginator().send(), |mut pages| async move {
+            pages.next().await.map(|page| (page, pages))
+        })
+        .boxed()
+    };
+}
 
 /// The Lambda control plane through the AWS SDK.
 #[derive(Clone, Debug)]
@@ -66,47 +86,52 @@ impl LambdaApi for SdkLambda {
     }
 
     async fn list_versions(&self, function: &str) -> AwsResult<Vec<VersionInfo>> {
-        const OP: Operation = Operation::ListVersionsByFunction;
-        let mut versions = Vec::new();
-        let mut pages = Pages::new(OP);
-        loop {
-            let page = self
-                .client
-                .list_versions_by_function()
-                .function_name(function)
-                .set_marker(pages.marker())
-                .send()
-                .await
-                .map_err(|e| map_error(OP, e))?;
-            versions.extend(page.versions().iter().filter_map(version_info));
-            if !pages.advance(page.next_marker())? {
-                break;
-            }
-        }
-        Ok(versions)
+        self.list_versions_via(function, &Direct).await
     }
 
     async fn list_aliases(&self, function: &str) -> AwsResult<Vec<AliasInfo>> {
+        self.list_aliases_via(function, &Direct).await
+    }
+
+    async fn list_versions_via(
+        &self,
+        function: &str,
+        requests: &impl Requests,
+    ) -> AwsResult<Vec<VersionInfo>> {
+        const OP: Operation = Operation::ListVersionsByFunction;
+        let start = |marker| {
+            pages!(self.client.list_versions_by_function().function_name(function).set_marker(marker))
+        };
+        let pages = paginate(requests, OP, start, ListVersionsByFunctionOutput::next_marker).await?;
+        Ok(pages.iter().flat_map(|page| page.versions()).filter_map(version_info).collect())
+    }
+
+    async fn list_aliases_via(&self, function: &str, requests: &impl Requests) -> AwsResult<Vec<AliasInfo>> {
         const OP: Operation = Operation::ListAliases;
-        let mut aliases = Vec::new();
-        let mut pages = Pages::new(OP);
-        loop {
-            let page = self
-                .client
-                .list_aliases()
-                .function_name(function)
-                .set_marker(pages.marker())
-                .send()
-                .await
-                .map_err(|e| map_error(OP, e))?;
-            for alias in page.aliases() {
-                aliases.push(alias_info(OP, AliasView::from(alias))?);
-            }
-            if !pages.advance(page.next_marker())? {
-                break;
-            }
-        }
-        Ok(aliases)
+        let start = |marker| pages!(self.client.list_aliases().function_name(function).set_marker(marker));
+        let pages = paginate(requests, OP, start, ListAliasesOutput::next_marker).await?;
+        pages
+            .iter()
+            .flat_map(|page| page.aliases())
+            .map(|alias| alias_info(OP, AliasView::from(alias)))
+            .collect()
+    }
+
+    async fn list_mappings_via(
+        &self,
+        qualified_arn: &str,
+        requests: &impl Requests,
+    ) -> AwsResult<Vec<MappingInfo>> {
+        const OP: Operation = Operation::ListEventSourceMappings;
+        let start = |marker| {
+            pages!(self.client.list_event_source_mappings().function_name(qualified_arn).set_marker(marker))
+        };
+        let pages = paginate(requests, OP, start, ListEventSourceMappingsOutput::next_marker).await?;
+        pages
+            .iter()
+            .flat_map(|page| page.event_source_mappings())
+            .map(|mapping| mapping_info(OP, MappingView::from(mapping)))
+            .collect()
     }
 
     async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {
@@ -132,26 +157,7 @@ impl LambdaApi for SdkLambda {
     }
 
     async fn list_mappings(&self, qualified_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        const OP: Operation = Operation::ListEventSourceMappings;
-        let mut mappings = Vec::new();
-        let mut pages = Pages::new(OP);
-        loop {
-            let page = self
-                .client
-                .list_event_source_mappings()
-                .function_name(qualified_arn)
-                .set_marker(pages.marker())
-                .send()
-                .await
-                .map_err(|e| map_error(OP, e))?;
-            for mapping in page.event_source_mappings() {
-                mappings.push(mapping_info(OP, MappingView::from(mapping))?);
-            }
-            if !pages.advance(page.next_marker())? {
-                break;
-            }
-        }
-        Ok(mappings)
+        self.list_mappings_via(qualified_arn, &Direct).await
     }
 
     async fn publish_version(
@@ -383,8 +389,63 @@ impl LambdaApi for SdkLambda {
     }
 }
 
+/// Every page of a listing, each page's request passed through `requests` (the budget's token,
+/// the count and the retries under [`super::budget::Metered`]). The SDK's paginator sends one
+/// request per page it is asked for and ends at its first error, so a retried page starts a new
+/// paginator at the marker the failed page was asked with (`start(marker)`); the pages already
+/// read are not asked again.
+fn paginate<'a, O, E>(
+    requests: &'a impl Requests,
+    operation: Operation,
+    start: impl Fn(Option<String>) -> BoxStream<'a, Result<O, SdkError<E, HttpResponse>>> + Send + Sync + 'a,
+    next_marker: fn(&O) -> Option<&str>,
+) -> BoxFuture<'a, AwsResult<Vec<O>>>
+where
+    O: Send + 'a,
+    E: StdError + Send + Sync + 'static,
+    aws_sdk_lambda::Error: From<E>,
+{
+    // Boxed, so that proving the controller's futures `Send` stops at this `dyn Future + Send`
+    // instead of looking into these closures' futures with erased lifetimes, which rustc cannot
+    // do ("implementation of `Send` is not general enough", rust-lang/rust#64552).
+    Box::pin(async move {
+        let live = Mutex::new(None);
+        let mut markers = Pages::new(operation);
+        let mut pages = Vec::new();
+        loop {
+            let page = requests
+                .send(operation, || {
+                    let marker = markers.marker();
+                    let taken = live.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let mut stream = taken.unwrap_or_else(|| start(marker));
+                    let live = &live;
+                    async move {
+                        match stream.next().await {
+                            Some(Ok(page)) => {
+                                *live.lock().unwrap_or_else(|e| e.into_inner()) = Some(stream);
+                                Ok(page)
+                            }
+                            Some(Err(error)) => Err(map_error(operation, error)),
+                            None => Err(AwsError::Unavailable {
+                                operation,
+                                message: "the paginator ended before the last page".to_owned(),
+                            }),
+                        }
+                    }
+                })
+                .await?;
+            let more = markers.advance(next_marker(&page))?;
+            pages.push(page);
+            if !more {
+                return Ok(pages);
+            }
+        }
+    })
+}
+
 /// Follows `NextMarker` and refuses a marker that repeats, so a misbehaving endpoint cannot
-/// keep a reconcile paging forever.
+/// keep a reconcile paging forever (the SDK's paginator only notices a marker equal to the one
+/// it just sent, and then stops without an error).
 struct Pages {
     operation: Operation,
     next: Option<String>,
