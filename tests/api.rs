@@ -537,6 +537,12 @@ fn crd_names_subresource_and_printer_columns() {
 }
 
 #[test]
+fn api_version_is_the_crds_group_and_version() {
+    let crd = LambdaAliasSet::crd();
+    assert_eq!(api::API_VERSION, format!("{}/{}", crd.spec.group, crd.spec.versions[0].name));
+}
+
+#[test]
 fn status_summary_is_alias_colon_version() {
     let s = api::AliasStatus::new("PROD2", "$LATEST", None, None);
     assert_eq!(s.summary, "PROD2:$LATEST");

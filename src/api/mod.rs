@@ -14,6 +14,9 @@ pub use status::*;
 
 use kube::CustomResourceExt;
 
+/// `apiVersion` of every LambdaAliasSet (group/version, as the derive above declares it).
+pub const API_VERSION: &str = "lambda.aliasset.dev/v1alpha1";
+
 /// The CRD as YAML, exactly as `crds/lambdaaliasset.yaml` holds it.
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     let crd = LambdaAliasSet::crd();

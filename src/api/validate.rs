@@ -75,7 +75,7 @@ impl InvalidObject {
 /// What the API server adds when it skips the CEL rules after a blocking error.
 pub const RULES_NOT_CHECKED: &str = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
-const API_VERSION: &str = "lambda.aliasset.dev/v1alpha1";
+use super::API_VERSION;
 const KIND: &str = "LambdaAliasSet";
 
 /// The fields of `metadata` (ObjectMeta) the API server decodes; any other is unknown.

@@ -5,6 +5,10 @@ pub mod api;
 pub mod budget;
 pub mod client;
 pub mod connections;
+/// The faithful in-memory fake, for tests only: compiled for the crate's unit tests and, through
+/// the `test-util` feature, for the integration tests (Cargo.toml enables it for them); never in
+/// a release build.
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 pub mod sdk;
 

@@ -408,43 +408,42 @@ async fn apply(args: ApplyArgs) -> ExitCode {
             }
         };
         let client = connections.client_for(spec).await;
-        let (health, report) =
-            match engine::converge(&*client, &owner, spec, skills.as_deref(), now, 10).await {
-                Ok(done) => {
-                    for d in &done.done {
+        let (health, report) = match engine::converge(
+            &*client,
+            &owner,
+            spec,
+            skills.as_deref(),
+            now,
+            engine::MAX_PASSES,
+        )
+        .await
+        {
+            Ok(done) => {
+                for d in &done.done {
+                    eprintln!("{owner}: {} => {}", d.action, d.detail);
+                }
+                let outcome = &done.last.plan.outcome;
+                if is_error(outcome) {
+                    failed = true;
+                    eprintln!("error: {owner} ({}): {}", m.source, outcome.message());
+                }
+                (Health::from_outcome(outcome), done.last.plan.report)
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {owner} ({}): {e}", m.source);
+                if let engine::EngineError::Execute(x) = &e {
+                    for d in &x.done {
                         eprintln!("{owner}: {} => {}", d.action, d.detail);
                     }
-                    let outcome = &done.last.plan.outcome;
-                    if is_error(outcome) {
-                        failed = true;
-                        eprintln!("error: {owner} ({}): {}", m.source, outcome.message());
-                    }
-                    (Health::from_outcome(outcome), done.last.plan.report)
                 }
-                Err(e) => {
-                    failed = true;
-                    eprintln!("error: {owner} ({}): {e}", m.source);
-                    if let engine::EngineError::Execute(x) = &e {
-                        for d in &x.done {
-                            eprintln!("{owner}: {} => {}", d.action, d.detail);
-                        }
-                    }
-                    let health = match e.aws() {
-                        Some(aws) => Health::aws_error(aws),
-                        None => Health {
-                            ready: false,
-                            reconciling: true,
-                            stalled: false,
-                            reason: "Progressing".into(),
-                            message: e.to_string(),
-                        },
-                    };
-                    (health, Default::default())
-                }
-            };
+                let health = Health::engine_error(&e);
+                (health, Default::default())
+            }
+        };
         let status = engine::status::status(&report, &health, m.object.metadata.generation, now(), None);
         let document = json!({
-            "apiVersion": "lambda.aliasset.dev/v1alpha1",
+            "apiVersion": crate::api::API_VERSION,
             "kind": "LambdaAliasSet",
             "metadata": {"name": m.name(), "namespace": m.namespace()},
             "status": status,

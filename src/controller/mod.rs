@@ -239,7 +239,7 @@ async fn patch_status(
         return Ok(());
     }
     let patch = json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
+        "apiVersion": crate::api::API_VERSION,
         "kind": "LambdaAliasSet",
         "status": new,
     });
@@ -287,8 +287,9 @@ async fn apply<P: LambdaProvider>(
             Err(error) => {
                 tracing::warn!(set = %key, error = %error, "cannot read the skill's state");
                 let health = error.health();
-                if ready_before.as_deref() != Some(health.reason.as_str()) && health.stalled {
-                    let event = events::warning(&health.reason, "ObserveSkill", health.message.clone());
+                if health.newly_stalled(ready_before.as_deref()) {
+                    let event =
+                        events::warning(health.warning_reason(), "ObserveSkill", health.message.clone());
                     ctx.events.publish(&reference, event).await;
                 }
                 let new = status(&report_from(previous), &health, generation, now, previous);
@@ -303,8 +304,15 @@ async fn apply<P: LambdaProvider>(
     };
     let aws = ctx.aws.client_for(&obj.spec).await;
     let clock = ctx.clock.clone();
-    let result =
-        engine::converge(&*aws, &key, &obj.spec, observed_skills.as_deref(), move || clock(), 5).await;
+    let result = engine::converge(
+        &*aws,
+        &key,
+        &obj.spec,
+        observed_skills.as_deref(),
+        move || clock(),
+        engine::MAX_PASSES,
+    )
+    .await;
     let (health, report, done, action) = match result {
         Ok(converged) => {
             let outcome = converged.last.plan.outcome.clone();
@@ -317,26 +325,16 @@ async fn apply<P: LambdaProvider>(
                 EngineError::Execute(e) => e.done.clone(),
                 _ => Vec::new(),
             };
-            let health = match error.aws() {
-                Some(aws_error) => Health::aws_error(aws_error),
-                None => Health {
-                    ready: false,
-                    reconciling: true,
-                    stalled: false,
-                    reason: "Progressing".into(),
-                    message: error.to_string(),
-                },
-            };
+            let health = Health::engine_error(&error);
             (health, report_from(previous), done, requeue_after_error(&error))
         }
     };
     for d in &done {
         ctx.events.publish(&reference, events::for_action(d, previous)).await;
     }
-    if ready_before.as_deref() != Some(health.reason.as_str()) && health.stalled {
-        let reason =
-            if health.reason == "OwnedByOther" { "OwnershipRefused" } else { health.reason.as_str() };
-        ctx.events.publish(&reference, events::warning(reason, "Reconcile", health.message.clone())).await;
+    if health.newly_stalled(ready_before.as_deref()) {
+        let event = events::warning(health.warning_reason(), "Reconcile", health.message.clone());
+        ctx.events.publish(&reference, event).await;
     }
     // The development stage does not call the candidate: worth a Warning once, not a block.
     let note = report.skill.as_ref().and_then(|s| s.note.clone());
@@ -348,8 +346,7 @@ async fn apply<P: LambdaProvider>(
     let new = status(&report, &health, generation, (ctx.clock)(), previous);
     patch_status(api, &obj, &new).await?;
     ctx.metrics.set_state(&key, phase_label(&new), if health.ready { "True" } else { "False" });
-    let error = !health.ready && !matches!(health.reason.as_str(), "Progressing" | "Draining" | "Suspended");
-    ctx.metrics.reconciled(started.elapsed(), &health.reason, error);
+    ctx.metrics.reconciled(started.elapsed(), &health.reason, health.is_error());
     Ok(action)
 }
 

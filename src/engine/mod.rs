@@ -245,6 +245,11 @@ pub struct Converged {
     pub passes: usize,
 }
 
+/// How many observe -> plan -> execute passes one reconcile (or one `apply` of a manifest) may
+/// take: a bootstrap takes 2, a swap 3 (the swap is planned alone); more means something else
+/// keeps changing AWS.
+pub const MAX_PASSES: usize = 10;
+
 /// Repeats passes until a plan has no actions (converged, or only waiting on a drain timer,
 /// or blocked on something only a person can fix). A failed precondition re-observes.
 /// `skills`: an Alexa-aware set's skills as SMAPI reports them (observed once by the caller).

@@ -43,6 +43,45 @@ impl Health {
         }
     }
 
+    /// Whether the metrics count this end of a reconcile as an error: anything not Ready but a
+    /// reconcile in progress, a drain or a wait the spec asked for.
+    pub fn is_error(&self) -> bool {
+        !self.ready
+            && !matches!(
+                self.reason.as_str(),
+                "Progressing" | "Draining" | "Suspended" | "AwaitingPublication"
+            )
+    }
+
+    /// The Warning Event a newly stalled set gets: its reason, named for the person who reads it.
+    pub fn warning_reason(&self) -> &str {
+        match self.reason.as_str() {
+            "OwnedByOther" => "OwnershipRefused",
+            other => other,
+        }
+    }
+
+    /// Whether this health is news for the Warning Events: stalled, and not with the reason the
+    /// Ready condition already had.
+    pub fn newly_stalled(&self, ready_before: Option<&str>) -> bool {
+        self.stalled && ready_before != Some(self.reason.as_str())
+    }
+
+    /// What a failed reconcile pass reports: the AWS error's health, or (no convergence within
+    /// the pass limit) still progressing.
+    pub fn engine_error(error: &crate::engine::EngineError) -> Health {
+        match error.aws() {
+            Some(aws) => Health::aws_error(aws),
+            None => Health {
+                ready: false,
+                reconciling: true,
+                stalled: false,
+                reason: "Progressing".into(),
+                message: error.to_string(),
+            },
+        }
+    }
+
     /// AccessDenied needs an IAM change (stalled); throttling and outages heal by retrying.
     pub fn aws_error(error: &AwsError) -> Health {
         let stalled = matches!(error, AwsError::AccessDenied { .. } | AwsError::Invalid { .. });

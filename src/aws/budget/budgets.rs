@@ -23,12 +23,14 @@ pub struct BudgetLimits {
 }
 
 impl Default for BudgetLimits {
-    /// Below the AWS quotas by a margin, so that other clients of the account still fit.
+    /// Below the AWS quotas by a margin in the long run, so that other clients of the account
+    /// still fit; and never above them in any one second: a full bucket's burst plus one second
+    /// of its rate stays within the quota (80 + 20 = 100, 12 + 3 = 15).
     fn default() -> Self {
         BudgetLimits {
             get_function: BucketLimit { per_second: 80.0, burst: 20 },
-            get_policy: BucketLimit { per_second: 12.0, burst: 5 },
-            other: BucketLimit { per_second: 12.0, burst: 5 },
+            get_policy: BucketLimit { per_second: 12.0, burst: 3 },
+            other: BucketLimit { per_second: 12.0, burst: 3 },
         }
     }
 }
@@ -107,6 +109,16 @@ impl Budgets {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_defaults_never_exceed_an_aws_quota_in_any_second() {
+        let d = BudgetLimits::default();
+        // A full bucket spends its burst at once, then its rate for the rest of the second.
+        for (limit, quota) in [(d.get_function, 100.0), (d.get_policy, 15.0), (d.other, 15.0)] {
+            assert!(limit.per_second + f64::from(limit.burst) <= quota, "{limit:?} over {quota}/s");
+            assert!(limit.per_second < quota, "{limit:?} leaves room for the account's other clients");
+        }
+    }
+
     use super::*;
 
     const ACCOUNT: &str = "123456789012";
