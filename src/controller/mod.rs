@@ -295,7 +295,7 @@ async fn apply<P: LambdaProvider>(
                 let new = status(&report_from(previous), &health, generation, now, previous);
                 patch_status(api, &obj, &new).await?;
                 ctx.metrics.set_state(&key, phase_label(&new), "False");
-                ctx.metrics.reconciled(started.elapsed(), &health.reason, true);
+                ctx.metrics.reconciled(started.elapsed(), health.reason, true);
                 return Ok(Action::requeue(error.retry_after()));
             }
         }
@@ -346,7 +346,7 @@ async fn apply<P: LambdaProvider>(
     let new = status(&report, &health, generation, (ctx.clock)(), previous);
     patch_status(api, &obj, &new).await?;
     ctx.metrics.set_state(&key, phase_label(&new), if health.ready { "True" } else { "False" });
-    ctx.metrics.reconciled(started.elapsed(), &health.reason, health.is_error());
+    ctx.metrics.reconciled(started.elapsed(), health.reason, health.is_error());
     Ok(action)
 }
 

@@ -50,7 +50,7 @@ impl SkillError {
             ready: false,
             reconciling: !stalled,
             stalled,
-            reason: reason.to_string(),
+            reason,
             message: format!("the skill's state is unknown, so nothing was written: {self}"),
         }
     }

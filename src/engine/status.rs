@@ -15,22 +15,23 @@ pub struct Health {
     pub ready: bool,
     pub reconciling: bool,
     pub stalled: bool,
-    pub reason: String,
+    /// The Ready condition's reason: one of a fixed set (the planner's outcomes, the AWS and
+    /// skill errors' reasons, [`INVALID_SPEC`], [`PROGRESSING`]), so a low-cardinality label.
+    pub reason: &'static str,
     pub message: String,
 }
+
+/// The reason of a spec the schema refuses.
+pub const INVALID_SPEC: &str = "InvalidSpec";
+/// The reason while work is pending (also when a pass limit ran out).
+pub const PROGRESSING: &str = "Progressing";
 
 impl Health {
     pub fn from_outcome(outcome: &Outcome) -> Health {
         let ready = matches!(outcome, Outcome::Converged);
         let stalled = outcome.is_stalled();
         let reconciling = !ready && !stalled && !matches!(outcome, Outcome::Suspended { .. });
-        Health {
-            ready,
-            reconciling,
-            stalled,
-            reason: outcome.reason().to_string(),
-            message: outcome.message(),
-        }
+        Health { ready, reconciling, stalled, reason: outcome.reason(), message: outcome.message() }
     }
 
     pub fn invalid_spec(message: impl Into<String>) -> Health {
@@ -38,7 +39,7 @@ impl Health {
             ready: false,
             reconciling: false,
             stalled: true,
-            reason: "InvalidSpec".into(),
+            reason: INVALID_SPEC,
             message: message.into(),
         }
     }
@@ -47,24 +48,28 @@ impl Health {
     /// reconcile in progress, a drain or a wait the spec asked for.
     pub fn is_error(&self) -> bool {
         !self.ready
-            && !matches!(
-                self.reason.as_str(),
-                "Progressing" | "Draining" | "Suspended" | "AwaitingPublication"
-            )
+            && ![
+                PROGRESSING,
+                Outcome::Draining { until: 0 }.reason(),
+                Outcome::Suspended { pending: 0 }.reason(),
+                Outcome::AwaitingPublication { message: String::new() }.reason(),
+            ]
+            .contains(&self.reason)
     }
 
     /// The Warning Event a newly stalled set gets: its reason, named for the person who reads it.
-    pub fn warning_reason(&self) -> &str {
-        match self.reason.as_str() {
-            "OwnedByOther" => "OwnershipRefused",
-            other => other,
+    pub fn warning_reason(&self) -> &'static str {
+        if self.reason == (Outcome::OwnedByOther { alias: String::new(), owner: String::new() }).reason() {
+            "OwnershipRefused"
+        } else {
+            self.reason
         }
     }
 
     /// Whether this health is news for the Warning Events: stalled, and not with the reason the
     /// Ready condition already had.
     pub fn newly_stalled(&self, ready_before: Option<&str>) -> bool {
-        self.stalled && ready_before != Some(self.reason.as_str())
+        self.stalled && ready_before != Some(self.reason)
     }
 
     /// What a failed reconcile pass reports: the AWS error's health, or (no convergence within
@@ -76,7 +81,7 @@ impl Health {
                 ready: false,
                 reconciling: true,
                 stalled: false,
-                reason: "Progressing".into(),
+                reason: PROGRESSING,
                 message: error.to_string(),
             },
         }
@@ -89,7 +94,7 @@ impl Health {
             ready: false,
             reconciling: !stalled,
             stalled,
-            reason: error.reason().to_string(),
+            reason: error.reason(),
             message: error.to_string(),
         }
     }
@@ -116,7 +121,7 @@ fn condition(
         _ => time(now).unwrap_or(Time(Timestamp::UNIX_EPOCH)),
     };
     let (reason, message) = if on || kind == "Ready" {
-        (health.reason.clone(), health.message.clone())
+        (health.reason.to_string(), health.message.clone())
     } else {
         (format!("Not{kind}"), String::new())
     };
