@@ -31,7 +31,7 @@ pub const THROTTLED_OUTCOME: &str = "Throttled";
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Metric family names as exposed, so that the controller, tests and dashboards agree on them.
-/// (prometheus-client adds a counter's `_total` itself: [`Shown`] hands them over without it.)
+/// (prometheus-client adds a counter's `_total` itself: `Shown` hands them over without it.)
 pub const AWS_CALLS_TOTAL: &str = "lac_aws_calls_total";
 pub const AWS_THROTTLES_TOTAL: &str = "lac_aws_throttles_total";
 pub const READY_REASONS_TOTAL: &str = "lac_ready_reasons_total";

@@ -133,9 +133,11 @@ pub async fn observe_skills(
     Ok(skills)
 }
 
-/// For tests and for a controller that has no SMAPI: a fixed answer.
+/// For tests: a fixed answer.
+#[cfg(test)]
 pub struct FixedSkills(pub std::sync::Mutex<Result<Vec<SkillObservation>, String>>);
 
+#[cfg(test)]
 impl SkillSource for FixedSkills {
     fn observe<'a>(
         &'a self,
