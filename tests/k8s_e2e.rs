@@ -23,8 +23,8 @@ use kube::{Client, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
 use support::cluster::{
-    Controller, ControllerEnv, apply_crd, apply_object, apply_yaml, cluster, create_namespace, eventually,
-    objects_of_kinds, render_chart, repo, service_account_kubeconfig,
+    Controller, ControllerEnv, apply_crd, apply_object, cluster, create_namespace, eventually, kubectl_apply,
+    objects_of_kinds, render_chart, service_account_kubeconfig,
 };
 use support::objects::alexa_set;
 
@@ -199,8 +199,7 @@ async fn certification_round_as_the_plain_manifests_service_account() {
     apply_crd(&client).await;
     // deploy/'s Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, as shipped.
     for file in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
-        let text = std::fs::read_to_string(repo().join("deploy").join(file)).expect("deploy file");
-        apply_yaml(&client, &text).await;
+        kubectl_apply(&format!("deploy/{file}"));
     }
     let dir = tmp_dir();
     let kubeconfig =

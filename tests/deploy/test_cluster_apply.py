@@ -156,12 +156,21 @@ def installed(cluster: str):
 
 @pytest.mark.parametrize("path", [CRD, CHART_CRD], ids=["crds", "chart-crds"])
 def test_crd_applies_cleanly_and_is_established(cluster: str, path: Path):
-    # The CRD is cluster-wide and shared with the Rust e2e suites (field manager lac-e2e,
-    # forced): the committed copy wins any conflict, as there.
+    # The CRD is cluster-wide and shared with the Rust suites, which install it the same way.
+    # Exactly what the README tells users to type (client-side apply), not server-side apply:
+    # `kubectl apply --server-side` drops kubectl's last-applied annotation, and every later
+    # `kubectl apply -f crds/` by a user would then warn that it is missing.
     objects = load_file(path)
     assert [o["kind"] for o in objects] == ["CustomResourceDefinition"]
-    applied = apply(objects, path.relative_to(REPO).as_posix(), "--force-conflicts")
-    assert_all_on_server(objects, applied)
+    relative = path.relative_to(REPO).as_posix()
+    for attempt in ("first", "again"):
+        clean_run(kubectl("apply", "-f", str(path)), f"kubectl apply -f {relative} ({attempt})")
+    result = kubectl("get", "-o", "json", "-f", str(path))
+    clean_run(result, f"kubectl get -f {relative}")
+    (crd,) = items(result.stdout)
+    assert crd["metadata"]["name"] == objects[0]["metadata"]["name"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" in crd["metadata"].get("annotations", {})
+    assert crd["spec"]["versions"][0]["schema"] == objects[0]["spec"]["versions"][0]["schema"]
     name = objects[0]["metadata"]["name"]
     clean_run(
         kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}"),

@@ -97,7 +97,9 @@ def value(text: str, name: str) -> float:
 def scraped(kubeconfig: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(Content-Type, body) of /metrics once the controller has reconciled one set."""
     exe = binary()
-    kubectl("apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}", "-f", str(CRD))
+    # As users install it (client-side): server-side apply would drop kubectl's last-applied
+    # annotation and make every later `kubectl apply -f crds/` warn.
+    kubectl("apply", "-f", str(CRD))
     crd_name = yaml.safe_load(CRD.read_text())["metadata"]["name"]
     kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd_name}")
     namespace = f"lac-metrics-{os.urandom(3).hex()}"

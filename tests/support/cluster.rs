@@ -73,18 +73,46 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shipped CRD (crds/), applied server-side and waited on until Established.
-pub async fn apply_crd(client: &Client) {
-    let crd: CustomResourceDefinition = serde_yaml::from_str(
-        &std::fs::read_to_string(repo().join("crds/lambdaaliasset.yaml")).expect("crd file"),
+/// `kubectl ARGS` against the cluster `kubeconfig` names (`None`: the environment's
+/// `KUBECONFIG`), from the repository root: (exit code, stdout, stderr).
+pub fn kubectl(kubeconfig: Option<&Path>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new("kubectl");
+    cmd.args(args).current_dir(repo());
+    if let Some(path) = kubeconfig {
+        cmd.env("KUBECONFIG", path);
+    }
+    let out = cmd.output().expect("run kubectl (it must be on PATH)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-    .expect("crd yaml");
+}
+
+/// Installs shipped manifests the way the README tells users to, `kubectl apply -f PATH`
+/// (client-side apply): the objects keep kubectl's last-applied annotation, so a user's own
+/// `kubectl apply` on the same cluster afterwards stays quiet. (Created by server-side apply,
+/// they would make kubectl warn that the annotation is missing.)
+pub fn kubectl_apply(path: &str) {
+    // Tests of one binary run in parallel: a concurrent create of the same object is retried.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match kubectl(None, &["apply", "-f", path]) {
+            (0, _, _) => return,
+            (_, _, err) => last = err,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("kubectl apply -f {path}: {last}");
+}
+
+/// The shipped CRD (crds/), installed as users install it and waited on until Established.
+pub async fn apply_crd(client: &Client) {
+    kubectl_apply("crds/lambdaaliasset.yaml");
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(&crd.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd))
-        .await
-        .expect("apply CRD");
+    let name = "lambdaaliassets.lambda.aliasset.dev";
     eventually("the CRD is established", || async {
-        let c = crds.get(&crd.name_any()).await.map_err(|e| e.to_string())?;
+        let c = crds.get(name).await.map_err(|e| e.to_string())?;
         let ok = c
             .status
             .and_then(|s| s.conditions)
@@ -109,23 +137,6 @@ pub async fn create_namespace(client: &Client, prefix: &str) -> String {
         .await
         .expect("create namespace");
     ns
-}
-
-/// Applies every object of a multi-document YAML text server-side, as `kubectl apply
-/// --server-side` does, and returns the objects applied.
-pub async fn apply_yaml(client: &Client, text: &str) -> Vec<Value> {
-    let mut applied = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        use serde::Deserialize;
-        let value: Value =
-            serde_json::to_value(serde_yaml::Value::deserialize(doc).expect("yaml")).expect("yaml to json");
-        if value.is_null() {
-            continue;
-        }
-        apply_object(client, &value).await;
-        applied.push(value);
-    }
-    applied
 }
 
 /// Server-side apply of one object of any kind the cluster serves.
@@ -383,17 +394,7 @@ impl FreshApiServer {
 
     /// `kubectl ARGS` against this server: (exit code, stdout, stderr).
     pub fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .current_dir(repo())
-            .output()
-            .expect("run kubectl (it must be on PATH)");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        kubectl(Some(&self.kubeconfig), args)
     }
 }
 
