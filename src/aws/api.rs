@@ -116,6 +116,19 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Operations that only read: safe to retry after a transient failure, and not writes for
+    /// the fake's crash injection.
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Operation::GetFunction
+                | Operation::ListVersionsByFunction
+                | Operation::ListAliases
+                | Operation::GetPolicy
+                | Operation::ListEventSourceMappings
+        )
+    }
+
     pub const ALL: [Operation; 15] = [
         Operation::GetFunction,
         Operation::ListVersionsByFunction,

@@ -771,8 +771,7 @@ impl<'a> Planner<'a> {
 
     /// Every alias of this function that a skill's live stage calls (`None`: not Alexa-aware).
     fn live_stage_aliases(&self) -> Option<BTreeSet<String>> {
-        self.input.skills?;
-        Some(self.live_targets().into_iter().flat_map(|(_, t)| t.aliases).collect())
+        Some(live_stage_aliases(self.input.skills?, self.function_arn()))
     }
 
     /// A live stage that calls anything but the pair: nothing is safe to write.

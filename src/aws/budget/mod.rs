@@ -29,7 +29,7 @@ pub use bucket::BucketLimit;
 pub use budgets::{BudgetLimits, Budgets};
 pub use calls::{CallCounter, OUTCOME_OK};
 pub use metered::Metered;
-pub use retry::{BASE_BACKOFF, MAX_BACKOFF, MAX_THROTTLE_RETRIES, MAX_UNAVAILABLE_RETRIES, backoff, is_read};
+pub use retry::{BASE_BACKOFF, MAX_BACKOFF, MAX_THROTTLE_RETRIES, MAX_UNAVAILABLE_RETRIES, backoff};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded data stays consistent across a panic elsewhere: keep counting.

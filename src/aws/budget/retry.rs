@@ -13,18 +13,6 @@ pub const BASE_BACKOFF: Duration = Duration::from_millis(200);
 /// Upper bound of one backoff without a hint.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// The operations that only read, and so may be retried after a transient failure.
-pub fn is_read(op: Operation) -> bool {
-    matches!(
-        op,
-        Operation::GetFunction
-            | Operation::ListVersionsByFunction
-            | Operation::ListAliases
-            | Operation::GetPolicy
-            | Operation::ListEventSourceMappings
-    )
-}
-
 /// The wait before retry `attempt` (1-based) without a hint: 200ms doubling, capped, plus up to
 /// half again of jitter so that clients throttled together do not retry together.
 pub fn backoff(attempt: u32) -> Duration {
@@ -62,7 +50,7 @@ impl Attempts {
                 let wait = retry_after.unwrap_or_else(|| backoff(self.throttled));
                 Next { pause: Some(wait), retry_in: (self.throttled <= MAX_THROTTLE_RETRIES).then_some(wait) }
             }
-            AwsError::Unavailable { .. } if is_read(op) && self.unavailable < MAX_UNAVAILABLE_RETRIES => {
+            AwsError::Unavailable { .. } if op.is_read() && self.unavailable < MAX_UNAVAILABLE_RETRIES => {
                 self.unavailable += 1;
                 Next { pause: None, retry_in: Some(backoff(self.unavailable)) }
             }

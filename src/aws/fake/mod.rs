@@ -139,17 +139,6 @@ fn invalid(operation: Operation, message: impl Into<String>) -> AwsError {
     AwsError::Invalid { operation, message: message.into() }
 }
 
-fn is_write(op: Operation) -> bool {
-    !matches!(
-        op,
-        Operation::GetFunction
-            | Operation::ListVersionsByFunction
-            | Operation::ListAliases
-            | Operation::GetPolicy
-            | Operation::ListEventSourceMappings
-    )
-}
-
 /// A published version number as AWS writes it: digits, no sign, not zero.
 fn parse_version(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -250,7 +239,7 @@ impl FakeLambda {
         if state.denied.contains(&op) {
             return Err(AwsError::AccessDenied { operation: op, message: "denied by the fake".to_string() });
         }
-        let write = is_write(op);
+        let write = !op.is_read();
         if write && state.crash_at.is_some_and(|n| state.writes >= n) {
             return Err(AwsError::Unavailable { operation: op, message: "crashed".to_string() });
         }
