@@ -108,6 +108,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// A fraction in (0, 1], for `--drift-budget` and `--budget-share`.
+fn fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if value.is_finite() && value > 0.0 && value <= 1.0 {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not a fraction in (0, 1] (e.g. 0.25)"))
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Watch only this namespace (repeatable). Default: all namespaces.
@@ -119,9 +129,22 @@ pub struct RunArgs {
     /// Reconciles running at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
-    /// Periodic drift check of every set, in seconds (jittered by ±10 %).
+    /// Periodic drift check of every set, in seconds: the checks are spread evenly over this
+    /// period, and the pass takes longer when the drift budget cannot check every set in it.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub resync: u64,
+    /// The fraction of each AWS quota pool periodic drift checks may use (spec changes, drain
+    /// timers and retries go first, up to the whole budget).
+    #[arg(long, default_value_t = crate::aws::budget::DEFAULT_DRIFT_SHARE, value_parser = fraction)]
+    pub drift_budget: f64,
+    /// Reconcile only the sets this label selector selects (e.g. `shard=a`), so that several
+    /// replicas split the sets; give each `--budget-share`.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// The fraction of the account's AWS quotas this replica spends (e.g. 0.5 for each of two
+    /// shards).
+    #[arg(long, default_value_t = 1.0, value_parser = fraction)]
+    pub budget_share: f64,
     /// Lease-based leader election, for several replicas.
     #[arg(long)]
     pub leader_elect: bool,
@@ -196,6 +219,9 @@ async fn run_controller(args: RunArgs) -> ExitCode {
         leader_elect: args.leader_elect,
         aws: AwsSettings { region: args.region, endpoint_url: args.endpoint_url, profile: None },
         smapi: args.smapi.settings(),
+        shard: args.shard,
+        drift_budget: args.drift_budget,
+        budget_share: args.budget_share,
     };
     match crate::controller::run::run(options).await {
         Ok(()) => ExitCode::SUCCESS,

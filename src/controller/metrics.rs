@@ -10,7 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, prometheus_text};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, prometheus_text,
+};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -18,7 +20,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Metric, Registry};
 
-use crate::aws::budget::CallCounter;
+use crate::aws::budget::{Budgets, CallCounter, Lane};
 
 /// Upper bounds (seconds) of the reconcile duration histogram, without the implicit `+Inf`.
 /// From a no-op drift check (tens of ms) to a slow, throttled multi-step rollout.
@@ -32,8 +34,14 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Metric family names as exposed, so that the controller, tests and dashboards agree on them.
 /// (prometheus-client adds a counter's `_total` itself: `Shown` hands them over without it.)
+pub const AWS_BUDGET_RATE: &str = "lac_aws_budget_rate";
+pub const AWS_BUDGET_TOKENS_TOTAL: &str = "lac_aws_budget_tokens_total";
 pub const AWS_CALLS_TOTAL: &str = "lac_aws_calls_total";
 pub const AWS_THROTTLES_TOTAL: &str = "lac_aws_throttles_total";
+pub const DRIFT_CHECKS_TOTAL: &str = "lac_drift_checks_total";
+pub const DRIFT_PASS_DURATION_SECONDS: &str = "lac_drift_pass_duration_seconds";
+pub const DRIFT_PASSES_TOTAL: &str = "lac_drift_passes_total";
+pub const LANE_QUEUE_DEPTH: &str = "lac_lane_queue_depth";
 pub const READY_REASONS_TOTAL: &str = "lac_ready_reasons_total";
 pub const RECONCILE_DURATION_SECONDS: &str = "lac_reconcile_duration_seconds";
 pub const RECONCILE_ERRORS_TOTAL: &str = "lac_reconcile_errors_total";
@@ -47,6 +55,12 @@ pub struct Metrics {
     errors: Family<[(&'static str, String); 1], Counter>,
     reasons: Family<[(&'static str, String); 1], Counter>,
     duration: Histogram,
+    /// Drift checks by what they found: `unchanged` (the cheap reads matched), `changed` (they
+    /// did not: a full observe followed), `full` (no baseline yet: a full observe).
+    drift_checks: Family<[(&'static str, String); 1], Counter>,
+    drift_passes: Counter,
+    /// Seconds the last complete drift pass took (every set checked once).
+    drift_pass_seconds: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
     /// key ("namespace/name") -> (phase, ready): the gauge of sets is counted from it at each
     /// scrape, so that a set that moves or goes is never counted twice or left behind.
     sets: Mutex<HashMap<String, (String, String)>>,
@@ -59,6 +73,9 @@ impl Default for Metrics {
             errors: Family::default(),
             reasons: Family::default(),
             duration: Histogram::new(DURATION_BUCKETS),
+            drift_checks: Family::default(),
+            drift_passes: Counter::default(),
+            drift_pass_seconds: Default::default(),
             sets: Mutex::default(),
         }
     }
@@ -110,13 +127,24 @@ impl Metrics {
         }
     }
 
+    /// One drift check ended: `unchanged`, `changed` or `full`.
+    pub fn drift_check(&self, result: &str) {
+        self.drift_checks.get_or_create(&[("result", result.to_string())]).inc();
+    }
+
+    /// A drift pass (every set checked once) took `duration`.
+    pub fn drift_pass(&self, duration: Duration) {
+        self.drift_passes.inc();
+        self.drift_pass_seconds.set(duration.as_secs_f64());
+    }
+
     /// The set is gone (deleted, or no longer watched): it leaves the gauge.
     pub fn forget(&self, key: &str) {
         lock(&self.sets).remove(key);
     }
 
     /// Every metric, AWS calls included, in the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
-    pub fn render(&self, calls: &CallCounter) -> String {
+    pub fn render(&self, calls: &CallCounter, budgets: &Budgets) -> String {
         // The AWS calls live in the call counter and the sets in our map: both are read into
         // constant metrics of this scrape, in label order. The registry is assembled per scrape
         // (a few Arc clones) so that it can hold them, with the families in name order as before.
@@ -139,10 +167,50 @@ impl Metrics {
             Snapshot(by_state.into_iter().map(|(labels, n)| (labels, ConstGauge::new(n))).collect())
         };
 
+        let usage = budgets.usage();
+        let mut tokens = Vec::new();
+        let mut queued = [0i64; 2];
+        for u in &usage {
+            for lane in Lane::ALL {
+                let labels = vec![
+                    ("account", u.account.clone()),
+                    ("region", u.region.clone()),
+                    ("pool", u.pool.to_string()),
+                    ("lane", lane.name().to_string()),
+                ];
+                tokens.push((labels, ConstCounter::new(u.taken[lane as usize])));
+                queued[lane as usize] += u.waiting[lane as usize] as i64;
+            }
+        }
+        let mut rates = Vec::new();
+        for (pool, limit) in budgets.limits().pools() {
+            for lane in Lane::ALL {
+                let share = if lane == Lane::Drift { budgets.drift_share() } else { 1.0 };
+                rates.push((
+                    vec![("pool", pool.to_string()), ("lane", lane.name().to_string())],
+                    ConstGauge::new(limit.per_second * share),
+                ));
+            }
+        }
+        let queue: Vec<_> = Lane::ALL
+            .into_iter()
+            .map(|lane| (vec![("lane", lane.name().to_string())], ConstGauge::new(queued[lane as usize])))
+            .collect();
+
         let mut registry = Registry::default();
         let mut show = |name: &'static str, help: &'static str, metric: Box<dyn Metric>| {
             registry.register_collector(Box::new(Shown { name, help, metric }));
         };
+        show(
+            AWS_BUDGET_RATE,
+            "Tokens per second of each quota pool's budget, by lane (drift: --drift-budget of it).",
+            Box::new(Snapshot(rates)),
+        );
+        show(
+            AWS_BUDGET_TOKENS_TOTAL,
+            "Budget tokens taken (one per AWS request) by account, region, quota pool and lane.",
+            Box::new(Snapshot(tokens)),
+        );
         show(
             AWS_CALLS_TOTAL,
             "AWS Lambda control-plane calls by operation and outcome.",
@@ -152,6 +220,22 @@ impl Metrics {
             AWS_THROTTLES_TOTAL,
             "AWS Lambda calls throttled by AWS (TooManyRequests).",
             Box::new(ConstCounter::new(throttles)),
+        );
+        show(
+            DRIFT_CHECKS_TOTAL,
+            "Periodic drift checks by result: unchanged (cheap reads matched), changed or full (full observe).",
+            Box::new(self.drift_checks.clone()),
+        );
+        show(
+            DRIFT_PASS_DURATION_SECONDS,
+            "Seconds the last complete drift pass took (every set checked once).",
+            Box::new(self.drift_pass_seconds.clone()),
+        );
+        show(DRIFT_PASSES_TOTAL, "Complete drift passes.", Box::new(self.drift_passes.clone()));
+        show(
+            LANE_QUEUE_DEPTH,
+            "AWS requests waiting for a budget token, by lane (priority, drift).",
+            Box::new(Snapshot(queue)),
         );
         show(
             READY_REASONS_TOTAL,
@@ -206,9 +290,11 @@ impl Collector for Shown {
 
 /// Constant samples read at one scrape, in the order given.
 #[derive(Debug)]
-struct Snapshot<M>(Vec<([(&'static str, String); 2], M)>);
+struct Snapshot<L, M>(Vec<(L, M)>);
 
-impl<M: EncodeMetric + TypedMetric + fmt::Debug> EncodeMetric for Snapshot<M> {
+impl<L: EncodeLabelSet + fmt::Debug, M: EncodeMetric + TypedMetric + fmt::Debug> EncodeMetric
+    for Snapshot<L, M>
+{
     fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
         for (labels, metric) in &self.0 {
             metric.encode(encoder.encode_family(labels)?)?;
@@ -240,9 +326,15 @@ mod tests {
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect()
     }
 
-    const DOCUMENTED: [(&str, &str); 7] = [
+    const DOCUMENTED: [(&str, &str); 14] = [
+        (AWS_BUDGET_RATE, "gauge"),
+        (AWS_BUDGET_TOKENS_TOTAL, "counter"),
         (AWS_CALLS_TOTAL, "counter"),
         (AWS_THROTTLES_TOTAL, "counter"),
+        (DRIFT_CHECKS_TOTAL, "counter"),
+        (DRIFT_PASS_DURATION_SECONDS, "gauge"),
+        (DRIFT_PASSES_TOTAL, "counter"),
+        (LANE_QUEUE_DEPTH, "gauge"),
         (READY_REASONS_TOTAL, "counter"),
         (RECONCILE_DURATION_SECONDS, "histogram"),
         (RECONCILE_ERRORS_TOTAL, "counter"),
@@ -252,7 +344,7 @@ mod tests {
 
     #[test]
     fn every_documented_family_is_present_before_any_sample() {
-        let text = Metrics::new().render(&CallCounter::new());
+        let text = Metrics::new().render(&CallCounter::new(), &Budgets::default());
         assert_eq!(families(&text), DOCUMENTED);
         for (name, _) in DOCUMENTED {
             assert_eq!(text.matches(&format!("# HELP {name} ")).count(), 1, "{name}: {text}");
@@ -277,9 +369,9 @@ mod tests {
         metrics.set_state("b/two", "Ready", "True");
         let calls = CallCounter::new();
         calls.record(Operation::UpdateAlias, "ok");
-        let text = metrics.render(&calls);
+        let text = metrics.render(&calls, &Budgets::default());
         assert_eq!(families(&text), DOCUMENTED);
-        assert_eq!(text, metrics.render(&calls));
+        assert_eq!(text, metrics.render(&calls, &Budgets::default()));
     }
 
     #[test]
@@ -290,7 +382,7 @@ mod tests {
         metrics.reconciled(Duration::from_millis(10), "Draining", false);
         metrics.reconciled(Duration::from_millis(10), "AccessDenied", true);
         metrics.reconciled(Duration::from_millis(10), "InvalidSpec", true);
-        let text = metrics.render(&CallCounter::new());
+        let text = metrics.render(&CallCounter::new(), &Budgets::default());
 
         assert_eq!(value(&text, RECONCILES_TOTAL), Some(5.0));
         assert_eq!(value(&text, "lac_ready_reasons_total{reason=\"Converged\"}"), Some(2.0));
@@ -309,7 +401,7 @@ mod tests {
         metrics.reconciled(Duration::from_millis(300), "Converged", false);
         metrics.failed("Throttled");
         metrics.failed("Throttled");
-        let text = metrics.render(&CallCounter::new());
+        let text = metrics.render(&CallCounter::new(), &Budgets::default());
         assert_eq!(value(&text, RECONCILES_TOTAL), Some(3.0));
         assert_eq!(value(&text, "lac_reconcile_errors_total{reason=\"Throttled\"}"), Some(2.0));
         assert_eq!(value(&text, "lac_ready_reasons_total{reason=\"Throttled\"}"), Some(2.0));
@@ -326,7 +418,7 @@ mod tests {
         for ms in observations_ms {
             metrics.reconciled(Duration::from_millis(ms), "Converged", false);
         }
-        let text = metrics.render(&CallCounter::new());
+        let text = metrics.render(&CallCounter::new(), &Budgets::default());
         let buckets: Vec<&str> =
             text.lines().filter(|l| l.starts_with("lac_reconcile_duration_seconds_bucket")).collect();
         // The bounds print as before (`1`, not `1.0`), so every `le` series keeps its identity.
@@ -358,24 +450,24 @@ mod tests {
         metrics.set_state("ns/a", "Ready", "True");
         metrics.set_state("ns/b", "Ready", "True");
         metrics.set_state("ns/c", "Progressing", "False");
-        let text = metrics.render(&calls);
+        let text = metrics.render(&calls, &Budgets::default());
         assert_eq!(value(&text, "lac_sets{phase=\"Ready\",ready=\"True\"}"), Some(2.0));
         assert_eq!(value(&text, "lac_sets{phase=\"Progressing\",ready=\"False\"}"), Some(1.0));
 
         // A set moves: it is counted once, under its new state.
         metrics.set_state("ns/c", "Ready", "True");
         metrics.set_state("ns/c", "Ready", "True");
-        let text = metrics.render(&calls);
+        let text = metrics.render(&calls, &Budgets::default());
         assert_eq!(value(&text, "lac_sets{phase=\"Ready\",ready=\"True\"}"), Some(3.0));
         assert_eq!(value(&text, "lac_sets{phase=\"Progressing\",ready=\"False\"}"), None);
 
         metrics.forget("ns/a");
         metrics.forget("ns/unknown");
-        let text = metrics.render(&calls);
+        let text = metrics.render(&calls, &Budgets::default());
         assert!(text.contains("lac_sets{phase=\"Ready\",ready=\"True\"} 2\n"), "{text}");
         metrics.forget("ns/b");
         metrics.forget("ns/c");
-        let text = metrics.render(&calls);
+        let text = metrics.render(&calls, &Budgets::default());
         assert!(text.contains("# TYPE lac_sets gauge\n"));
         assert!(!text.lines().any(|l| l.starts_with("lac_sets")), "{text}");
     }
@@ -386,7 +478,7 @@ mod tests {
         let nasty = "a\\b\"c\nd";
         metrics.reconciled(Duration::ZERO, nasty, true);
         metrics.set_state("ns/x", nasty, "Unknown");
-        let text = metrics.render(&CallCounter::new());
+        let text = metrics.render(&CallCounter::new(), &Budgets::default());
         let escaped = "a\\\\b\\\"c\\nd";
         assert!(text.contains(&format!("lac_ready_reasons_total{{reason=\"{escaped}\"}} 1\n")), "{text}");
         assert!(text.contains(&format!("lac_reconcile_errors_total{{reason=\"{escaped}\"}} 1\n")), "{text}");
@@ -442,7 +534,7 @@ mod tests {
         for thread in threads {
             thread.join().unwrap();
         }
-        let text = metrics.render(&CallCounter::new());
+        let text = metrics.render(&CallCounter::new(), &Budgets::default());
         assert_eq!(value(&text, RECONCILES_TOTAL), Some(400.0));
         assert_eq!(value(&text, "lac_reconcile_duration_seconds_count"), Some(400.0));
     }

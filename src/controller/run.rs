@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::events::RecorderSink;
 use super::http::{self, Probe};
 use super::metrics::Metrics;
-use super::{Context, MANAGER, error_policy, reconcile, system_clock};
+use super::{Context, LambdaProvider, MANAGER, error_policy, reconcile, system_clock};
 use crate::api::LambdaAliasSet;
 use crate::aws::budget::{BudgetLimits, Budgets, CallCounter};
 use crate::aws::client::{AwsSettings, sdk_config};
@@ -47,6 +47,40 @@ pub struct RunOptions {
     pub aws: AwsSettings,
     /// Where SMAPI and Login with Amazon are, for Alexa-aware sets.
     pub smapi: crate::alexa::SmapiSettings,
+    /// `--shard`: a label selector; only the sets it selects are reconciled by this replica.
+    pub shard: Option<String>,
+    /// `--drift-budget`: the fraction of each quota pool periodic drift checks may use.
+    pub drift_budget: f64,
+    /// `--budget-share`: the fraction of the account's quotas this replica spends (shards split it).
+    pub budget_share: f64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            namespaces: Vec::new(),
+            http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            concurrency: 4,
+            resync: Duration::from_secs(300),
+            leader_elect: false,
+            aws: AwsSettings::default(),
+            smapi: crate::alexa::SmapiSettings::default(),
+            shard: None,
+            drift_budget: crate::aws::budget::DEFAULT_DRIFT_SHARE,
+            budget_share: 1.0,
+        }
+    }
+}
+
+/// What `run` builds from the environment and [`run_with`] takes as given: the benchmark (and
+/// any embedding) passes its own AWS provider, budgets and call counter.
+pub struct Wiring<P: LambdaProvider> {
+    pub client: kube::Client,
+    pub aws: P,
+    pub budgets: Budgets,
+    pub calls: CallCounter,
+    /// Why the controller is not ready to call AWS, if it is not (no credentials provider).
+    pub aws_ready: Result<(), String>,
 }
 
 /// Readiness: the CRD can be listed (where the controller watches, so namespaced RBAC is
@@ -55,19 +89,25 @@ struct ControllerProbe {
     sets: Api<LambdaAliasSet>,
     metrics: Arc<Metrics>,
     calls: CallCounter,
+    budgets: Budgets,
     aws_ready: Result<(), String>,
+    shard: Option<String>,
 }
 
 impl Probe for ControllerProbe {
     fn metrics(&self) -> String {
-        self.metrics.render(&self.calls)
+        self.metrics.render(&self.calls, &self.budgets)
     }
 
     fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
             self.aws_ready.clone()?;
+            let mut params = ListParams::default().limit(1);
+            if let Some(selector) = &self.shard {
+                params = params.labels(selector);
+            }
             self.sets
-                .list(&ListParams::default().limit(1))
+                .list_metadata(&params)
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("cannot list lambdaaliassets (is the CRD installed?): {e}"))
@@ -120,8 +160,20 @@ async fn signals(tx: watch::Sender<bool>) {
     let _ = tx.send(true);
 }
 
+/// The budgets of `--budget-share` of AWS's quotas, `--drift-budget` of which drift checks use.
+pub fn budgets_for(options: &RunOptions) -> Result<Budgets, String> {
+    for (flag, value) in [("--budget-share", options.budget_share), ("--drift-budget", options.drift_budget)]
+    {
+        if !(value.is_finite() && value > 0.0 && value <= 1.0) {
+            return Err(format!("{flag} must be a fraction in (0, 1], got {value}"));
+        }
+    }
+    Ok(Budgets::with_drift_share(BudgetLimits::default().scaled(options.budget_share), options.drift_budget))
+}
+
 /// Runs until SIGTERM; returns an error when it cannot start or loses leadership.
 pub async fn run(options: RunOptions) -> Result<(), String> {
+    let budgets = budgets_for(&options)?;
     let client =
         kube::Client::try_default().await.map_err(|e| format!("cannot build a Kubernetes client: {e}"))?;
     let calls = CallCounter::new();
@@ -131,14 +183,27 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     } else {
         Err("no AWS credentials provider is configured".to_string())
     };
-    let connections =
-        Connections::new(options.aws.clone(), Budgets::new(BudgetLimits::default()), calls.clone());
+    let connections = Connections::new(options.aws.clone(), budgets.clone(), calls.clone());
+    let (stop_tx, _) = watch::channel(false);
+    tokio::spawn(signals(stop_tx.clone()));
+    run_with(options, Wiring { client, aws: connections, budgets, calls, aws_ready }, stop_tx).await
+}
+
+/// The controller with its AWS side given: what `run` does once it has built clients. Stops
+/// when `stop` is set (by a signal, by leadership lost, or by the caller).
+pub async fn run_with<P: LambdaProvider>(
+    options: RunOptions,
+    wiring: Wiring<P>,
+    stop_tx: watch::Sender<bool>,
+) -> Result<(), String> {
+    let Wiring { client, aws, budgets, calls, aws_ready } = wiring;
+    let stop_rx = stop_tx.subscribe();
     let smapi = crate::alexa::Smapi::new(&options.smapi).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
     let reporter = Reporter { controller: MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
         client: client.clone(),
-        aws: connections,
+        aws,
         events: Arc::new(RecorderSink(Recorder::new(client.clone(), reporter))),
         metrics: metrics.clone(),
         calls: calls.clone(),
@@ -146,9 +211,6 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         clock: system_clock(),
         skills: Arc::new(super::skills::SmapiSkills { client: client.clone(), smapi }),
     });
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(signals(stop_tx.clone()));
 
     let listener = http::bind(options.http_addr)
         .await
@@ -158,7 +220,18 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let probe = Arc::new(ControllerProbe { sets, metrics, calls, aws_ready });
+    if let Some(selector) = &options.shard {
+        // A selector the API server refuses would make every watch fail: refuse to start instead.
+        // (Any other failure here is the watch's to report and retry.)
+        if let Err(kube::Error::Api(e)) =
+            sets.list_metadata(&ListParams::default().labels(selector).limit(1)).await
+            && e.code == 400
+        {
+            return Err(format!("--shard {selector:?} is not a valid label selector: {}", e.message));
+        }
+    }
+    let probe =
+        Arc::new(ControllerProbe { sets, metrics, calls, budgets, aws_ready, shard: options.shard.clone() });
     let server = tokio::spawn(http::serve(listener, probe, requested(stop_rx.clone())));
 
     let mut leadership = None;
@@ -191,7 +264,11 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     let in_flight = Arc::new(AtomicUsize::new(0));
     let controllers = apis.into_iter().map(|api| {
         let in_flight = in_flight.clone();
-        Controller::new(api, watcher::Config::default().any_semantic())
+        let mut config = watcher::Config::default().any_semantic();
+        if let Some(selector) = &options.shard {
+            config = config.labels(selector);
+        }
+        Controller::new(api, config)
             .with_config(Config::default().concurrency(options.concurrency))
             .graceful_shutdown_on(requested(stop_rx.clone()))
             .run(

@@ -45,6 +45,11 @@ impl Bucket {
         Bucket { interval, tolerance, state: Mutex::new(State::default()) }
     }
 
+    /// Time per token.
+    pub(super) fn interval(&self) -> Duration {
+        self.interval
+    }
+
     /// Takes the next slot and returns when it may be used (FIFO: each waiter sleeps once).
     fn reserve(&self, now: Instant) -> Instant {
         let mut state = lock(&self.state);

@@ -2,6 +2,8 @@
 //! every client of the process.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +12,106 @@ use tokio::time::Instant;
 use super::bucket::{Bucket, BucketLimit};
 use super::lock;
 use crate::aws::api::Operation;
+
+/// `--drift-budget`'s default: periodic drift checks use at most a quarter of each pool.
+pub const DEFAULT_DRIFT_SHARE: f64 = 0.25;
+
+/// Which lane a request is in. Periodic drift checks are `Drift`: they use at most the drift
+/// share of each pool and wait while a `Priority` request waits. Everything else (a spec change,
+/// a drain timer, a retry after AWS's hint, deletion, the CLI) is `Priority`, up to the whole
+/// budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lane {
+    Priority,
+    Drift,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Priority, Lane::Drift];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lane::Priority => "priority",
+            Lane::Drift => "drift",
+        }
+    }
+
+    /// The lane of the running task: what [`in_lane`] set, else `Priority`.
+    pub fn current() -> Lane {
+        LANE.try_with(|l| *l).unwrap_or(Lane::Priority)
+    }
+}
+
+tokio::task_local! {
+    static LANE: Lane;
+}
+
+/// Runs `future` with its AWS requests in `lane` (a task-local: the adapter below the engine
+/// needs no parameter for it).
+pub async fn in_lane<F: Future>(lane: Lane, future: F) -> F::Output {
+    LANE.scope(lane, future).await
+}
+
+/// Counts a waiter for as long as it lives (cancellation included).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One quota pool of one (account, region): the whole budget, and the drift lane's share of it.
+#[derive(Debug)]
+pub(super) struct Pool {
+    main: Bucket,
+    drift: Bucket,
+    /// Requests waiting for a token, by lane.
+    waiting: [AtomicUsize; 2],
+    /// Tokens taken, by lane.
+    taken: [AtomicU64; 2],
+}
+
+impl Pool {
+    fn new(limit: BucketLimit, drift_share: f64) -> Self {
+        // The drift lane's bucket has no burst: its share is spread evenly, never spent at once.
+        let drift = BucketLimit { per_second: limit.per_second * drift_share, burst: 1 };
+        Pool {
+            main: Bucket::new(limit),
+            drift: Bucket::new(drift),
+            waiting: Default::default(),
+            taken: Default::default(),
+        }
+    }
+
+    /// Waits for a token in the running task's lane. A drift request takes one from the drift
+    /// share first, then from the whole budget, and lets every waiting priority request go first.
+    pub(super) async fn acquire(&self) {
+        let lane = Lane::current();
+        let _waiting = Waiting::enter(&self.waiting[lane as usize]);
+        if lane == Lane::Drift {
+            self.drift.acquire().await;
+            while self.waiting[Lane::Priority as usize].load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(self.main.interval()).await;
+            }
+        }
+        self.main.acquire().await;
+        self.taken[lane as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// AWS throttled this pool: both lanes hold back until `until`.
+    pub(super) fn pause_until(&self, until: Instant) {
+        self.main.pause_until(until);
+        self.drift.pause_until(until);
+    }
+}
 
 /// The limits of the pools of one (account, region).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -20,6 +122,56 @@ pub struct BudgetLimits {
     pub get_policy: BucketLimit,
     /// Every other control-plane operation: AWS allows 15 req/s for all of them together.
     pub other: BucketLimit,
+}
+
+impl BudgetLimits {
+    /// Every pool's rate and burst times `share` (`--budget-share`: shards split the account's
+    /// budget; the benchmark scales AWS's quotas and the budget alike). Bursts stay at least 1.
+    pub fn scaled(self, share: f64) -> Self {
+        let scale = |l: BucketLimit| BucketLimit {
+            per_second: l.per_second * share,
+            burst: ((f64::from(l.burst) * share).floor() as u32).max(1),
+        };
+        BudgetLimits {
+            get_function: scale(self.get_function),
+            get_policy: scale(self.get_policy),
+            other: scale(self.other),
+        }
+    }
+
+    /// The pools by name, as metrics show them.
+    pub fn pools(&self) -> [(&'static str, BucketLimit); 3] {
+        [
+            (POOL_GET_FUNCTION, self.get_function),
+            (POOL_GET_POLICY, self.get_policy),
+            (POOL_SHARED, self.other),
+        ]
+    }
+}
+
+/// Pool names, as the metrics label them.
+pub const POOL_GET_FUNCTION: &str = "GetFunction";
+pub const POOL_GET_POLICY: &str = "GetPolicy";
+pub const POOL_SHARED: &str = "shared";
+
+/// The pool an operation spends from.
+pub fn pool_of(op: Operation) -> &'static str {
+    match op {
+        Operation::GetFunction => POOL_GET_FUNCTION,
+        Operation::GetPolicy => POOL_GET_POLICY,
+        _ => POOL_SHARED,
+    }
+}
+
+/// What one pool of one (account, region) has spent and has waiting, by lane
+/// (indexed by `Lane as usize`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolUsage {
+    pub account: String,
+    pub region: String,
+    pub pool: &'static str,
+    pub taken: [u64; 2],
+    pub waiting: [usize; 2],
 }
 
 impl Default for BudgetLimits {
@@ -38,21 +190,21 @@ impl Default for BudgetLimits {
 /// The buckets of one (account, region), one per quota pool.
 #[derive(Debug)]
 pub(super) struct Pools {
-    get_function: Bucket,
-    get_policy: Bucket,
-    other: Bucket,
+    get_function: Pool,
+    get_policy: Pool,
+    other: Pool,
 }
 
 impl Pools {
-    fn new(limits: &BudgetLimits) -> Self {
+    fn new(limits: &BudgetLimits, drift_share: f64) -> Self {
         Pools {
-            get_function: Bucket::new(limits.get_function),
-            get_policy: Bucket::new(limits.get_policy),
-            other: Bucket::new(limits.other),
+            get_function: Pool::new(limits.get_function, drift_share),
+            get_policy: Pool::new(limits.get_policy, drift_share),
+            other: Pool::new(limits.other, drift_share),
         }
     }
 
-    pub(super) fn for_operation(&self, op: Operation) -> &Bucket {
+    pub(super) fn for_operation(&self, op: Operation) -> &Pool {
         match op {
             Operation::GetFunction => &self.get_function,
             Operation::GetPolicy => &self.get_policy,
@@ -71,6 +223,7 @@ pub struct Budgets {
 #[derive(Debug)]
 struct Inner {
     limits: BudgetLimits,
+    drift_share: f64,
     keys: Mutex<HashMap<(String, String), Arc<Pools>>>,
 }
 
@@ -82,18 +235,52 @@ impl Default for Budgets {
 
 impl Budgets {
     pub fn new(limits: BudgetLimits) -> Self {
-        Budgets { inner: Arc::new(Inner { limits, keys: Mutex::new(HashMap::new()) }) }
+        Budgets::with_drift_share(limits, DEFAULT_DRIFT_SHARE)
+    }
+
+    /// `limits` for the whole budget, of which drift checks use at most `drift_share`.
+    pub fn with_drift_share(limits: BudgetLimits, drift_share: f64) -> Self {
+        let drift_share =
+            if drift_share.is_finite() { drift_share.clamp(0.001, 1.0) } else { DEFAULT_DRIFT_SHARE };
+        Budgets { inner: Arc::new(Inner { limits, drift_share, keys: Mutex::new(HashMap::new()) }) }
     }
 
     pub fn limits(&self) -> BudgetLimits {
         self.inner.limits
     }
 
+    pub fn drift_share(&self) -> f64 {
+        self.inner.drift_share
+    }
+
     pub(super) fn pools(&self, account: &str, region: &str) -> Arc<Pools> {
         let mut keys = lock(&self.inner.keys);
         keys.entry((account.to_string(), region.to_string()))
-            .or_insert_with(|| Arc::new(Pools::new(&self.inner.limits)))
+            .or_insert_with(|| Arc::new(Pools::new(&self.inner.limits, self.inner.drift_share)))
             .clone()
+    }
+
+    /// Tokens taken and requests waiting, per (account, region) and pool, in a stable order.
+    pub fn usage(&self) -> Vec<PoolUsage> {
+        let keys = lock(&self.inner.keys);
+        let mut out = Vec::new();
+        for ((account, region), pools) in keys.iter() {
+            for (pool, p) in [
+                (POOL_GET_FUNCTION, &pools.get_function),
+                (POOL_GET_POLICY, &pools.get_policy),
+                (POOL_SHARED, &pools.other),
+            ] {
+                out.push(PoolUsage {
+                    account: account.clone(),
+                    region: region.clone(),
+                    pool,
+                    taken: [0, 1].map(|i| p.taken[i].load(Ordering::Relaxed)),
+                    waiting: [0, 1].map(|i| p.waiting[i].load(Ordering::SeqCst)),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.account, &a.region, a.pool).cmp(&(&b.account, &b.region, b.pool)));
+        out
     }
 
     /// Waits for a token for `op` in the budget of (account, region).

@@ -26,7 +26,10 @@ mod metered;
 mod retry;
 
 pub use bucket::BucketLimit;
-pub use budgets::{BudgetLimits, Budgets};
+pub use budgets::{
+    BudgetLimits, Budgets, DEFAULT_DRIFT_SHARE, Lane, POOL_GET_FUNCTION, POOL_GET_POLICY, POOL_SHARED,
+    PoolUsage, in_lane, pool_of,
+};
 pub use calls::{CallCounter, OUTCOME_OK};
 pub use metered::Metered;
 pub use retry::{BASE_BACKOFF, MAX_BACKOFF, MAX_THROTTLE_RETRIES, MAX_UNAVAILABLE_RETRIES, backoff};
