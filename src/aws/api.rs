@@ -45,7 +45,7 @@ pub struct AliasInfo {
 }
 
 /// One statement of a resource-based policy, in the shape `AddPermission` takes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Statement {
     pub sid: String,
     /// A service principal (`alexa-appkit.amazon.com`), an account id or `*`.
@@ -291,6 +291,13 @@ pub trait LambdaApi: Send + Sync {
     ) -> impl Future<Output = AwsResult<Option<PolicyInfo>>> + Send;
     /// ListEventSourceMappings for one qualified function ARN, every page.
     fn list_mappings(&self, qualified_arn: &str) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send;
+    /// ListEventSourceMappings for one event source (every function's mappings of it), every
+    /// page. AWS matches `FunctionName` exactly, so this is the one listing that covers every
+    /// alias of a set at once: the drift check lists each declared source once.
+    fn list_mappings_for_source(
+        &self,
+        event_source_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send;
     /// PublishVersion of `$LATEST` with the CodeSha256 and RevisionId preconditions. Publishing
     /// an unchanged `$LATEST` returns the existing version, as AWS does.
     fn publish_version(
@@ -364,6 +371,15 @@ pub trait LambdaApi: Send + Sync {
     ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
         requests.send(Operation::ListEventSourceMappings, move || self.list_mappings(qualified_arn))
     }
+    /// [`Self::list_mappings_for_source`] with every request it sends passed through `requests`.
+    fn list_mappings_for_source_via(
+        &self,
+        event_source_arn: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
+        requests
+            .send(Operation::ListEventSourceMappings, move || self.list_mappings_for_source(event_source_arn))
+    }
 }
 
 /// A shared client is a client: the controller hands one `Arc` to many reconciles.
@@ -386,6 +402,12 @@ impl<T: LambdaApi> LambdaApi for std::sync::Arc<T> {
     }
     fn list_mappings(&self, qualified_arn: &str) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
         (**self).list_mappings(qualified_arn)
+    }
+    fn list_mappings_for_source(
+        &self,
+        event_source_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
+        (**self).list_mappings_for_source(event_source_arn)
     }
     fn publish_version(
         &self,
@@ -467,5 +489,12 @@ impl<T: LambdaApi> LambdaApi for std::sync::Arc<T> {
         requests: &impl Requests,
     ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
         (**self).list_mappings_via(qualified_arn, requests)
+    }
+    fn list_mappings_for_source_via(
+        &self,
+        event_source_arn: &str,
+        requests: &impl Requests,
+    ) -> impl Future<Output = AwsResult<Vec<MappingInfo>>> + Send {
+        (**self).list_mappings_for_source_via(event_source_arn, requests)
     }
 }

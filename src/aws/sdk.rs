@@ -134,6 +134,28 @@ impl LambdaApi for SdkLambda {
             .collect()
     }
 
+    async fn list_mappings_for_source_via(
+        &self,
+        event_source_arn: &str,
+        requests: &impl Requests,
+    ) -> AwsResult<Vec<MappingInfo>> {
+        const OP: Operation = Operation::ListEventSourceMappings;
+        let start = |marker| {
+            pages!(
+                self.client
+                    .list_event_source_mappings()
+                    .event_source_arn(event_source_arn)
+                    .set_marker(marker)
+            )
+        };
+        let pages = paginate(requests, OP, start, ListEventSourceMappingsOutput::next_marker).await?;
+        pages
+            .iter()
+            .flat_map(|page| page.event_source_mappings())
+            .map(|mapping| mapping_info(OP, MappingView::from(mapping)))
+            .collect()
+    }
+
     async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {
         const OP: Operation = Operation::GetPolicy;
         let out = match self.client.get_policy().function_name(function).qualifier(qualifier).send().await {
@@ -158,6 +180,10 @@ impl LambdaApi for SdkLambda {
 
     async fn list_mappings(&self, qualified_arn: &str) -> AwsResult<Vec<MappingInfo>> {
         self.list_mappings_via(qualified_arn, &Direct).await
+    }
+
+    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
+        self.list_mappings_for_source_via(event_source_arn, &Direct).await
     }
 
     async fn publish_version(

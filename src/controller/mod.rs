@@ -1,6 +1,7 @@
 //! The Kubernetes glue: watch, finalizer, status patch, events, metrics. The reconcile is the
 //! same observe -> plan -> execute loop as the CLI's ([`crate::engine`]).
 
+pub mod drift;
 pub mod events;
 pub mod http;
 pub mod metrics;
@@ -20,9 +21,10 @@ use serde_json::json;
 use crate::api::validate::validate_object;
 use crate::api::{DeletionPolicy, LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
 use crate::aws::api::{AwsError, LambdaApi};
-use crate::aws::budget::{CallCounter, Metered};
+use crate::aws::budget::{CallCounter, Lane, Metered, in_lane};
 use crate::aws::connections::Connections;
 use crate::aws::sdk::SdkLambda;
+use crate::engine::drift::Baseline;
 use crate::engine::status::{Health, status};
 use crate::engine::{self, EngineError};
 use crate::plan::{self, Outcome, Report};
@@ -65,8 +67,10 @@ pub struct Context<P: LambdaProvider> {
     pub calls: CallCounter,
     /// Alexa-aware sets: the skills' state (the Secret the spec names, then SMAPI).
     pub skills: Arc<dyn skills::SkillSource>,
-    /// Periodic drift check, jittered by ±10 %.
+    /// Periodic drift check of every steady set, spread over this period.
     pub resync: Duration,
+    /// The drift lane: when each steady set is checked next, and its baseline.
+    pub drift: drift::Scheduler,
     /// Unix seconds; injectable so tests control drains.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -210,6 +214,43 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
     }
 }
 
+/// Outcomes only a change can move a set from: its next look is a periodic drift check.
+pub fn is_steady(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Converged
+            | Outcome::Suspended { .. }
+            | Outcome::NothingToPromote
+            | Outcome::OwnedByOther { .. }
+            | Outcome::VersionNotFound { .. }
+            | Outcome::SkillEndpointMismatch { .. }
+    )
+}
+
+/// The Ready reasons of [`is_steady`] outcomes.
+fn steady_reasons() -> [&'static str; 6] {
+    [
+        Outcome::Converged.reason(),
+        Outcome::Suspended { pending: 0 }.reason(),
+        Outcome::NothingToPromote.reason(),
+        Outcome::OwnedByOther { alias: String::new(), owner: String::new() }.reason(),
+        Outcome::VersionNotFound { field: String::new(), version: String::new() }.reason(),
+        Outcome::SkillEndpointMismatch { message: String::new() }.reason(),
+    ]
+}
+
+/// Whether the status says the controller acted on this generation and ended steady: then
+/// this reconcile is a periodic drift check (or an echo of the controller's own write), and
+/// belongs to the drift lane. Anything else (a spec change, a timer, a retry) is priority.
+pub fn lane_of(obj: &LambdaAliasSet) -> Lane {
+    let Some(status) = obj.status.as_ref() else { return Lane::Priority };
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
+    let steady = status.observed_generation.is_some()
+        && status.observed_generation == obj.metadata.generation
+        && ready.is_some_and(|c| steady_reasons().contains(&c.reason.as_str()));
+    if steady { Lane::Drift } else { Lane::Priority }
+}
+
 /// When to try again after an AWS failure: honour throttling hints, go slow on what needs a
 /// person (permissions), retry transient failures soon.
 pub fn requeue_after_error(error: &EngineError) -> Action {
@@ -254,6 +295,24 @@ async fn apply<P: LambdaProvider>(
 ) -> Result<Action, Error> {
     let started = Instant::now();
     let key = key_of(&obj);
+    let uid = obj.metadata.uid.clone().unwrap_or_else(|| key.clone());
+    // A steady set is checked at its reserved time in the drift lane; an earlier event (the
+    // controller's own status write, a label edit) waits for that time without an AWS call.
+    let lane = lane_of(&obj);
+    if lane == Lane::Drift
+        && let drift::Admit::Wait(wait) = ctx.drift.admit(&uid, &obj.spec)
+    {
+        if let Some(status) = obj.status.as_ref() {
+            // After a restart the gauge of sets fills from the statuses, not from AWS.
+            let ready = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Ready")
+                .map_or("Unknown", |c| c.status.as_str());
+            ctx.metrics.set_state(&key, phase_label(status), ready);
+        }
+        return Ok(Action::requeue(wait));
+    }
     let now = (ctx.clock)();
     let previous = obj.status.as_ref();
     let generation = obj.metadata.generation;
@@ -303,24 +362,71 @@ async fn apply<P: LambdaProvider>(
         None
     };
     let aws = ctx.aws.client_for(&obj.spec).await;
+    let skills_print = skills_fingerprint(observed_skills.as_deref());
+    // The cheap check first, when the set was seen converged at this generation: only if what
+    // it reads differs does the full observe run.
+    let baseline =
+        if lane == Lane::Drift { ctx.drift.baseline(&uid, generation, skills_print) } else { None };
+    let checked = match &baseline {
+        Some(baseline) => {
+            let check = engine::drift::unchanged(&*aws, &obj.spec, &key, baseline);
+            Some(in_lane(lane, check).await.map_err(EngineError::Observe))
+        }
+        None => None,
+    };
+    if lane == Lane::Drift {
+        let result = match &checked {
+            Some(Ok(true)) => "unchanged",
+            Some(Ok(false)) => "changed",
+            Some(Err(_)) => "failed",
+            None => "full",
+        };
+        ctx.metrics.drift_check(result);
+    }
+    if let Some(Ok(true)) = checked {
+        if let Some(pass) = ctx.drift.seen(&uid) {
+            ctx.metrics.drift_pass(pass);
+        }
+        let reason = ready_before.as_deref().unwrap_or("Converged");
+        ctx.metrics.reconciled(started.elapsed(), reason, false);
+        return Ok(Action::requeue(ctx.drift.schedule_next(&uid, &obj.spec)));
+    }
     let clock = ctx.clock.clone();
-    let result = engine::converge(
-        &*aws,
-        &key,
-        &obj.spec,
-        observed_skills.as_deref(),
-        move || clock(),
-        engine::MAX_PASSES,
-    )
-    .await;
+    let result = match checked {
+        Some(Err(error)) => Err(error),
+        _ => {
+            let converge = engine::converge(
+                &*aws,
+                &key,
+                &obj.spec,
+                observed_skills.as_deref(),
+                move || clock(),
+                engine::MAX_PASSES,
+            );
+            in_lane(lane, converge).await
+        }
+    };
+    if let Some(pass) = ctx.drift.seen(&uid) {
+        ctx.metrics.drift_pass(pass);
+    }
     let (health, report, done, action) = match result {
         Ok(converged) => {
             let outcome = converged.last.plan.outcome.clone();
-            let action = requeue_for(&outcome, (ctx.clock)(), ctx.resync, &key);
+            let action = if is_steady(&outcome) {
+                let baseline = Baseline::of(&obj.spec, &key, &converged.last.snapshot);
+                ctx.drift.set_baseline(&uid, Some((generation, skills_print, baseline)));
+                Action::requeue(ctx.drift.schedule_next(&uid, &obj.spec))
+            } else {
+                ctx.drift.set_baseline(&uid, None);
+                ctx.drift.unschedule(&uid);
+                requeue_for(&outcome, (ctx.clock)(), ctx.resync, &key)
+            };
             (Health::from_outcome(&outcome), converged.last.plan.report, converged.done, action)
         }
         Err(error) => {
             tracing::warn!(set = %key, error = %error, "reconcile against AWS failed");
+            ctx.drift.set_baseline(&uid, None);
+            ctx.drift.unschedule(&uid);
             let done = match &error {
                 EngineError::Execute(e) => e.done.clone(),
                 _ => Vec::new(),
@@ -350,6 +456,16 @@ async fn apply<P: LambdaProvider>(
     Ok(action)
 }
 
+/// What the skills' state looked like, for the drift baseline (0 for sets that are not
+/// Alexa-aware): another answer from SMAPI means a full observe.
+fn skills_fingerprint(skills: Option<&[crate::plan::skill::SkillObservation]>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let Some(skills) = skills else { return 0 };
+    let mut h = std::hash::DefaultHasher::new();
+    format!("{skills:?}").hash(&mut h);
+    h.finish()
+}
+
 fn phase_label(status: &LambdaAliasSetStatus) -> &'static str {
     status.phase.map_or("Unknown", |p| p.as_str())
 }
@@ -367,6 +483,7 @@ fn heals(error: &AwsError) -> bool {
 
 async fn cleanup<P: LambdaProvider>(obj: Arc<LambdaAliasSet>, ctx: &Context<P>) -> Result<Action, Error> {
     let key = key_of(&obj);
+    ctx.drift.forget(obj.metadata.uid.as_deref().unwrap_or(&key));
     let reference = obj.object_ref(&());
     let aws = ctx.aws.client_for(&obj.spec).await;
     let policy = obj.spec.deletion_policy;

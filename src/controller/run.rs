@@ -208,6 +208,7 @@ pub async fn run_with<P: LambdaProvider>(
         metrics: metrics.clone(),
         calls: calls.clone(),
         resync: options.resync,
+        drift: super::drift::Scheduler::new(options.resync, &budgets),
         clock: system_clock(),
         skills: Arc::new(super::skills::SmapiSkills { client: client.clone(), smapi }),
     });

@@ -88,6 +88,10 @@ fn context_with(
         metrics: Arc::new(Metrics::new()),
         calls: CallCounter::new(),
         resync: Duration::from_secs(300),
+        drift: crate::controller::drift::Scheduler::new(
+            Duration::from_secs(300),
+            &crate::aws::budget::Budgets::default(),
+        ),
         clock: Arc::new(|| NOW),
         skills: Arc::new(crate::controller::skills::FixedSkills(std::sync::Mutex::new(skills))),
     });
@@ -368,7 +372,7 @@ async fn a_throttled_cleanup_requeues_at_the_hint_and_counts_its_real_reason() {
     let error = reconcile(obj.clone(), ctx.clone()).await.expect_err("throttled");
     assert_eq!(error.metric_label(), "Throttled");
     assert_eq!(error_policy(obj, &error, ctx.clone()), Action::requeue(Duration::from_secs(9)));
-    let text = ctx.metrics.render(&ctx.calls);
+    let text = ctx.metrics.render(&ctx.calls, &crate::aws::budget::Budgets::default());
     assert!(text.contains("lac_reconcile_errors_total{reason=\"Throttled\"} 1"), "{text}");
     assert!(text.contains("lac_reconcile_duration_seconds_count 0"), "no zero-duration sample: {text}");
 }

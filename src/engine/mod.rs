@@ -5,10 +5,11 @@
 //! CodeSha256 precondition means someone else changed AWS in between: re-observe, never
 //! overwrite.
 
+pub mod drift;
 pub mod status;
 
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
+use crate::aws::api::{AwsError, CreateMapping, LambdaApi, PolicyInfo, UpdateMapping};
 use crate::plan::skill::SkillObservation;
 use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
 
@@ -72,19 +73,95 @@ pub async fn execute<A: LambdaApi>(
     snapshot: &Snapshot,
     actions: &[Action],
 ) -> Result<Vec<Done>, ExecuteError> {
+    execute_predicting(api, spec, snapshot, actions).await.map(|(done, _)| done)
+}
+
+/// [`execute`], also returning `snapshot` with every executed action's effect applied, built
+/// from AWS's answers (the version published, the alias written, the mapping created): what a
+/// fresh observe would read if nobody else changed AWS meanwhile.
+pub async fn execute_predicting<A: LambdaApi>(
+    api: &A,
+    spec: &LambdaAliasSetSpec,
+    snapshot: &Snapshot,
+    actions: &[Action],
+) -> Result<(Vec<Done>, Snapshot), ExecuteError> {
     let function = spec.function_name.as_str();
     let function_arn = snapshot.function.as_ref().map(|f| f.function_arn.as_str()).unwrap_or(function);
+    let mut predicted = snapshot.clone();
     let mut published: Option<u64> = None;
     let mut done = Vec::new();
     for (index, action) in actions.iter().enumerate() {
         match execute_one(api, function, function_arn, action, &mut published).await {
-            Ok(detail) => done.push(Done { action: action.clone(), detail }),
+            Ok((detail, effect)) => {
+                effect.apply(&mut predicted, function_arn);
+                done.push(Done { action: action.clone(), detail });
+            }
             Err(error) => {
                 return Err(ExecuteError { index, action: action.clone(), error, done });
             }
         }
     }
-    Ok(done)
+    Ok((done, predicted))
+}
+
+/// What one executed action changed, from AWS's answer.
+enum Effect {
+    Published(crate::aws::api::VersionInfo),
+    Alias(crate::aws::api::AliasInfo),
+    AliasDeleted(String),
+    StatementAdded { alias: String, statement: crate::aws::api::Statement },
+    StatementRemoved { alias: String, sid: String },
+    Mapping(crate::aws::api::MappingInfo),
+    MappingDeleted(String),
+    VersionDeleted(u64),
+}
+
+impl Effect {
+    fn apply(self, snapshot: &mut Snapshot, function_arn: &str) {
+        match self {
+            Effect::Published(version) => {
+                // Publishing an unchanged $LATEST answers with the existing version.
+                if snapshot.version(version.version).is_none() {
+                    snapshot.versions.push(version);
+                }
+            }
+            Effect::Alias(alias) => match snapshot.aliases.iter_mut().find(|a| a.name == alias.name) {
+                Some(existing) => *existing = alias,
+                None => snapshot.aliases.push(alias),
+            },
+            Effect::AliasDeleted(name) => {
+                let arn = format!("{function_arn}:{name}");
+                snapshot.aliases.retain(|a| a.name != name);
+                snapshot.policies.remove(&name);
+                snapshot.mappings.retain(|m| m.function_arn != arn);
+            }
+            Effect::StatementAdded { alias, statement } => {
+                // The policy's new RevisionId is not in AddPermission's answer: a plan that
+                // needs it observes first (the prediction only confirms convergence).
+                let policy = snapshot.policies.entry(alias).or_insert_with(PolicyInfo::default);
+                policy.statements.retain(|s| s.sid != statement.sid);
+                policy.statements.push(statement);
+            }
+            Effect::StatementRemoved { alias, sid } => {
+                if let Some(policy) = snapshot.policies.get_mut(&alias) {
+                    policy.statements.retain(|s| s.sid != sid);
+                    // AWS deletes a policy with its last statement.
+                    if policy.statements.is_empty() {
+                        snapshot.policies.remove(&alias);
+                    }
+                }
+            }
+            Effect::Mapping(mapping) => match snapshot.mappings.iter_mut().find(|m| m.uuid == mapping.uuid) {
+                Some(existing) => *existing = mapping,
+                None => snapshot.mappings.push(mapping),
+            },
+            Effect::MappingDeleted(uuid) => snapshot.mappings.retain(|m| m.uuid != uuid),
+            Effect::VersionDeleted(version) => {
+                snapshot.versions.retain(|v| v.version != version);
+                snapshot.mapped_versions.remove(&version);
+            }
+        }
+    }
 }
 
 fn resolve(
@@ -104,7 +181,7 @@ async fn execute_one<A: LambdaApi>(
     function_arn: &str,
     action: &Action,
     published: &mut Option<u64>,
-) -> Result<String, AwsError> {
+) -> Result<(String, Effect), AwsError> {
     use crate::aws::Operation as Op;
     match action {
         Action::PublishVersion { code_sha256, revision_id, description } => {
@@ -121,30 +198,36 @@ async fn execute_one<A: LambdaApi>(
                 });
             }
             *published = Some(version.version);
-            Ok(format!("version {}", version.version))
+            Ok((format!("version {}", version.version), Effect::Published(version)))
         }
         Action::CreateAlias { alias, version, marker, .. } => {
             let target = resolve(*version, *published, Op::CreateAlias)?;
-            api.create_alias(function, alias, &target, &marker.render(*published)).await?;
-            Ok(format!("{alias} -> {target}"))
+            let info = api.create_alias(function, alias, &target, &marker.render(*published)).await?;
+            Ok((format!("{alias} -> {target}"), Effect::Alias(info)))
         }
         Action::UpdateAlias { alias, version, marker, revision_id, .. } => {
             let target = resolve(*version, *published, Op::UpdateAlias)?;
-            api.update_alias(function, alias, &target, &marker.render(*published), Some(revision_id)).await?;
-            Ok(format!("{alias} -> {target}"))
+            let info = api
+                .update_alias(function, alias, &target, &marker.render(*published), Some(revision_id))
+                .await?;
+            Ok((format!("{alias} -> {target}"), Effect::Alias(info)))
         }
         Action::DeleteAlias { alias } => {
             api.delete_alias(function, alias).await?;
-            Ok(alias.clone())
+            Ok((alias.clone(), Effect::AliasDeleted(alias.clone())))
         }
         Action::AddPermission { alias, statement, revision_id, .. } => {
             api.add_permission(function, alias, statement, revision_id.as_deref()).await?;
-            Ok(format!("{} on {alias}", statement.sid))
+            let effect = Effect::StatementAdded { alias: alias.clone(), statement: statement.clone() };
+            Ok((format!("{} on {alias}", statement.sid), effect))
         }
         Action::RemovePermission { alias, sid } => {
             match api.remove_permission(function, alias, sid).await {
                 // Already gone is what we wanted.
-                Ok(()) | Err(AwsError::NotFound { .. }) => Ok(format!("{sid} from {alias}")),
+                Ok(()) | Err(AwsError::NotFound { .. }) => Ok((
+                    format!("{sid} from {alias}"),
+                    Effect::StatementRemoved { alias: alias.clone(), sid: sid.clone() },
+                )),
                 Err(e) => Err(e),
             }
         }
@@ -157,7 +240,7 @@ async fn execute_one<A: LambdaApi>(
                 starting_position: starting_position.clone(),
             };
             let mapping = api.create_mapping(&request).await?;
-            Ok(format!("mapping {} on {alias}", mapping.uuid))
+            Ok((format!("mapping {} on {alias}", mapping.uuid), Effect::Mapping(mapping)))
         }
         Action::UpdateMapping { uuid, move_to, batch_size, enabled, .. } => {
             let request = UpdateMapping {
@@ -166,16 +249,18 @@ async fn execute_one<A: LambdaApi>(
                 batch_size: *batch_size,
                 enabled: *enabled,
             };
-            api.update_mapping(&request).await?;
-            Ok(format!("mapping {uuid}"))
+            let mapping = api.update_mapping(&request).await?;
+            Ok((format!("mapping {uuid}"), Effect::Mapping(mapping)))
         }
         Action::DeleteMapping { uuid, .. } => match api.delete_mapping(uuid).await {
-            Ok(()) | Err(AwsError::NotFound { .. }) => Ok(format!("mapping {uuid}")),
+            Ok(()) | Err(AwsError::NotFound { .. }) => {
+                Ok((format!("mapping {uuid}"), Effect::MappingDeleted(uuid.clone())))
+            }
             Err(e) => Err(e),
         },
         Action::DeleteVersion { version } => {
             api.delete_version(function, *version).await?;
-            Ok(format!("version {version}"))
+            Ok((format!("version {version}"), Effect::VersionDeleted(*version)))
         }
     }
 }
@@ -186,6 +271,8 @@ pub struct Pass {
     pub snapshot: Snapshot,
     pub plan: Plan,
     pub done: Vec<Done>,
+    /// `snapshot` with the executed actions' effects applied.
+    pub predicted: Snapshot,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,9 +319,10 @@ pub async fn reconcile_once<A: LambdaApi>(
     now: i64,
 ) -> Result<Pass, EngineError> {
     let (snapshot, plan) = plan_only(api, owner, spec, skills, now).await.map_err(EngineError::Observe)?;
-    let done =
-        execute(api, spec, &snapshot, &plan.actions).await.map_err(|e| EngineError::Execute(Box::new(e)))?;
-    Ok(Pass { snapshot, plan, done })
+    let (done, predicted) = execute_predicting(api, spec, &snapshot, &plan.actions)
+        .await
+        .map_err(|e| EngineError::Execute(Box::new(e)))?;
+    Ok(Pass { snapshot, plan, done, predicted })
 }
 
 /// The result of converging: every pass's executed actions and the final (empty) plan.
@@ -253,6 +341,12 @@ pub const MAX_PASSES: usize = 10;
 /// Repeats passes until a plan has no actions (converged, or only waiting on a drain timer,
 /// or blocked on something only a person can fix). A failed precondition re-observes.
 /// `skills`: an Alexa-aware set's skills as SMAPI reports them (observed once by the caller).
+///
+/// After a pass that wrote, the plan for the predicted state (the observed one with AWS's
+/// answers applied) decides: empty, and the set has converged without a confirming observe
+/// (the property tests check that a fresh observe then plans nothing); otherwise the next pass
+/// observes afresh, so every write of it carries current RevisionIds. `last.snapshot` is then
+/// the predicted state.
 pub async fn converge<A: LambdaApi>(
     api: &A,
     owner: &str,
@@ -266,10 +360,16 @@ pub async fn converge<A: LambdaApi>(
     for passes in 1..=max_passes {
         match reconcile_once(api, owner, spec, skills, now()).await {
             Ok(pass) => {
-                let empty = pass.plan.actions.is_empty();
                 all.extend(pass.done.iter().cloned());
-                if empty {
+                if pass.plan.actions.is_empty() {
                     return Ok(Converged { done: all, last: pass, passes });
+                }
+                let next = plan::plan(Input { owner, spec, observed: &pass.predicted, now: now(), skills });
+                if next.actions.is_empty() {
+                    let snapshot = pass.predicted.clone();
+                    let last =
+                        Pass { snapshot: snapshot.clone(), plan: next, done: pass.done, predicted: snapshot };
+                    return Ok(Converged { done: all, last, passes });
                 }
             }
             Err(EngineError::Execute(e))

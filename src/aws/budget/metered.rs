@@ -113,6 +113,10 @@ impl<A: LambdaApi> LambdaApi for Metered<A> {
         self.inner.list_mappings_via(qualified_arn, self).await
     }
 
+    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
+        self.inner.list_mappings_for_source_via(event_source_arn, self).await
+    }
+
     async fn publish_version(
         &self,
         function: &str,

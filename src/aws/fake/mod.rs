@@ -595,6 +595,13 @@ impl LambdaApi for FakeLambda {
         })
     }
 
+    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
+        let op = Operation::ListEventSourceMappings;
+        self.call(op, |state| {
+            Ok(state.mappings.values().filter(|m| m.event_source_arn == event_source_arn).cloned().collect())
+        })
+    }
+
     async fn publish_version(
         &self,
         function: &str,

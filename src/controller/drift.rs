@@ -1,0 +1,383 @@
+//! The drift lane's schedule: when each steady set is checked next, what it was like when last
+//! seen converged, and how long a whole pass takes.
+//!
+//! A set is *steady* when its status says the controller acted on this generation and ended
+//! somewhere only a change can move it from (Converged, Suspended, OwnedByOther...). Its
+//! reconciles then belong to the drift lane: they run at a time reserved for them here, and
+//! at most `--drift-budget` of each quota pool goes to them. Everything else (a spec change, a
+//! drain timer, a retry, a set that is not steady) is the priority lane and runs at once.
+//!
+//! Reservations are spread evenly over the resync period (each set has a fixed phase in it,
+//! from its uid) and kept within the drift budget: a calendar of one-second buckets, each
+//! holding at most one second of the drift lane's budget, where a check's size is the time its
+//! calls take at the drift rate of its busiest pool. When the sets need more than the period,
+//! the pass lengthens: reservations move to later buckets instead of bursting. A check waiting
+//! for its time holds nothing: its reconcile returns at once with a requeue at that time, so
+//! reconciles for spec changes always find a free worker.
+//!
+//! The controller's own writes (status, finalizer) and edits that leave the generation alone
+//! trigger reconciles too; for a steady set those find their reservation in the future and
+//! wait for it without a single AWS call.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::api::LambdaAliasSetSpec;
+use crate::aws::budget::Budgets;
+use crate::aws::connections::{account_of, region_of};
+use crate::engine::drift::{Baseline, CheckCost};
+
+/// A reservation this close is due now.
+const DUE: Duration = Duration::from_millis(50);
+
+/// What a drift-lane reconcile should do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Its reserved time has come: check AWS now.
+    Go,
+    /// Come back after this long.
+    Wait(Duration),
+}
+
+/// The account and region whose pools a set spends.
+type PoolKey = (String, String);
+
+#[derive(Debug)]
+struct Reservation {
+    at: Instant,
+    pools: PoolKey,
+    /// (bucket, seconds of budget) it takes.
+    parts: Vec<(u64, f64)>,
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    /// The generation, the skills' fingerprint and the baseline last seen converged.
+    baseline: Option<(Option<i64>, u64, Baseline)>,
+    next: Option<Reservation>,
+}
+
+/// One-second buckets from `epoch`, each with the seconds of drift budget reserved in it.
+#[derive(Debug, Default)]
+struct Calendar {
+    used: BTreeMap<u64, f64>,
+}
+
+#[derive(Debug, Default)]
+struct Pass {
+    started: Option<Instant>,
+    pending: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    sets: HashMap<String, Tracked>,
+    calendars: HashMap<PoolKey, Calendar>,
+    pass: Pass,
+}
+
+/// The drift lane's schedule, shared by every reconcile.
+#[derive(Debug)]
+pub struct Scheduler {
+    resync: Duration,
+    /// Drift-lane requests per second, by pool: GetFunction, GetPolicy, shared.
+    rates: [f64; 3],
+    epoch: Instant,
+    inner: Mutex<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A stable fraction in [0, 1) per set: its phase in the resync period.
+fn phase(uid: &str) -> f64 {
+    let mut h = DefaultHasher::new();
+    uid.hash(&mut h);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What a full observe of `spec` costs, before a baseline says what a check costs.
+pub fn full_observe_cost(spec: &LambdaAliasSetSpec) -> CheckCost {
+    let aliases = (spec.aliases.len() + spec.stages.len()) as u32;
+    CheckCost { get_function: 1, get_policy: aliases, shared: 2 + aliases }
+}
+
+impl Scheduler {
+    pub fn new(resync: Duration, budgets: &Budgets) -> Scheduler {
+        let limits = budgets.limits();
+        let share = budgets.drift_share();
+        Scheduler {
+            resync: resync.max(Duration::from_secs(1)),
+            rates: [limits.get_function, limits.get_policy, limits.other].map(|l| l.per_second * share),
+            epoch: Instant::now(),
+            inner: Mutex::new(Inner {
+                sets: HashMap::new(),
+                calendars: HashMap::new(),
+                pass: Pass::default(),
+            }),
+        }
+    }
+
+    /// Seconds of the drift lane's budget one check of this cost takes (its busiest pool's).
+    fn size(&self, cost: CheckCost) -> f64 {
+        let calls = [cost.get_function, cost.get_policy, cost.shared];
+        calls
+            .iter()
+            .zip(self.rates)
+            .map(|(&n, rate)| f64::from(n) / rate.max(f64::MIN_POSITIVE))
+            .fold(0.0, f64::max)
+    }
+
+    /// The first time at or after `earliest` that is this set's phase in the period.
+    fn slot(&self, uid: &str, earliest: Instant) -> Instant {
+        let period = self.resync.as_secs_f64();
+        let offset = phase(uid) * period;
+        let since = earliest.saturating_duration_since(self.epoch).as_secs_f64();
+        let k = ((since - offset) / period).ceil().max(0.0);
+        self.epoch + Duration::from_secs_f64(offset + k * period)
+    }
+
+    fn reserve(
+        &self,
+        inner: &mut Inner,
+        uid: &str,
+        pools: PoolKey,
+        desired: Instant,
+        cost: CheckCost,
+    ) -> Instant {
+        let size = self.size(cost);
+        if let Some(old) = inner.sets.get_mut(uid).and_then(|t| t.next.take()) {
+            release(inner, old);
+        }
+        let now_bucket = Instant::now().saturating_duration_since(self.epoch).as_secs();
+        let calendar = inner.calendars.entry(pools.clone()).or_default();
+        // Buckets in the past hold nothing anyone can use.
+        calendar.used = calendar.used.split_off(&now_bucket.saturating_sub(1));
+        let first = desired.saturating_duration_since(self.epoch).as_secs();
+        // The check takes `size` seconds of budget from the first bucket with room on, as
+        // many buckets as that needs.
+        let mut parts = Vec::new();
+        let mut start = None;
+        let mut remaining = size;
+        let mut bucket = first;
+        while remaining > 1e-9 {
+            let used = calendar.used.get(&bucket).copied().unwrap_or(0.0);
+            let free = 1.0 - used;
+            if free > 1e-9 {
+                let take = free.min(remaining);
+                if start.is_none() {
+                    let begin = self.epoch + Duration::from_secs(bucket) + Duration::from_secs_f64(used);
+                    start = Some(begin.max(desired));
+                }
+                calendar.used.insert(bucket, used + take);
+                parts.push((bucket, take));
+                remaining -= take;
+            }
+            bucket += 1;
+        }
+        let at = start.unwrap_or(desired);
+        inner.sets.entry(uid.to_string()).or_default().next = Some(Reservation { at, pools, parts });
+        at
+    }
+
+    /// A drift-lane reconcile of `uid` arrived: is it its time? A set seen for the first time
+    /// (the controller just started) gets a reservation at its phase within one period.
+    pub fn admit(&self, uid: &str, spec: &LambdaAliasSetSpec) -> Admit {
+        let now = Instant::now();
+        let mut inner = lock(&self.inner);
+        let at = match inner.sets.get(uid).and_then(|t| t.next.as_ref()) {
+            Some(r) => r.at,
+            None => {
+                let cost = match inner.sets.get(uid).and_then(|t| t.baseline.as_ref()) {
+                    Some((_, _, baseline)) => baseline.cost(),
+                    None => full_observe_cost(spec),
+                };
+                let desired = self.slot(uid, now);
+                self.reserve(&mut inner, uid, pools_of(spec), desired, cost)
+            }
+        };
+        if at <= now + DUE {
+            // Its capacity is spent now: the reservation is used, not released.
+            if let Some(t) = inner.sets.get_mut(uid) {
+                t.next = None;
+            }
+            Admit::Go
+        } else {
+            Admit::Wait(at - now)
+        }
+    }
+
+    /// After a reconcile that ended steady: reserve the next check, about one period on, and
+    /// return how long until then.
+    pub fn schedule_next(&self, uid: &str, spec: &LambdaAliasSetSpec) -> Duration {
+        let now = Instant::now();
+        let mut inner = lock(&self.inner);
+        let cost = match inner.sets.get(uid).and_then(|t| t.baseline.as_ref()) {
+            Some((_, _, baseline)) => baseline.cost(),
+            None => full_observe_cost(spec),
+        };
+        let desired = self.slot(uid, now + self.resync / 2);
+        let at = self.reserve(&mut inner, uid, pools_of(spec), desired, cost);
+        at.saturating_duration_since(now)
+    }
+
+    /// The baseline to check against, if one was recorded for this generation and skills.
+    pub fn baseline(&self, uid: &str, generation: Option<i64>, skills: u64) -> Option<Baseline> {
+        let inner = lock(&self.inner);
+        match inner.sets.get(uid).and_then(|t| t.baseline.as_ref()) {
+            Some((g, s, baseline)) if *g == generation && *s == skills => Some(baseline.clone()),
+            _ => None,
+        }
+    }
+
+    /// Records (or, with `None`, forgets) what the set was like when last seen converged.
+    pub fn set_baseline(&self, uid: &str, baseline: Option<(Option<i64>, u64, Baseline)>) {
+        let mut inner = lock(&self.inner);
+        match baseline {
+            Some(b) => inner.sets.entry(uid.to_string()).or_default().baseline = Some(b),
+            None => {
+                if let Some(t) = inner.sets.get_mut(uid) {
+                    t.baseline = None;
+                }
+            }
+        }
+    }
+
+    /// The set is not steady any more: no drift check is due, the priority lane has it.
+    pub fn unschedule(&self, uid: &str) {
+        let mut inner = lock(&self.inner);
+        if let Some(old) = inner.sets.get_mut(uid).and_then(|t| t.next.take()) {
+            release(&mut inner, old);
+        }
+    }
+
+    /// The set is gone (deleted, or no longer selected).
+    pub fn forget(&self, uid: &str) {
+        let mut inner = lock(&self.inner);
+        if let Some(t) = inner.sets.remove(uid)
+            && let Some(old) = t.next
+        {
+            release(&mut inner, old);
+        }
+        inner.pass.pending.remove(uid);
+    }
+
+    /// AWS was read for `uid` (a drift check or a full reconcile). Returns the duration of a
+    /// drift pass this completed: every set known when it started has been seen since.
+    pub fn seen(&self, uid: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let mut inner = lock(&self.inner);
+        let Inner { sets, pass, .. } = &mut *inner;
+        pass.pending.remove(uid);
+        if !pass.pending.is_empty() {
+            return None;
+        }
+        let finished = pass.started.map(|started| now - started);
+        // The next pass covers every steady set known now.
+        pass.pending = sets
+            .iter()
+            .filter(|(_, t)| t.next.is_some() || t.baseline.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        pass.pending.remove(uid);
+        pass.started = Some(now);
+        if pass.pending.is_empty() {
+            pass.started = None;
+        }
+        finished
+    }
+}
+
+fn release(inner: &mut Inner, old: Reservation) {
+    if let Some(calendar) = inner.calendars.get_mut(&old.pools) {
+        for (bucket, size) in old.parts {
+            if let Some(used) = calendar.used.get_mut(&bucket) {
+                *used = (*used - size).max(0.0);
+            }
+        }
+    }
+}
+
+fn pools_of(spec: &LambdaAliasSetSpec) -> PoolKey {
+    (account_of(spec).unwrap_or("default").to_string(), region_of(spec).unwrap_or("default").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::budget::{BucketLimit, BudgetLimits};
+
+    fn spec() -> LambdaAliasSetSpec {
+        LambdaAliasSetSpec::for_function("arn:aws:lambda:eu-west-1:111122223333:function:f")
+    }
+
+    /// Drift rates of 1 call/s in every pool (a quarter of 4/s).
+    fn scheduler(resync: u64) -> Scheduler {
+        let one = BucketLimit { per_second: 4.0, burst: 1 };
+        let budgets =
+            Budgets::with_drift_share(BudgetLimits { get_function: one, get_policy: one, other: one }, 0.25);
+        Scheduler::new(Duration::from_secs(resync), &budgets)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_checks_spread_over_the_period_and_a_pass_lengthens_when_the_budget_is_short() {
+        // A full observe of the default spec costs 4 shared calls: 4 s at 1 call/s.
+        let s = scheduler(100);
+        let mut waits: Vec<Duration> = (0..50)
+            .map(|i| match s.admit(&format!("uid-{i}"), &spec()) {
+                Admit::Go => Duration::ZERO,
+                Admit::Wait(d) => d,
+            })
+            .collect();
+        waits.sort();
+        // 50 checks of 4 s each need 200 s of budget: twice the period. In any 20 s, at most
+        // 20 s of budget is spent (5 checks), give or take the one-second buckets' edges.
+        assert!(*waits.last().unwrap() >= Duration::from_secs(190), "{waits:?}");
+        for start in 0..200 {
+            let window = Duration::from_secs(start)..Duration::from_secs(start + 20);
+            let n = waits.iter().filter(|w| window.contains(*w)).count();
+            assert!(n <= 6, "{n} checks start in {window:?}: {waits:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_set_waits_for_its_reservation_then_goes() {
+        let s = scheduler(10);
+        let Admit::Wait(d) = s.admit("a", &spec()) else {
+            // Phase 0 exactly is possible but not for this uid.
+            panic!("expected a wait");
+        };
+        // An early event (our own status write) waits for the same time.
+        tokio::time::advance(d / 2).await;
+        assert_eq!(s.admit("a", &spec()), Admit::Wait(d - d / 2));
+        tokio::time::advance(d - d / 2).await;
+        assert_eq!(s.admit("a", &spec()), Admit::Go);
+        // Next: about one period later, never less than half of it.
+        let next = s.schedule_next("a", &spec());
+        assert!(next >= Duration::from_secs(5) && next <= Duration::from_secs(15), "{next:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pass_completes_when_every_steady_set_was_seen() {
+        let s = scheduler(10);
+        for uid in ["a", "b", "c"] {
+            s.schedule_next(uid, &spec());
+        }
+        // The first sighting starts a pass over the others.
+        assert_eq!(s.seen("a"), None);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(s.seen("b"), None);
+        s.forget("c");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // c is gone: a pass needs only the sets that still exist, so the next sighting ends it.
+        assert_eq!(s.seen("a"), Some(Duration::from_secs(5)));
+        // And starts the next one, over the sets known now.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(s.seen("b"), Some(Duration::from_secs(4)));
+    }
+}
