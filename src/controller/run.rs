@@ -237,7 +237,8 @@ pub async fn run_with<P: LambdaProvider>(
 
     let mut leadership = None;
     if options.leader_elect {
-        let (leader, receiver, manager) = elect(client.clone(), stop_rx.clone()).await?;
+        let (leader, receiver, manager) =
+            elect(client.clone(), options.shard.as_deref(), stop_rx.clone()).await?;
         if !leader {
             drop(receiver);
             let _ = tokio::time::timeout(STEP_TIMEOUT, manager).await;
@@ -346,17 +347,37 @@ pub async fn run_with<P: LambdaProvider>(
 /// The lease manager's task: it releases the Lease once the channel's receivers are dropped.
 type LeaseTask = tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
 
-/// Waits until this replica holds the coordination.k8s.io Lease (or shutdown is requested).
-/// Returns whether it leads, the channel that says when that ends, and the manager's task.
+/// The Lease a replica competes for: [`MANAGER`] without `--shard`; with it, one Lease per
+/// shard, so that each shard elects its own leader. A Lease name must be a DNS subdomain, which
+/// a selector is not: the name carries the first 8 hex digits of the SHA-256 of the selector's
+/// exact text. SHA-256 because Helm can compute it too (`sha256sum`): the chart's Lease Role
+/// names these Leases (`lac.leaseNames` in `_helpers.tpl`).
+pub fn lease_name(shard: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    match shard {
+        None => MANAGER.to_string(),
+        Some(selector) => {
+            let digest = Sha256::digest(selector.as_bytes());
+            let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            format!("{MANAGER}-shard-{hex}")
+        }
+    }
+}
+
+/// Waits until this replica holds the coordination.k8s.io Lease of its shard (or shutdown is
+/// requested). Returns whether it leads, the channel that says when that ends, and the
+/// manager's task.
 async fn elect(
     client: kube::Client,
+    shard: Option<&str>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(bool, watch::Receiver<bool>, LeaseTask), String> {
     let namespace = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_string());
     let identity = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| format!("{MANAGER}-{}", std::process::id()));
-    let manager = kube_lease_manager::LeaseManagerBuilder::new(client, MANAGER)
+    let lease = lease_name(shard);
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(client, &lease)
         .with_namespace(namespace.clone())
         .with_identity(identity.clone())
         .with_duration(15)
@@ -367,9 +388,10 @@ async fn elect(
         .with_field_manager(format!("{MANAGER}-{identity}"))
         .build()
         .await
-        .map_err(|e| format!("cannot set up leader election (Lease {namespace}/{MANAGER}): {e}"))?;
+        .map_err(|e| format!("cannot set up leader election (Lease {namespace}/{lease}): {e}"))?;
     let (mut leader, task) = manager.watch().await;
-    tracing::info!(lease = %format!("{namespace}/{MANAGER}"), identity = %identity, "waiting for leadership");
+    let lease = format!("{namespace}/{lease}");
+    tracing::info!(%lease, shard = shard.unwrap_or(""), %identity, "waiting for leadership");
     let leads = tokio::select! {
         result = leader.wait_for(|l| *l) => {
             result.map_err(|e| format!("leader election stopped: {e}"))?;
@@ -378,7 +400,30 @@ async fn elect(
         _ = stop.wait_for(|s| *s) => false,
     };
     if leads {
-        tracing::info!("leading: starting the controller");
+        tracing::info!(%lease, "leading: starting the controller");
     }
     Ok((leads, leader, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease_name;
+
+    #[test]
+    fn the_lease_is_per_shard_and_a_dns_subdomain() {
+        assert_eq!(lease_name(None), "lambda-alias-controller", "unchanged without --shard");
+        // Pinned: the chart computes the same names (tests/deploy/test_shards.py pins them too).
+        assert_eq!(lease_name(Some("shard=a")), "lambda-alias-controller-shard-3d8dfb26");
+        assert_eq!(lease_name(Some("shard!=a")), "lambda-alias-controller-shard-77a1ece5");
+        for selector in ["shard=a", "shard!=a", "shard in (a,b)", "", "tier=gold,team!=x", "ä=ö"] {
+            let name = lease_name(Some(selector));
+            assert!(name.len() <= 63, "{name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{name} is a DNS label"
+            );
+            assert_eq!(name, lease_name(Some(selector)), "stable");
+        }
+        assert_ne!(lease_name(Some("shard=a")), lease_name(Some("shard=b")));
+    }
 }
