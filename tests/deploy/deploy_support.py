@@ -42,6 +42,19 @@ KUBE_VERSION = "1.33.0"
 # The Lease the controller elects its leader with (src/controller/mod.rs, MANAGER).
 LEASE_NAME = "lambda-alias-controller"
 
+# Two shards with complementary selectors (`shards` value), and the Lease each elects its leader
+# with: pinned here and in src/controller/run.rs (lease_name), so that the chart's Lease Role and
+# the binary agree (`lambda-alias-controller-shard-` + the first 8 hex digits of the SHA-256 of
+# the selector).
+SHARDS: list[dict[str, Any]] = [
+    {"name": "a", "selector": "shard=a"},
+    {"name": "rest", "selector": "shard!=a"},
+]
+SHARD_LEASES = {
+    "shard=a": "lambda-alias-controller-shard-3d8dfb26",
+    "shard!=a": "lambda-alias-controller-shard-77a1ece5",
+}
+
 # What the controller calls on the Kubernetes API, as (apiGroup, resource, verb).
 WATCH_GRANTS = frozenset(
     {
@@ -80,6 +93,8 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
     "imagePullSecrets": [{"name": "regcred"}],
     "resyncSeconds": 120,
     "concurrency": 8,
+    "driftBudget": 0.1,
+    "budgetShare": 0.5,
     "logLevel": "debug",
     "logFormat": "text",
     "image": {"tag": "0.2.0", "pullPolicy": "Always"},
@@ -162,11 +177,11 @@ def env_map(c: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in c.get("env", [])}
 
 
-def grants(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+def grants(role: dict[str, Any], leases: Iterable[str] = (LEASE_NAME,)) -> set[tuple[str, str, str]]:
     """(apiGroup, resource, verb) for every rule of a Role or ClusterRole.
 
-    Wildcards, non-resource URLs and names outside the Lease are refused outright: they would
-    grant more than the expanded triples show.
+    Wildcards, non-resource URLs and names other than exactly the `leases` are refused
+    outright: they would grant more than the expanded triples show.
     """
     triples: set[tuple[str, str, str]] = set()
     for rule in role.get("rules", []):
@@ -174,7 +189,7 @@ def grants(role: dict[str, Any]) -> set[tuple[str, str, str]]:
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], f"{role['metadata']['name']}: wildcard in {field}"
         if "resourceNames" in rule:
-            assert rule["resources"] == ["leases"] and rule["resourceNames"] == [LEASE_NAME], (
+            assert rule["resources"] == ["leases"] and rule["resourceNames"] == list(leases), (
                 f"{role['metadata']['name']}: unexpected resourceNames {rule['resourceNames']}"
             )
         for group in rule["apiGroups"]:
@@ -185,11 +200,12 @@ def grants(role: dict[str, Any]) -> set[tuple[str, str, str]]:
 
 
 def effective_permissions(
-    objects: list[dict[str, Any]], sa_namespace: str, sa_name: str
+    objects: list[dict[str, Any]], sa_namespace: str, sa_name: str, leases: Iterable[str] = (LEASE_NAME,)
 ) -> dict[str, set[tuple[str, str, str]]]:
     """What the ServiceAccount may do, by scope (a namespace, or CLUSTER), following the
     bindings in `objects` to the roles in `objects`. A binding to a role that is not there
-    is an error (it would grant nothing, or something this chart does not control)."""
+    is an error (it would grant nothing, or something this chart does not control). Names in
+    rules may only be exactly the `leases`."""
     roles = {("ClusterRole", None, r["metadata"]["name"]): r for r in of_kind(objects, "ClusterRole")}
     roles.update(
         {("Role", r["metadata"]["namespace"], r["metadata"]["name"]): r for r in of_kind(objects, "Role")}
@@ -209,7 +225,7 @@ def effective_permissions(
         key = (ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])
         assert key in roles, f"{binding['kind']} {binding['metadata']['name']} binds missing {key}"
         scope = CLUSTER if binding["kind"] == "ClusterRoleBinding" else namespace
-        scopes.setdefault(scope, set()).update(grants(roles[key]))
+        scopes.setdefault(scope, set()).update(grants(roles[key], leases))
     return scopes
 
 

@@ -69,6 +69,8 @@ def test_default_deployment_runs_one_replica_without_leader_election():
         "--log-format", "json",
         "--resync", "300",
         "--concurrency", "4",
+        "--drift-budget", "0.25",
+        "--budget-share", "1",
     ]  # fmt: skip
     env = env_map(c)
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -151,6 +153,9 @@ def test_non_default_values_reach_the_controller_flags_and_env():
     assert flag_values(args, "--concurrency") == ["8"]
     assert flag_values(args, "--log-format") == ["text"]
     assert flag_values(args, "--http-addr") == ["0.0.0.0:8080"]
+    assert flag_values(args, "--drift-budget") == ["0.1"]
+    assert flag_values(args, "--budget-share") == ["0.5"]
+    assert "--shard" not in args, "no shards: one Deployment for every set"
     env = env_map(c)
     assert env["RUST_LOG"]["value"] == "debug"
     assert env["AWS_STS_REGIONAL_ENDPOINTS"] == {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}

@@ -4,7 +4,8 @@ and neither kubectl nor the server has anything to say (stderr empty: no depreca
 unknown or duplicate field, no PodSecurity "would violate" warning).
 
 Installs: the chart with (a) default values, (b) HA (replicaCount 2: leader election and its
-Lease Role), (c) per-namespace (two watchNamespaces: a Role + RoleBinding in each), and (d) the
+Lease Role), (c) per-namespace (two watchNamespaces: a Role + RoleBinding in each), (d) two
+shards with two replicas each (two Deployments, one Lease Role naming both Leases), and (e) the
 plain manifests (`kubectl kustomize deploy/`). Plus the CRD, both copies (crds/ and the chart's
 crds/). The ServiceMonitor stays off: it needs prometheus-operator's CRD.
 
@@ -39,6 +40,7 @@ from deploy_support import (
     DEPLOY,
     NAMESPACE,
     REPO,
+    SHARDS,
     load_file,
     load_yaml_documents,
     of_kind,
@@ -183,10 +185,11 @@ def chart_values(case: str, watch: list[str]) -> dict[str, Any]:
         "default": {},
         "ha": {"replicaCount": 2},
         "per-namespace": {"watchNamespaces": watch},
+        "shards": {"shards": SHARDS, "replicaCount": 2},
     }[case]
 
 
-@pytest.mark.parametrize("case", ["default", "ha", "per-namespace"])
+@pytest.mark.parametrize("case", ["default", "ha", "per-namespace", "shards"])
 def test_chart_applies_cleanly(installed: list[dict[str, Any]], case: str):
     tag = unique(f"lac-ca-{case}")
     namespace = release = tag
@@ -200,7 +203,8 @@ def test_chart_applies_cleanly(installed: list[dict[str, Any]], case: str):
         assert {ns for ns, _ in roles} == set(watch)
     else:
         assert len(of_kind(objects, "ClusterRole")) == 1
-        assert bool(roles) == (case == "ha"), roles  # the leader-election Role
+        assert bool(roles) == (case in ("ha", "shards")), roles  # the leader-election Role
+    assert len(of_kind(objects, "Deployment")) == (2 if case == "shards" else 1)
 
     for ns, labels in [(namespace, RESTRICTED)] + [(ns, None) for ns in watch]:
         installed.append(create_namespace(ns, labels))

@@ -12,6 +12,7 @@ from deploy_support import (
     CRD,
     KUBE_VERSION,
     NON_DEFAULT_VALUES,
+    SHARDS,
     load_file,
     plain_manifest_files,
     render,
@@ -55,7 +56,11 @@ def test_crd_is_schema_valid(path):
     validate(crd, str(path))
 
 
-@pytest.mark.parametrize("values", [{}, NON_DEFAULT_VALUES], ids=["defaults", "non-defaults"])
+@pytest.mark.parametrize(
+    "values",
+    [{}, NON_DEFAULT_VALUES, {**NON_DEFAULT_VALUES, "shards": SHARDS}],
+    ids=["defaults", "non-defaults", "shards"],
+)
 def test_rendered_chart_is_schema_valid(values):
     objects = render(values)
     assert objects

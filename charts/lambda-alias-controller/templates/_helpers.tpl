@@ -86,9 +86,108 @@ The watched namespaces, de-duplicated, in the order given.
 {{- end }}
 
 {{/*
-The Lease the controller elects its leader with. Fixed in the binary (the field manager
-name), so it is not derived from the release name.
+The controller's Deployments, as a JSON list of {name, selector, budgetShare}: one with an
+empty name and selector without `shards`, else one per shard. Each gets its --budget-share:
+the shard's own, else an even split of what `budgetShare` leaves after the shards that name
+theirs. Invalid shards fail the render, naming the value.
+*/}}
+{{- define "lac.instances" -}}
+{{- $total := float64 .Values.budgetShare }}
+{{- if not (and (gt $total 0.0) (le $total 1.0)) }}
+{{- fail (printf "budgetShare must be a fraction in (0, 1], not %v" .Values.budgetShare) }}
+{{- end }}
+{{- $drift := float64 .Values.driftBudget }}
+{{- if not (and (gt $drift 0.0) (le $drift 1.0)) }}
+{{- fail (printf "driftBudget must be a fraction in (0, 1], not %v" .Values.driftBudget) }}
+{{- end }}
+{{- $fullname := include "lac.fullname" . }}
+{{- $instances := list }}
+{{- if not .Values.shards }}
+{{- $instances = append $instances (dict "name" "" "selector" "" "budgetShare" $total) }}
+{{- else }}
+{{- $names := list }}
+{{- $selectors := list }}
+{{- $named := 0.0 }}
+{{- $unnamed := 0 }}
+{{- range $i, $shard := .Values.shards }}
+{{- if not (kindIs "map" $shard) }}
+{{- fail (printf "shards[%d] must be a map with name, selector and optionally budgetShare" $i) }}
+{{- end }}
+{{- range $key, $_ := $shard }}
+{{- if not (has $key (list "name" "selector" "budgetShare")) }}
+{{- fail (printf "shards[%d].%s is not a shard key (name, selector, budgetShare)" $i $key) }}
+{{- end }}
+{{- end }}
+{{- $name := toString (default "" $shard.name) }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $name) }}
+{{- fail (printf "shards[%d].name must be a DNS label (lowercase letters, digits, '-'), not %q" $i $name) }}
+{{- end }}
+{{- if gt (len (printf "%s-%s" $fullname $name)) 63 }}
+{{- fail (printf "shards[%d].name %q makes the Deployment name %s-%s longer than 63 characters" $i $name $fullname $name) }}
+{{- end }}
+{{- if has $name $names }}
+{{- fail (printf "shards[%d].name %q is used twice" $i $name) }}
+{{- end }}
+{{- $names = append $names $name }}
+{{- $selector := toString (default "" $shard.selector) }}
+{{- if not $selector }}
+{{- fail (printf "shards[%d].selector is required: the label selector of the sets this shard reconciles (--shard)" $i) }}
+{{- end }}
+{{- if has $selector $selectors }}
+{{- fail (printf "shards[%d].selector %q is used twice" $i $selector) }}
+{{- end }}
+{{- $selectors = append $selectors $selector }}
+{{- if kindIs "invalid" $shard.budgetShare }}
+{{- $unnamed = add1 $unnamed }}
+{{- else }}
+{{- $share := float64 $shard.budgetShare }}
+{{- if not (and (gt $share 0.0) (le $share 1.0)) }}
+{{- fail (printf "shards[%d].budgetShare must be a fraction in (0, 1], not %v" $i $shard.budgetShare) }}
+{{- end }}
+{{- $named = addf $named $share }}
+{{- end }}
+{{- end }}
+{{- /* Float sums of even splits (3 x 1/3) may land a hair above the total. */}}
+{{- if gt $named (addf $total 0.000000001) }}
+{{- fail (printf "the shards' budgetShare values sum to %v, more than budgetShare %v: replicas touching one AWS account must not spend more than its quotas" $named $total) }}
+{{- end }}
+{{- $rest := 0.0 }}
+{{- if gt $unnamed 0 }}
+{{- $rest = divf (subf $total $named) $unnamed }}
+{{- if le $rest 0.000000001 }}
+{{- fail (printf "the shards without budgetShare get nothing: the others already take %v of budgetShare %v" $named $total) }}
+{{- end }}
+{{- end }}
+{{- range .Values.shards }}
+{{- $share := $rest }}
+{{- if not (kindIs "invalid" .budgetShare) }}{{ $share = float64 .budgetShare }}{{ end }}
+{{- $instances = append $instances (dict "name" (toString .name) "selector" (toString .selector) "budgetShare" $share) }}
+{{- end }}
+{{- end }}
+{{- toJson $instances }}
+{{- end }}
+
+{{/*
+The Lease a replica elects its leader with, for a shard's selector (empty: no shards). The
+binary computes the same name (src/controller/run.rs, lease_name): the fixed name without
+--shard, else one Lease per shard named after the first 8 hex digits of the SHA-256 of the
+selector's exact text (a selector is not a valid object name).
 */}}
 {{- define "lac.leaseName" -}}
-lambda-alias-controller
+{{- if . }}
+{{- printf "lambda-alias-controller-shard-%s" (sha256sum . | trunc 8) }}
+{{- else }}
+{{- "lambda-alias-controller" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Every Lease of the release's Deployments, as a JSON list.
+*/}}
+{{- define "lac.leaseNames" -}}
+{{- $names := list }}
+{{- range include "lac.instances" . | fromJsonArray }}
+{{- $names = append $names (include "lac.leaseName" .selector) }}
+{{- end }}
+{{- toJson $names }}
 {{- end }}
