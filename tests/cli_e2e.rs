@@ -1034,3 +1034,67 @@ async fn plan_json_output_is_machine_readable() {
     assert_eq!(report[0]["outcome"]["reason"], "Converged", "{report:#}");
     assert_eq!(report[0]["actions"], Value::Array(Vec::new()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. What it costs: `apply --aws-calls`, the independent count
+// ---------------------------------------------------------------------------------------------
+
+/// The `aws calls: N (Op=n ...)` line `--aws-calls` prints, as operation -> count.
+fn aws_calls(stderr: &str) -> BTreeMap<String, u64> {
+    let line =
+        stderr.lines().find(|l| l.starts_with("aws calls: ")).unwrap_or_else(|| panic!("no count: {stderr}"));
+    let inner = line.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')).unwrap_or_default();
+    inner
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(op, n)| (op.to_string(), n.parse().unwrap_or_else(|_| panic!("count {n}"))))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alexa_example_costs_the_minimum_to_bootstrap_and_one_observe_when_steady() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-cost");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("cost");
+    let file = scratch.write("cost.yaml", &skill(&f, "{phase: Development}", None, 0));
+    let ops = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        pairs.iter().map(|(op, n)| (op.to_string(), *n)).collect()
+    };
+
+    // Bootstrap: one observe (nothing to list policies or mappings of yet), the five writes,
+    // and no confirming observe: the state AWS answered with plans nothing.
+    let args = ["apply", "-f", path_str(&file), "--aws-calls"];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{}", show(&args, code, &out, &err));
+    assert_eq!(
+        aws_calls(&err),
+        ops(&[
+            ("AddPermission", 2),
+            ("CreateAlias", 2),
+            ("GetFunction", 1),
+            ("ListAliases", 1),
+            ("ListVersionsByFunction", 1),
+            ("PublishVersion", 1),
+        ]),
+        "{err}"
+    );
+    // And it did converge: a fresh plan has nothing to do.
+    assert_eq!(plan_exit(&file), 0);
+
+    // Steady: the CLI keeps no baseline between runs, so it observes in full (the controller's
+    // drift pass reads GetFunction, ListAliases and the two policies instead).
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{}", show(&args, code, &out, &err));
+    assert_eq!(
+        aws_calls(&err),
+        ops(&[
+            ("GetFunction", 1),
+            ("GetPolicy", 2),
+            ("ListAliases", 1),
+            ("ListEventSourceMappings", 2),
+            ("ListVersionsByFunction", 1),
+        ]),
+        "{err}"
+    );
+}

@@ -214,7 +214,9 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
     }
 }
 
-/// Outcomes only a change can move a set from: its next look is a periodic drift check.
+/// Outcomes only a change the cheap drift reads see can move a set from: its next look is a
+/// periodic drift check. (`VersionNotFound` waits for a version to be published, which only
+/// the full observe lists: it stays in the priority lane, looked at every resync.)
 pub fn is_steady(outcome: &Outcome) -> bool {
     matches!(
         outcome,
@@ -222,19 +224,17 @@ pub fn is_steady(outcome: &Outcome) -> bool {
             | Outcome::Suspended { .. }
             | Outcome::NothingToPromote
             | Outcome::OwnedByOther { .. }
-            | Outcome::VersionNotFound { .. }
             | Outcome::SkillEndpointMismatch { .. }
     )
 }
 
 /// The Ready reasons of [`is_steady`] outcomes.
-fn steady_reasons() -> [&'static str; 6] {
+fn steady_reasons() -> [&'static str; 5] {
     [
         Outcome::Converged.reason(),
         Outcome::Suspended { pending: 0 }.reason(),
         Outcome::NothingToPromote.reason(),
         Outcome::OwnedByOther { alias: String::new(), owner: String::new() }.reason(),
-        Outcome::VersionNotFound { field: String::new(), version: String::new() }.reason(),
         Outcome::SkillEndpointMismatch { message: String::new() }.reason(),
     ]
 }
