@@ -267,6 +267,15 @@ impl Scheduler {
         inner.pass.pending.remove(uid);
     }
 
+    /// Keeps only these sets (the others left the watch without a reconcile).
+    pub fn retain(&self, uids: &HashSet<String>) {
+        let gone: Vec<String> =
+            lock(&self.inner).sets.keys().filter(|k| !uids.contains(*k)).cloned().collect();
+        for uid in gone {
+            self.forget(&uid);
+        }
+    }
+
     /// AWS was read for `uid` (a drift check or a full reconcile). Returns the duration of a
     /// drift pass this completed: every set known when it started has been seen since.
     pub fn seen(&self, uid: &str) -> Option<Duration> {

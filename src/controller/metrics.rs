@@ -138,6 +138,11 @@ impl Metrics {
         self.drift_pass_seconds.set(duration.as_secs_f64());
     }
 
+    /// Keeps only these sets in the gauge (the others left the watch without a reconcile).
+    pub fn retain(&self, keys: &std::collections::HashSet<String>) {
+        lock(&self.sets).retain(|key, _| keys.contains(key));
+    }
+
     /// The set is gone (deleted, or no longer watched): it leaves the gauge.
     pub fn forget(&self, key: &str) {
         lock(&self.sets).remove(key);

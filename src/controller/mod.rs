@@ -109,7 +109,7 @@ impl Error {
     }
 }
 
-fn key_of(obj: &LambdaAliasSet) -> String {
+pub(crate) fn key_of(obj: &LambdaAliasSet) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 

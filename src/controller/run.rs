@@ -1,6 +1,7 @@
 //! `lambda-alias-controller run`: wires the reconcile to the watch, the HTTP endpoints, leader
 //! election and graceful shutdown.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,6 +36,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Lease expires on its own): with the grace and the runtime's own second, the process is gone
 /// within 5 s of SIGTERM in every state.
 const STEP_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often sets that left the watch are forgotten (metrics, drift schedule).
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -264,38 +267,65 @@ pub async fn run_with<P: LambdaProvider>(
     };
     // Counts reconciles in flight, so that shutdown waits for them and for nothing else.
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let controllers = apis.into_iter().map(|api| {
-        let in_flight = in_flight.clone();
-        let mut config = watcher::Config::default().any_semantic();
-        if let Some(selector) = &options.shard {
-            config = config.labels(selector);
-        }
-        Controller::new(api, config)
-            .with_config(Config::default().concurrency(options.concurrency))
-            .graceful_shutdown_on(requested(stop_rx.clone()))
-            .run(
-                move |obj, ctx| {
-                    let guard = InFlight::enter(&in_flight);
-                    async move {
-                        let _guard = guard;
-                        reconcile(obj, ctx).await
+    let mut stores = Vec::new();
+    let controllers: Vec<_> = apis
+        .into_iter()
+        .map(|api| {
+            let in_flight = in_flight.clone();
+            let mut config = watcher::Config::default().any_semantic();
+            if let Some(selector) = &options.shard {
+                config = config.labels(selector);
+            }
+            let controller = Controller::new(api, config);
+            stores.push(controller.store());
+            controller
+                .with_config(Config::default().concurrency(options.concurrency))
+                .graceful_shutdown_on(requested(stop_rx.clone()))
+                .run(
+                    move |obj, ctx| {
+                        let guard = InFlight::enter(&in_flight);
+                        async move {
+                            let _guard = guard;
+                            reconcile(obj, ctx).await
+                        }
+                    },
+                    error_policy,
+                    ctx.clone(),
+                )
+                .for_each(|result| async move {
+                    match result {
+                        Ok((object, _)) => tracing::debug!(set = %object, "reconciled"),
+                        // The watch itself failed (RBAC, CRD missing, API server unreachable): say
+                        // so, or a controller that cannot see its sets looks idle and healthy.
+                        Err(kube::runtime::controller::Error::QueueError(e)) => {
+                            tracing::warn!(error = %e, "cannot watch LambdaAliasSets")
+                        }
+                        // Failed reconciles are logged by error_policy, with the set's name.
+                        Err(e) => tracing::debug!(error = %e, "reconcile error"),
                     }
-                },
-                error_policy,
-                ctx.clone(),
-            )
-            .for_each(|result| async move {
-                match result {
-                    Ok((object, _)) => tracing::debug!(set = %object, "reconciled"),
-                    // The watch itself failed (RBAC, CRD missing, API server unreachable): say
-                    // so, or a controller that cannot see its sets looks idle and healthy.
-                    Err(kube::runtime::controller::Error::QueueError(e)) => {
-                        tracing::warn!(error = %e, "cannot watch LambdaAliasSets")
-                    }
-                    // Failed reconciles are logged by error_policy, with the set's name.
-                    Err(e) => tracing::debug!(error = %e, "reconcile error"),
+                })
+        })
+        .collect();
+    // A set that leaves the watch without a reconcile (relabelled out of --shard, or deleted
+    // while its finalizer was gone) leaves the gauge of sets and the drift schedule here.
+    let pruner = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            for store in &stores {
+                if store.wait_until_ready().await.is_err() {
+                    return;
                 }
-            })
+            }
+            loop {
+                tokio::time::sleep(PRUNE_EVERY).await;
+                let sets: Vec<Arc<LambdaAliasSet>> = stores.iter().flat_map(|s| s.state()).collect();
+                let keys: HashSet<String> = sets.iter().map(|o| super::key_of(o)).collect();
+                let uids: HashSet<String> =
+                    sets.iter().map(|o| o.metadata.uid.clone().unwrap_or_else(|| super::key_of(o))).collect();
+                ctx.metrics.retain(&keys);
+                ctx.drift.retain(&uids);
+            }
+        }
     });
     let drained = {
         let mut stop = stop_rx.clone();
@@ -321,6 +351,7 @@ pub async fn run_with<P: LambdaProvider>(
             }
         }
     }
+    pruner.abort();
     let _ = stop_tx.send(true);
     if tokio::time::timeout(STEP_TIMEOUT, server).await.is_err() {
         tracing::warn!("the HTTP endpoints did not stop in time");
