@@ -11,6 +11,7 @@ pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod plan;
+pub mod tenancy;
 
 /// Every message of an error chain, outermost first: `outer: inner: ...` (an HTTP client's own
 /// message is often just "client error"; the cause says what happened).

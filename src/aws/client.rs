@@ -112,6 +112,25 @@ pub async fn sdk_config_for(
     base.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
 }
 
+/// Who the configuration's own credentials are (STS GetCallerIdentity), for `--tenancy strict`:
+/// a bare function name belongs to this account and partition.
+pub async fn caller(config: &SdkConfig) -> Result<crate::tenancy::Caller, String> {
+    let sts =
+        config.to_builder().retry_config(RetryConfig::standard().with_max_attempts(STS_MAX_ATTEMPTS)).build();
+    let out = aws_sdk_sts::Client::new(&sts).get_caller_identity().send().await.map_err(|e| {
+        format!(
+            "cannot tell which account the AWS credentials belong to (sts:GetCallerIdentity): {}",
+            aws_sdk_sts::error::DisplayErrorContext(&e)
+        )
+    })?;
+    let account = out.account().unwrap_or_default().to_string();
+    let partition = out.arn().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+    if account.is_empty() {
+        return Err("sts:GetCallerIdentity returned no account".to_string());
+    }
+    Ok(crate::tenancy::Caller { partition, account, default_region: config.region().map(|r| r.to_string()) })
+}
+
 /// Builds a Lambda client from a loaded configuration. Clients are cheap to
 /// clone and share one connection pool, so build once and clone.
 pub fn lambda_client(config: &SdkConfig) -> aws_sdk_lambda::Client {

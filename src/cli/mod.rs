@@ -64,6 +64,15 @@ pub struct Target {
     pub alexa_credentials: Option<PathBuf>,
     #[command(flatten)]
     pub smapi: SmapiArgs,
+    /// Check each manifest as `run --tenancy strict` would: a YAML map from namespace to the
+    /// Namespace's annotations (lambda.aliasset.dev/allowed-functions, .../allowed-role-arns).
+    /// A manifest its namespace does not allow fails, and nothing is written for any.
+    #[arg(long, value_name = "FILE")]
+    pub tenancy_file: Option<PathBuf>,
+    /// With --tenancy-file: the cluster name of the derived ExternalId (<cluster-name>/<namespace>)
+    /// sent when a manifest's spec.roleArn is assumed.
+    #[arg(long, requires = "tenancy_file")]
+    pub cluster_name: Option<String>,
 }
 
 /// Where the Alexa Skill Management API and Login with Amazon are.
@@ -145,6 +154,15 @@ pub struct RunArgs {
     /// shards).
     #[arg(long, default_value_t = 1.0, value_parser = fraction)]
     pub budget_share: f64,
+    /// open: a set in any namespace may target any function the controller's credentials
+    /// reach. strict: only what its Namespace's annotations allow
+    /// (lambda.aliasset.dev/allowed-functions, lambda.aliasset.dev/allowed-role-arns), and an
+    /// assumed role gets the ExternalId <cluster-name>/<namespace>.
+    #[arg(long, value_enum, default_value_t = crate::tenancy::Tenancy::Open)]
+    pub tenancy: crate::tenancy::Tenancy,
+    /// This cluster's name, the first half of the derived ExternalId (needed with --tenancy strict).
+    #[arg(long)]
+    pub cluster_name: Option<String>,
     /// Lease-based leader election, for several replicas.
     #[arg(long)]
     pub leader_elect: bool,
@@ -222,6 +240,9 @@ async fn run_controller(args: RunArgs) -> ExitCode {
         shard: args.shard,
         drift_budget: args.drift_budget,
         budget_share: args.budget_share,
+        tenancy: args.tenancy,
+        cluster_name: args.cluster_name,
+        caller: None,
     };
     match crate::controller::run::run(options).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -278,8 +299,8 @@ impl Loaded {
 
 /// Loads and validates every manifest first: if any is invalid, nothing is written for any.
 /// Alexa-aware sets need `--alexa-credentials`, read once here.
-fn load_all(target: &Target) -> Option<Loaded> {
-    let manifests = match load(&target.paths) {
+async fn load_all(target: &Target) -> Option<Loaded> {
+    let mut manifests = match load(&target.paths) {
         Ok(manifests) => manifests,
         Err(errors) => {
             for e in errors {
@@ -321,8 +342,61 @@ fn load_all(target: &Target) -> Option<Loaded> {
         endpoint_url: target.endpoint_url.clone(),
         profile: None,
     };
+    if let Some(path) = &target.tenancy_file {
+        let errors = police(path, target.cluster_name.as_deref(), &settings, &mut manifests).await;
+        if !errors.is_empty() {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return None;
+        }
+    }
     let connections = Connections::new(settings, Budgets::new(BudgetLimits::default()), CallCounter::new());
     Some(Loaded { manifests, connections, alexa })
+}
+
+/// `--tenancy-file`: every manifest checked as `run --tenancy strict` checks a set (no Lambda
+/// call is made for it), and the allowed ones that assume a role get the derived ExternalId.
+async fn police(
+    path: &std::path::Path,
+    cluster_name: Option<&str>,
+    settings: &AwsSettings,
+    manifests: &mut [Manifest],
+) -> Vec<String> {
+    let rules = match crate::tenancy::load_file(path) {
+        Ok(rules) => rules,
+        Err(e) => return vec![e],
+    };
+    let caller = match crate::aws::client::caller(&crate::aws::client::sdk_config(settings).await).await {
+        Ok(caller) => caller,
+        Err(e) => return vec![format!("--tenancy-file: {e}")],
+    };
+    let mut errors = Vec::new();
+    for m in manifests.iter_mut() {
+        let namespace = m.namespace().to_string();
+        let refusal = crate::tenancy::check(
+            &m.object.spec,
+            &namespace,
+            rules.get(&namespace),
+            &caller,
+            cluster_name.unwrap_or("<cluster-name>"),
+        );
+        match (refusal, &m.object.spec.role_arn, cluster_name) {
+            (Err(message), _, _) => {
+                errors.push(format!("{} ({}): {}: {message}", m.owner(), m.source, crate::tenancy::NOT_ALLOWED))
+            }
+            (Ok(()), Some(_), None) => errors.push(format!(
+                "{} ({}): spec.roleArn is assumed with the ExternalId <cluster-name>/{namespace}: pass --cluster-name",
+                m.owner(),
+                m.source
+            )),
+            (Ok(()), Some(_), Some(cluster)) => {
+                m.object.spec.external_id = Some(crate::tenancy::derived_external_id(cluster, &namespace));
+            }
+            (Ok(()), None, _) => {}
+        }
+    }
+    errors
 }
 
 fn print_calls(target: &Target, calls: &CallCounter) {
@@ -347,7 +421,7 @@ fn is_error(outcome: &Outcome) -> bool {
 }
 
 async fn plan(args: PlanArgs) -> ExitCode {
-    let Some(loaded) = load_all(&args.target) else { return ExitCode::from(1) };
+    let Some(loaded) = load_all(&args.target).await else { return ExitCode::from(1) };
     let connections = &loaded.connections;
     let mut pending = false;
     let mut failed = false;
@@ -419,7 +493,7 @@ fn plan_json(m: &Manifest, plan: Option<&Plan>, error: Option<String>) -> serde_
 }
 
 async fn apply(args: ApplyArgs) -> ExitCode {
-    let Some(loaded) = load_all(&args.target) else { return ExitCode::from(1) };
+    let Some(loaded) = load_all(&args.target).await else { return ExitCode::from(1) };
     let connections = &loaded.connections;
     let mut failed = false;
     for m in &loaded.manifests {

@@ -7,6 +7,7 @@ pub mod http;
 pub mod metrics;
 pub mod run;
 pub mod skills;
+pub mod tenancy;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct Context<P: LambdaProvider> {
     pub resync: Duration,
     /// The drift lane: when each steady set is checked next, and its baseline.
     pub drift: drift::Scheduler,
+    /// `--tenancy`: which sets their namespace allows (strict), checked before anything else.
+    pub tenancy: Arc<tenancy::Gate>,
     /// Unix seconds; injectable so tests control drains.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -296,11 +299,17 @@ async fn apply<P: LambdaProvider>(
     let started = Instant::now();
     let key = key_of(&obj);
     let uid = obj.metadata.uid.clone().unwrap_or_else(|| key.clone());
+    // Strict tenancy first: a set its namespace does not allow makes no AWS call at all, reads
+    // no Secret and adopts nothing; it waits for the Namespace's annotations to change.
+    let spec = match ctx.tenancy.admit(&obj.namespace().unwrap_or_default(), &obj.spec) {
+        Ok(spec) => spec.into_owned(),
+        Err(message) => return refuse(&obj, api, ctx, &key, &uid, message, started).await,
+    };
     // A steady set is checked at its reserved time in the drift lane; an earlier event (the
     // controller's own status write, a label edit) waits for that time without an AWS call.
     let lane = lane_of(&obj);
     if lane == Lane::Drift
-        && let drift::Admit::Wait(wait) = ctx.drift.admit(&uid, &obj.spec)
+        && let drift::Admit::Wait(wait) = ctx.drift.admit(&uid, &spec)
     {
         if let Some(status) = obj.status.as_ref() {
             // After a restart the gauge of sets fills from the statuses, not from AWS.
@@ -340,8 +349,8 @@ async fn apply<P: LambdaProvider>(
     }
 
     // Alexa-aware: nothing is written without the skill's state (the interlock needs it).
-    let observed_skills = if obj.spec.is_alexa_aware() {
-        match ctx.skills.observe(&obj.namespace().unwrap_or_default(), &obj.spec).await {
+    let observed_skills = if spec.is_alexa_aware() {
+        match ctx.skills.observe(&obj.namespace().unwrap_or_default(), &spec).await {
             Ok(skills) => Some(skills),
             Err(error) => {
                 tracing::warn!(set = %key, error = %error, "cannot read the skill's state");
@@ -361,7 +370,7 @@ async fn apply<P: LambdaProvider>(
     } else {
         None
     };
-    let aws = ctx.aws.client_for(&obj.spec).await;
+    let aws = ctx.aws.client_for(&spec).await;
     let skills_print = skills_fingerprint(observed_skills.as_deref());
     // The cheap check first, when the set was seen converged at this generation: only if what
     // it reads differs does the full observe run.
@@ -369,7 +378,7 @@ async fn apply<P: LambdaProvider>(
         if lane == Lane::Drift { ctx.drift.baseline(&uid, generation, skills_print) } else { None };
     let checked = match &baseline {
         Some(baseline) => {
-            let check = engine::drift::unchanged(&*aws, &obj.spec, &key, baseline);
+            let check = engine::drift::unchanged(&*aws, &spec, &key, baseline);
             Some(in_lane(lane, check).await.map_err(EngineError::Observe))
         }
         None => None,
@@ -389,7 +398,7 @@ async fn apply<P: LambdaProvider>(
         }
         let reason = ready_before.as_deref().unwrap_or("Converged");
         ctx.metrics.reconciled(started.elapsed(), reason, false);
-        return Ok(Action::requeue(ctx.drift.schedule_next(&uid, &obj.spec)));
+        return Ok(Action::requeue(ctx.drift.schedule_next(&uid, &spec)));
     }
     let clock = ctx.clock.clone();
     let result = match checked {
@@ -398,7 +407,7 @@ async fn apply<P: LambdaProvider>(
             let converge = engine::converge(
                 &*aws,
                 &key,
-                &obj.spec,
+                &spec,
                 observed_skills.as_deref(),
                 move || clock(),
                 engine::MAX_PASSES,
@@ -413,9 +422,9 @@ async fn apply<P: LambdaProvider>(
         Ok(converged) => {
             let outcome = converged.last.plan.outcome.clone();
             let action = if is_steady(&outcome) {
-                let baseline = Baseline::of(&obj.spec, &key, &converged.last.snapshot);
+                let baseline = Baseline::of(&spec, &key, &converged.last.snapshot);
                 ctx.drift.set_baseline(&uid, Some((generation, skills_print, baseline)));
-                Action::requeue(ctx.drift.schedule_next(&uid, &obj.spec))
+                Action::requeue(ctx.drift.schedule_next(&uid, &spec))
             } else {
                 ctx.drift.set_baseline(&uid, None);
                 ctx.drift.unschedule(&uid);
@@ -466,6 +475,39 @@ fn skills_fingerprint(skills: Option<&[crate::plan::skill::SkillObservation]>) -
     h.finish()
 }
 
+/// A set its namespace does not allow (`--tenancy strict`): `Ready=False`, `Stalled=True`,
+/// reason `NotAllowed`, and nothing else until the Namespace (or the spec) changes.
+async fn refuse<P: LambdaProvider>(
+    obj: &LambdaAliasSet,
+    api: &Api<LambdaAliasSet>,
+    ctx: &Context<P>,
+    key: &str,
+    uid: &str,
+    message: String,
+    started: Instant,
+) -> Result<Action, Error> {
+    let previous = obj.status.as_ref();
+    let ready_before =
+        previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
+    let health = Health {
+        ready: false,
+        reconciling: false,
+        stalled: true,
+        reason: crate::tenancy::NOT_ALLOWED,
+        message: format!("{key}: {message}"),
+    };
+    ctx.drift.forget(uid);
+    if health.newly_stalled(ready_before.as_deref()) {
+        let event = events::warning(health.warning_reason(), "Admit", health.message.clone());
+        ctx.events.publish(&obj.object_ref(&()), event).await;
+    }
+    let new = status(&report_from(previous), &health, obj.metadata.generation, (ctx.clock)(), previous);
+    patch_status(api, obj, &new).await?;
+    ctx.metrics.set_state(key, phase_label(&new), "False");
+    ctx.metrics.reconciled(started.elapsed(), health.reason, true);
+    Ok(Action::await_change())
+}
+
 fn phase_label(status: &LambdaAliasSetStatus) -> &'static str {
     status.phase.map_or("Unknown", |p| p.as_str())
 }
@@ -485,7 +527,18 @@ async fn cleanup<P: LambdaProvider>(obj: Arc<LambdaAliasSet>, ctx: &Context<P>) 
     let key = key_of(&obj);
     ctx.drift.forget(obj.metadata.uid.as_deref().unwrap_or(&key));
     let reference = obj.object_ref(&());
-    let aws = ctx.aws.client_for(&obj.spec).await;
+    // A set its namespace does not allow never touched AWS and does not now: deletion only
+    // releases the finalizer.
+    let spec = match ctx.tenancy.admit(&obj.namespace().unwrap_or_default(), &obj.spec) {
+        Ok(spec) => spec.into_owned(),
+        Err(message) => {
+            let note = format!("not allowed, so AWS is left as it is: {message}");
+            ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", note)).await;
+            ctx.metrics.forget(&key);
+            return Ok(Action::await_change());
+        }
+    };
+    let aws = ctx.aws.client_for(&spec).await;
     let policy = obj.spec.deletion_policy;
     let give_up = |error: &AwsError| {
         format!(

@@ -10,9 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Config, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
@@ -56,6 +59,12 @@ pub struct RunOptions {
     pub drift_budget: f64,
     /// `--budget-share`: the fraction of the account's quotas this replica spends (shards split it).
     pub budget_share: f64,
+    /// `--tenancy`: open (any set may target any function) or strict (Namespace annotations).
+    pub tenancy: crate::tenancy::Tenancy,
+    /// `--cluster-name`: the first half of the derived ExternalId (strict).
+    pub cluster_name: Option<String>,
+    /// Who the controller's own credentials are (strict: `run` asks STS before it starts).
+    pub caller: Option<crate::tenancy::Caller>,
 }
 
 impl Default for RunOptions {
@@ -71,6 +80,9 @@ impl Default for RunOptions {
             shard: None,
             drift_budget: crate::aws::budget::DEFAULT_DRIFT_SHARE,
             budget_share: 1.0,
+            tenancy: crate::tenancy::Tenancy::Open,
+            cluster_name: None,
+            caller: None,
         }
     }
 }
@@ -186,6 +198,16 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     } else {
         Err("no AWS credentials provider is configured".to_string())
     };
+    let mut options = options;
+    if options.tenancy == crate::tenancy::Tenancy::Strict {
+        if options.cluster_name.as_deref().is_none_or(str::is_empty) {
+            return Err(
+                "--tenancy strict needs --cluster-name: the ExternalId sent is <cluster-name>/<namespace>"
+                    .into(),
+            );
+        }
+        options.caller = Some(crate::aws::client::caller(&base).await?);
+    }
     let connections = Connections::new(options.aws.clone(), budgets.clone(), calls.clone());
     let (stop_tx, _) = watch::channel(false);
     tokio::spawn(signals(stop_tx.clone()));
@@ -203,6 +225,22 @@ pub async fn run_with<P: LambdaProvider>(
     let stop_rx = stop_tx.subscribe();
     let smapi = crate::alexa::Smapi::new(&options.smapi).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
+    let gate = match (options.tenancy, &options.caller) {
+        (crate::tenancy::Tenancy::Strict, Some(caller)) => {
+            let cluster = options.cluster_name.clone().unwrap_or_default();
+            tracing::info!(cluster = %cluster, account = %caller.account, "tenancy strict: a set runs only if its Namespace's annotations allow its function and role");
+            Arc::new(super::tenancy::Gate::strict(cluster, caller.clone()))
+        }
+        (crate::tenancy::Tenancy::Strict, None) => {
+            return Err("--tenancy strict: the controller's AWS identity is unknown".to_string());
+        }
+        (crate::tenancy::Tenancy::Open, _) => {
+            tracing::info!(
+                "tenancy open: a set in any namespace may target any function (and assume any role) the controller's credentials reach; see --tenancy strict"
+            );
+            Arc::new(super::tenancy::Gate::open())
+        }
+    };
     let reporter = Reporter { controller: MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -212,6 +250,7 @@ pub async fn run_with<P: LambdaProvider>(
         calls: calls.clone(),
         resync: options.resync,
         drift: super::drift::Scheduler::new(options.resync, &budgets),
+        tenancy: gate.clone(),
         clock: system_clock(),
         skills: Arc::new(super::skills::SmapiSkills { client: client.clone(), smapi }),
     });
@@ -260,24 +299,65 @@ pub async fn run_with<P: LambdaProvider>(
         leadership = Some((receiver, monitor, manager));
     }
 
-    let apis: Vec<Api<LambdaAliasSet>> = if options.namespaces.is_empty() {
-        vec![Api::all(client.clone())]
+    let apis: Vec<(Option<String>, Api<LambdaAliasSet>)> = if options.namespaces.is_empty() {
+        vec![(None, Api::all(client.clone()))]
     } else {
-        options.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect()
+        options.namespaces.iter().map(|ns| (Some(ns.clone()), Api::namespaced(client.clone(), ns))).collect()
     };
+    if gate.is_strict() {
+        // Every Namespace's annotations before the first reconcile, so that no set is refused
+        // (or allowed) on an empty cache.
+        for (namespace, _) in &apis {
+            let mut params = ListParams::default();
+            if let Some(ns) = namespace {
+                params = params.fields(&format!("metadata.name={ns}"));
+            }
+            let listed = Api::<Namespace>::all(client.clone()).list_metadata(&params).await.map_err(|e| {
+                format!(
+                    "--tenancy strict: cannot list Namespaces (their annotations say what a set may use): {e}"
+                )
+            })?;
+            for ns in listed.items {
+                gate.update(&ns.name_any(), ns.metadata.annotations.unwrap_or_default());
+            }
+        }
+    }
     // Counts reconciles in flight, so that shutdown waits for them and for nothing else.
     let in_flight = Arc::new(AtomicUsize::new(0));
     let mut stores = Vec::new();
     let controllers: Vec<_> = apis
         .into_iter()
-        .map(|api| {
+        .map(|(namespace, api)| {
             let in_flight = in_flight.clone();
             let mut config = watcher::Config::default().any_semantic();
             if let Some(selector) = &options.shard {
                 config = config.labels(selector);
             }
-            let controller = Controller::new(api, config);
+            let mut controller = Controller::new(api, config);
             stores.push(controller.store());
+            if gate.is_strict() {
+                // A change of a Namespace's annotations re-reconciles its sets, and the gate
+                // sees the new annotations before they run.
+                let mut config = watcher::Config::default();
+                if let Some(ns) = &namespace {
+                    config = config.fields(&format!("metadata.name={ns}"));
+                }
+                let (gate, store) = (gate.clone(), controller.store());
+                controller = controller.watches(
+                    Api::<Namespace>::all(client.clone()),
+                    config,
+                    move |ns: Namespace| {
+                        let name = ns.name_any();
+                        gate.update(&name, ns.metadata.annotations.clone().unwrap_or_default());
+                        store
+                            .state()
+                            .into_iter()
+                            .filter(|set| set.namespace().as_deref() == Some(name.as_str()))
+                            .map(|set| ObjectRef::from_obj(&*set))
+                            .collect::<Vec<_>>()
+                    },
+                );
+            }
             controller
                 .with_config(Config::default().concurrency(options.concurrency))
                 .graceful_shutdown_on(requested(stop_rx.clone()))

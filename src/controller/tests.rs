@@ -92,6 +92,7 @@ fn context_with(
             Duration::from_secs(300),
             &crate::aws::budget::Budgets::default(),
         ),
+        tenancy: Arc::new(crate::controller::tenancy::Gate::open()),
         clock: Arc::new(|| NOW),
         skills: Arc::new(crate::controller::skills::FixedSkills(std::sync::Mutex::new(skills))),
     });

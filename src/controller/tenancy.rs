@@ -1,0 +1,101 @@
+//! `--tenancy strict` in the controller: the Namespaces' annotations as last seen, and the gate
+//! every reconcile passes before anything else (no AWS call, no Secret read, no adoption for a
+//! set its namespace does not allow).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use crate::api::LambdaAliasSetSpec;
+use crate::tenancy::{Caller, Tenancy, check, derived_external_id};
+
+/// The gate: open, or strict with the controller's identity and the Namespaces' annotations.
+#[derive(Debug)]
+pub struct Gate {
+    mode: Tenancy,
+    cluster_name: String,
+    caller: Option<Caller>,
+    namespaces: RwLock<HashMap<String, BTreeMap<String, String>>>,
+}
+
+impl Gate {
+    pub fn open() -> Gate {
+        Gate { mode: Tenancy::Open, cluster_name: String::new(), caller: None, namespaces: RwLock::default() }
+    }
+
+    pub fn strict(cluster_name: String, caller: Caller) -> Gate {
+        Gate { mode: Tenancy::Strict, cluster_name, caller: Some(caller), namespaces: RwLock::default() }
+    }
+
+    pub fn is_strict(&self) -> bool {
+        self.mode == Tenancy::Strict
+    }
+
+    /// A Namespace's annotations, as the watch (or the initial list) saw them.
+    pub fn update(&self, namespace: &str, annotations: BTreeMap<String, String>) {
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        namespaces.insert(namespace.to_string(), annotations);
+    }
+
+    /// The spec to act on, or why the set's namespace does not allow it. Strict: the derived
+    /// ExternalId replaces none (a `spec.externalId` is refused), so a role's trust policy can
+    /// pin the namespace.
+    pub fn admit<'a>(
+        &self,
+        namespace: &str,
+        spec: &'a LambdaAliasSetSpec,
+    ) -> Result<Cow<'a, LambdaAliasSetSpec>, String> {
+        let Some(caller) = self.caller.as_ref().filter(|_| self.is_strict()) else {
+            return Ok(Cow::Borrowed(spec));
+        };
+        let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        check(spec, namespace, namespaces.get(namespace), caller, &self.cluster_name)?;
+        if spec.role_arn.is_none() {
+            return Ok(Cow::Borrowed(spec));
+        }
+        let mut effective = spec.clone();
+        effective.external_id = Some(derived_external_id(&self.cluster_name, namespace));
+        Ok(Cow::Owned(effective))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
+
+    #[test]
+    fn strict_admits_by_annotation_and_derives_the_external_id() {
+        let caller = Caller {
+            partition: "aws".into(),
+            account: "111122223333".into(),
+            default_region: Some("eu-west-1".into()),
+        };
+        let gate = Gate::strict("prod".into(), caller);
+        let mut spec = LambdaAliasSetSpec::for_function("trivia");
+        spec.role_arn = Some("arn:aws:iam::111122223333:role/team-a".into());
+        assert!(gate.admit("team-a", &spec).unwrap_err().contains(ALLOWED_FUNCTIONS));
+        gate.update(
+            "team-a",
+            BTreeMap::from([
+                (
+                    ALLOWED_FUNCTIONS.to_string(),
+                    "arn:aws:lambda:eu-west-1:111122223333:function:*".to_string(),
+                ),
+                (ALLOWED_ROLE_ARNS.to_string(), "arn:aws:iam::111122223333:role/team-a".to_string()),
+            ]),
+        );
+        let effective = gate.admit("team-a", &spec).expect("allowed");
+        assert_eq!(effective.external_id.as_deref(), Some("prod/team-a"));
+        // The annotation removed: refused again.
+        gate.update("team-a", BTreeMap::new());
+        assert!(gate.admit("team-a", &spec).is_err());
+        // Open: anything, as written.
+        let mut chosen = spec.clone();
+        chosen.external_id = Some("tenant-chosen".into());
+        assert_eq!(
+            Gate::open().admit("team-b", &chosen).expect("open").external_id.as_deref(),
+            Some("tenant-chosen")
+        );
+    }
+}
