@@ -352,7 +352,10 @@ fn start(server: &Path) -> Result<Moto, String> {
         let log = std::env::temp_dir().join(format!("lac-moto-{}-{port}.log", std::process::id()));
         let begin = Instant::now();
         let args = ["-H".to_string(), "127.0.0.1".into(), "-p".into(), port.to_string()];
-        let mut child = match spawn_server(server, &moto_launcher(), &args, &log) {
+        // What moto records (once a test starts the recorder) goes beside its log.
+        let recording = log.with_extension("recording");
+        let env = [("MOTO_RECORDER_FILEPATH", recording.to_string_lossy().into_owned())];
+        let mut child = match spawn_server(server, &moto_launcher(), &args, &log, &env) {
             Ok(child) => child,
             Err(e) => return Err(format!("cannot run {}: {e}", server.display())),
         };
@@ -408,11 +411,13 @@ pub(crate) fn spawn_server(
     script: &Path,
     args: &[String],
     log: &Path,
+    env: &[(&str, String)],
 ) -> std::io::Result<Child> {
     let out = File::create(log)?;
     let err = out.try_clone()?;
     let mut command = Command::new(program);
     command.arg(script).args(args).env("PYTHONUNBUFFERED", "1").stdin(Stdio::null()).stdout(out).stderr(err);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe calls are allowed; prctl is a plain system call. It asks the
     // kernel to SIGTERM the server when the spawning thread (our supervisor) dies, which
@@ -495,6 +500,47 @@ pub fn create_sqs_queue(name: &str) -> String {
 }
 
 /// Port of the shared moto server. Starts it if needed.
+/// Starts moto's request recorder (`/moto-api/recorder/`): from now on every request it serves
+/// is kept, body included, for [`moto_recorded_bodies`].
+#[allow(dead_code)]
+pub fn moto_start_recording() {
+    let port = moto_port();
+    let request = format!(
+        "POST /moto-api/recorder/start-recording HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    match http_exchange(port, &request) {
+        Ok((200, _)) => {}
+        other => panic!("cannot start moto's recorder: {other:?}"),
+    }
+}
+
+/// The bodies of the requests moto recorded since [`moto_start_recording`], decoded.
+#[allow(dead_code)]
+pub fn moto_recorded_bodies() -> Vec<String> {
+    let port = moto_port();
+    let request = format!(
+        "GET /moto-api/recorder/download-recording HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
+    let (status, response) =
+        http_exchange(port, &request).unwrap_or_else(|e| panic!("moto's recording: {e}"));
+    assert_eq!(status, 200, "moto's recording: {response:.500}");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    body.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|entry| {
+            let text = entry["body"].as_str().unwrap_or_default().to_string();
+            if entry["body_encoded"] == true {
+                // k8s-openapi's ByteString is base64 in JSON: a decoder the tests already have.
+                let bytes: k8s_openapi::ByteString =
+                    serde_json::from_value(serde_json::Value::String(text)).expect("base64 body");
+                String::from_utf8_lossy(&bytes.0).into_owned()
+            } else {
+                text
+            }
+        })
+        .collect()
+}
+
 fn moto_port() -> u16 {
     let url = moto_url();
     url.rsplit(':').next().and_then(|port| port.parse().ok()).unwrap_or_else(|| panic!("no port in {url}"))

@@ -324,7 +324,7 @@ fn start(python: &Path) -> Result<FakeSmapi, String> {
         let log = std::env::temp_dir().join(format!("lac-fake-smapi-{}-{port}.log", std::process::id()));
         let args = ["-H", "127.0.0.1", "-p", &port.to_string(), "--page-size", &PAGE_SIZE.to_string()]
             .map(String::from);
-        let mut child = super::spawn_server(python, &script, &args, &log)
+        let mut child = super::spawn_server(python, &script, &args, &log, &[])
             .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
         match super::wait_http_ready(&mut child, port, "/_fake/health", |status| status == 200, deadline) {
             Ok(()) => {
