@@ -5,7 +5,8 @@
 //! step needs fails the test: it is surplus and must go.
 //!
 //! Modes: the plain manifests' ClusterRole (`deploy/rbac.yaml`), the chart's per-namespace Role
-//! (`watchNamespaces`) and the chart's leader-election Role. A control run per mode, with every
+//! (`watchNamespaces`), the chart's leader-election Role and, with `tenancy: strict`, the chart's
+//! ClusterRole on the watched Namespaces. A control run per mode, with every
 //! grant, converges with no `forbidden` in the log, so the failures are the missing verb's.
 
 mod support;
@@ -124,6 +125,12 @@ fn step_needing(grant: &Grant) -> Option<(&'static str, Consequence)> {
         ("coordination.k8s.io", "leases", "patch") => {
             ("taking or renewing the leader Lease", Consequence::NoFinalizer)
         }
+        ("", "namespaces", "list") => {
+            ("reading the Namespace's annotations at start (tenancy strict)", Consequence::NoFinalizer)
+        }
+        ("", "namespaces", "watch") => {
+            ("following changes of the Namespace's annotations (tenancy strict)", Consequence::None)
+        }
         _ => return None,
     })
 }
@@ -150,6 +157,9 @@ enum Mode {
     /// The chart's watch Role with `alexa.credentialsSecretNames`, on an Alexa-aware set: only
     /// the Secret grant is restricted (the others are ChartNamespaced's).
     ChartAlexa,
+    /// `tenancy: strict`: the chart's ClusterRole on the watched Namespaces (by name), with the
+    /// controller run `--tenancy strict` on a namespace whose annotation allows the function.
+    ChartTenancy,
 }
 
 fn plain_cluster_role() -> Value {
@@ -166,9 +176,19 @@ fn chart_rbac(ns: &str) -> Vec<Value> {
     let values = json!({
         "watchNamespaces": [ns],
         "leaderElection": {"enabled": true},
-        "alexa": {"credentialsSecretNames": [SECRET]}
+        "alexa": {"credentialsSecretNames": [SECRET]},
+        "tenancy": "strict",
+        "clusterName": "rbac"
     });
-    objects_of_kinds(&render_chart(ns, "lac", &values), &["ServiceAccount", "Role", "RoleBinding"])
+    // The release is named after the namespace: the tenancy ClusterRole is cluster-wide, and the
+    // variants run at once.
+    let kinds = ["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"];
+    objects_of_kinds(&render_chart(ns, &format!("lac-{ns}"), &values), &kinds)
+}
+
+fn is_tenancy_role(object: &Value) -> bool {
+    object["kind"] == "ClusterRole"
+        && object["rules"].as_array().is_some_and(|r| r.iter().any(|r| r["resources"][0] == "namespaces"))
 }
 
 fn is_lease_role(object: &Value) -> bool {
@@ -189,6 +209,11 @@ fn shipped_rules(mode: Mode) -> Value {
             .into_iter()
             .find(is_lease_role)
             .expect("the chart's Lease Role")["rules"]
+            .clone(),
+        Mode::ChartTenancy => chart_rbac("placeholder")
+            .into_iter()
+            .find(is_tenancy_role)
+            .expect("the chart's tenancy ClusterRole")["rules"]
             .clone(),
     }
 }
@@ -223,15 +248,18 @@ async fn start_variant(
             .await;
             "controller".to_string()
         }
-        Mode::ChartNamespaced | Mode::ChartLease | Mode::ChartAlexa => {
+        Mode::ChartNamespaced | Mode::ChartLease | Mode::ChartAlexa | Mode::ChartTenancy => {
             let mut account = String::new();
             for mut object in chart_rbac(&ns) {
                 let restricted = match mode {
                     Mode::ChartLease => is_lease_role(&object),
+                    Mode::ChartTenancy => is_tenancy_role(&object),
                     _ => object["kind"] == "Role" && !is_lease_role(&object),
                 };
                 if restricted {
-                    object["rules"] = rules.clone();
+                    // The shipped rules name the placeholder namespace: this variant's instead.
+                    let text = rules.to_string().replace("\"placeholder\"", &format!("\"{ns}\""));
+                    object["rules"] = serde_json::from_str(&text).expect("rules");
                 }
                 if object["kind"] == "ServiceAccount" {
                     account = object["metadata"]["name"].as_str().expect("name").to_string();
@@ -281,6 +309,16 @@ async fn start_variant(
     let (smapi, lwa) = (fake.url(), fake.lwa_url());
     let mut args = vec!["--namespace", ns.as_str(), "--resync", "5", "--log-format", "text"];
     args.extend(["--smapi-endpoint", smapi.as_str(), "--lwa-endpoint", lwa.as_str()]);
+    if mode == Mode::ChartTenancy {
+        args.extend(["--tenancy", "strict", "--cluster-name", "rbac"]);
+        let patch = json!({"metadata": {"annotations": {
+            lambda_alias_controller::tenancy::ALLOWED_FUNCTIONS: format!("{}:function:rbac-fn-*", arn.split(":function:").next().unwrap_or_default())
+        }}});
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+            .patch(&ns, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+            .await
+            .expect("annotate the namespace");
+    }
     let mut extra = vec![];
     if mode != Mode::PlainCluster {
         args.push("--leader-elect");
@@ -431,6 +469,11 @@ async fn the_charts_credentials_secret_grant_is_needed_by_an_alexa_aware_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_of_the_charts_lease_role_is_needed() {
     each_grant_is_needed(Mode::ChartLease).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verb_of_the_charts_tenancy_role_is_needed() {
+    each_grant_is_needed(Mode::ChartTenancy).await;
 }
 
 #[test]
