@@ -37,6 +37,20 @@ test-lua:
 	command -v lua5.4 >/dev/null || (apt-get update -qq && apt-get install -y -qq lua5.4)
 	lua5.4 tests/argocd/run.lua
 
+# The controller at scale (not part of `make test`): N LambdaAliasSets against a real API server
+# (KUBECONFIG's, else one of its own from ../shared/kube/up) and a simulated AWS with AWS's quotas,
+# time compressed by SCALE; then one set against moto (hence the venv). One table on stdout, the
+# same figures in target/bench/scale.json; BENCHMARKS.md holds the latest run.
+N ?= 10000
+SCALE ?= 50
+LATENCY_MS ?= 30
+CONCURRENCY ?= 16
+CHANGES ?= 100
+.PHONY: bench
+bench: venv
+	N=$(N) SCALE=$(SCALE) LATENCY_MS=$(LATENCY_MS) CONCURRENCY=$(CONCURRENCY) CHANGES=$(CHANGES) \
+		$(CARGO) bench --locked --bench scale
+
 fmt:
 	$(CARGO) fmt --all
 

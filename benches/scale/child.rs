@@ -1,0 +1,143 @@
+//! The two child processes the bench re-executes itself as (`LAC_BENCH_ROLE`), so that `/proc`
+//! shows their memory and CPU alone:
+//!
+//! - `controller`: the controller's `run_with` (watch, finalizer, status, Events, metrics) with
+//!   the simulated AWS in the same process, as `run` wires the SDK. It answers the bench on
+//!   stdin/stdout, one line each: `stats` (the simulated AWS's counts, JSON), `mark` (start a
+//!   coverage window), `stop` (stop the controller; the last line is `final <stats>`).
+//! - `memory`: only the simulated AWS, driven to the end state the controller reaches (every set
+//!   converged, the changed sets in Certifying), to measure what the simulation itself holds.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
+use lambda_alias_controller::controller::run::{RunOptions, Wiring, run_with};
+use lambda_alias_controller::engine;
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::watch;
+
+use crate::Knobs;
+use crate::probe;
+use crate::sets;
+use crate::sim::{ACCOUNT, REGION, SimAws, SimProvider};
+
+fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi_thread {
+        // As the binary's `run`: two workers.
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().expect("a tokio runtime")
+}
+
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn controller(knobs: &Knobs) -> ExitCode {
+    exit(runtime(true).block_on(run_controller(knobs)))
+}
+
+async fn run_controller(knobs: &Knobs) -> Result<(), String> {
+    // The binary's default filter: info for the controller, warn for the libraries.
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| {
+        "info,kube=warn,kube_runtime=warn,kube_client=warn,hyper=warn,hyper_util=warn,rustls=warn,tower=warn"
+            .to_string()
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+
+    let sim = Arc::new(SimAws::new(knobs.n, Some(knobs.scale), knobs.sim_latency()));
+    // The controller's own budget, scaled like AWS's quotas: every ratio is kept.
+    let budgets = Budgets::with_drift_share(BudgetLimits::default().scaled(knobs.scale), knobs.drift_budget);
+    let calls = CallCounter::new();
+    let aws = Arc::new(Metered::new(sim.clone(), ACCOUNT, REGION, budgets.clone(), calls.clone()));
+    let client = kube::Client::try_default().await.map_err(|e| format!("Kubernetes client: {e}"))?;
+    let options = RunOptions {
+        namespaces: vec![knobs.namespace.clone()],
+        http_addr: ([127, 0, 0, 1], knobs.port).into(),
+        concurrency: knobs.concurrency,
+        resync: knobs.resync(),
+        drift_budget: knobs.drift_budget,
+        ..RunOptions::default()
+    };
+    let (stop_tx, _) = watch::channel(false);
+    tokio::spawn(commands(sim.clone(), stop_tx.clone()));
+    println!("ready");
+    let wiring = Wiring { client, aws: SimProvider(aws), budgets, calls, aws_ready: Ok(()) };
+    let result = run_with(options, wiring, stop_tx).await;
+    println!("final {}", serde_json::to_string(&sim.stats()).unwrap_or_default());
+    result
+}
+
+/// The bench's requests on stdin; end of input (the bench is gone) stops the controller too.
+async fn commands(sim: Arc<SimAws>, stop: watch::Sender<bool>) {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        match line.trim() {
+            "stats" => println!("{}", serde_json::to_string(&sim.stats()).unwrap_or_default()),
+            "mark" => {
+                sim.mark();
+                println!("ok");
+            }
+            "stop" => break,
+            other => println!("unknown command {other:?}"),
+        }
+    }
+    let _ = stop.send(true);
+}
+
+pub fn memory(knobs: &Knobs) -> ExitCode {
+    exit(runtime(false).block_on(run_memory(knobs)))
+}
+
+async fn run_memory(knobs: &Knobs) -> Result<(), String> {
+    let started = Instant::now();
+    let before = probe::memory("self");
+    let sim = SimAws::new(knobs.n, None, std::time::Duration::ZERO);
+    let now = || jiff::Timestamp::now().as_second();
+    let converge = async |i: usize, phase: &str| {
+        engine::converge(
+            &sim,
+            &sets::owner(&knobs.namespace, i),
+            &sets::spec(i, phase),
+            None,
+            now,
+            engine::MAX_PASSES,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{}: {e}", sets::set_name(i)))
+    };
+    for i in 0..knobs.n {
+        converge(i, "Development").await?;
+    }
+    for i in sets::changed(knobs.n, knobs.changes) {
+        converge(i, "Certifying").await?;
+    }
+    let after = probe::memory("self");
+    let report = json!({
+        "baseline_rss": before.rss,
+        "peak": after.peak,
+        "rss": after.rss,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("{report}");
+    drop(sim);
+    Ok(())
+}

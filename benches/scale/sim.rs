@@ -1,0 +1,356 @@
+//! The simulated AWS: the faithful fake ([`FakeLambda`]) behind AWS Lambda's quotas and a
+//! latency, in the controller's own process. Above a pool's quota it answers `Throttled`, as
+//! AWS does, and counts it; it counts every request by lane (read from the task, as the budget
+//! does), by kind of set (with or without an event source mapping) and by pool; it remembers
+//! which functions were read since a mark, so that a drift pass can be seen from AWS's side.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lambda_alias_controller::api::LambdaAliasSetSpec;
+use lambda_alias_controller::aws::api::{
+    AliasInfo, AwsError, AwsResult, CreateMapping, FunctionInfo, LambdaApi, MappingInfo, Operation,
+    PolicyInfo, Statement, UpdateMapping, VersionInfo,
+};
+use lambda_alias_controller::aws::budget::{Lane, Metered, pool_of};
+use lambda_alias_controller::aws::fake::FakeLambda;
+use lambda_alias_controller::controller::LambdaProvider;
+use serde::{Deserialize, Serialize};
+
+use crate::sets;
+
+pub const ACCOUNT: &str = "111122223333";
+pub const REGION: &str = "eu-west-1";
+
+/// The pools as the controller's metrics name them, in the order of every per-pool array here.
+pub const POOLS: [&str; 3] = ["GetFunction", "GetPolicy", "shared"];
+/// AWS Lambda's quotas per account and region, requests per second, by pool.
+pub const AWS_QUOTAS: [f64; 3] = [100.0, 15.0, 15.0];
+
+/// Kinds of set, the index of every per-class array: without and with an event source mapping.
+pub const CLASSES: [&str; 2] = ["without mappings", "with mappings"];
+
+pub fn pool_index(op: Operation) -> usize {
+    let name = pool_of(op);
+    POOLS.iter().position(|p| *p == name).unwrap_or(2)
+}
+
+/// AWS's side of one pool: a token bucket holding one second of quota (`quota × scale`),
+/// refilled at that rate. Strict: a request finding no token is throttled.
+#[derive(Debug)]
+struct Quota {
+    per_second: f64,
+    /// (tokens, when last refilled)
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Quota {
+    fn new(per_second: f64) -> Self {
+        Quota { per_second, state: Mutex::new((per_second, Instant::now())) }
+    }
+
+    fn take(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let tokens =
+            (state.0 + now.duration_since(state.1).as_secs_f64() * self.per_second).min(self.per_second);
+        let granted = tokens >= 1.0;
+        *state = (if granted { tokens - 1.0 } else { tokens }, now);
+        granted
+    }
+}
+
+/// What the simulated AWS saw, as the controller child reports it to the bench.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SimStats {
+    /// Requests (throttled ones included) by lane (priority, drift), class and pool.
+    pub calls: [[[u64; 3]; 2]; 2],
+    /// Requests AWS refused with a throttle, by pool.
+    pub throttles: [u64; 3],
+    /// CPU seconds the fake itself spent answering (per-thread CPU clock around each call).
+    pub fake_cpu_seconds: f64,
+    /// Functions read or written at least once since the last mark.
+    pub covered: usize,
+    pub functions: usize,
+}
+
+impl SimStats {
+    /// Requests of one lane in `pool`, both classes.
+    pub fn lane_pool(&self, lane: Lane, pool: usize) -> u64 {
+        self.calls[lane as usize].iter().map(|class| class[pool]).sum()
+    }
+
+    /// Requests of one class in `pool`, both lanes.
+    pub fn class_pool(&self, class: usize, pool: usize) -> u64 {
+        self.calls.iter().map(|lane| lane[class][pool]).sum()
+    }
+
+    /// `self - earlier`, counter by counter (coverage and sizes are kept from `self`).
+    pub fn since(&self, earlier: &SimStats) -> SimStats {
+        let mut out = self.clone();
+        for (lane, l) in out.calls.iter_mut().enumerate() {
+            for (class, c) in l.iter_mut().enumerate() {
+                for (pool, n) in c.iter_mut().enumerate() {
+                    *n -= earlier.calls[lane][class][pool];
+                }
+            }
+        }
+        for (pool, n) in out.throttles.iter_mut().enumerate() {
+            *n -= earlier.throttles[pool];
+        }
+        out.fake_cpu_seconds -= earlier.fake_cpu_seconds;
+        out
+    }
+}
+
+/// The fake with AWS's quotas (`None`: unlimited) and latency in front of it.
+pub struct SimAws {
+    fake: FakeLambda,
+    latency: Duration,
+    quotas: Option<[Quota; 3]>,
+    calls: [[[AtomicU64; 3]; 2]; 2],
+    throttles: [AtomicU64; 3],
+    fake_cpu_ns: AtomicU64,
+    served: AtomicU64,
+    /// Per function index: the mark epoch it was last touched in.
+    touched: Vec<AtomicU32>,
+    epoch: AtomicU32,
+}
+
+impl SimAws {
+    /// A fake holding the `n` benchmark functions (`$LATEST` only), with AWS's quotas times
+    /// `scale` (`None`: no quotas) and `latency` per request.
+    pub fn new(n: usize, quota_scale: Option<f64>, latency: Duration) -> Self {
+        let fake = FakeLambda::new(ACCOUNT, REGION);
+        for i in 0..n {
+            fake.add_function(&sets::function_name(i), sets::CODE_SHA256);
+        }
+        SimAws {
+            fake,
+            latency,
+            quotas: quota_scale.map(|scale| AWS_QUOTAS.map(|q| Quota::new(q * scale))),
+            calls: Default::default(),
+            throttles: Default::default(),
+            fake_cpu_ns: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+            touched: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            epoch: AtomicU32::new(1),
+        }
+    }
+
+    /// Starts a new coverage window: `covered` counts functions touched from now on.
+    pub fn mark(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn stats(&self) -> SimStats {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        SimStats {
+            calls: std::array::from_fn(|l| {
+                std::array::from_fn(|c| std::array::from_fn(|p| self.calls[l][c][p].load(Ordering::Relaxed)))
+            }),
+            throttles: std::array::from_fn(|p| self.throttles[p].load(Ordering::Relaxed)),
+            fake_cpu_seconds: self.fake_cpu_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            covered: self.touched.iter().filter(|t| t.load(Ordering::Relaxed) == epoch).count(),
+            functions: self.touched.len(),
+        }
+    }
+
+    /// One request: the latency, AWS's quota, the counts, then the fake.
+    async fn request<T>(
+        &self,
+        op: Operation,
+        ident: Option<&str>,
+        call: impl Future<Output = AwsResult<T>>,
+    ) -> AwsResult<T> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let (index, class) = ident.and_then(sets::parse_function).unzip();
+        let pool = pool_index(op);
+        self.calls[Lane::current() as usize][class.unwrap_or(0)][pool].fetch_add(1, Ordering::Relaxed);
+        if let Some(quotas) = &self.quotas
+            && !quotas[pool].take()
+        {
+            self.throttles[pool].fetch_add(1, Ordering::Relaxed);
+            return Err(AwsError::Throttled { operation: op, retry_after: None });
+        }
+        if let Some(t) = index.and_then(|i| self.touched.get(i)) {
+            t.store(self.epoch.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        let started = thread_cpu_ns();
+        let result = call.await;
+        self.fake_cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(started), Ordering::Relaxed);
+        // The fake records every call for tests; here that log would only grow.
+        if self.served.fetch_add(1, Ordering::Relaxed) % 65_536 == 65_535 {
+            self.fake.clear_calls();
+        }
+        result
+    }
+}
+
+/// CPU time of the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own; no other memory is touched.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl LambdaApi for SimAws {
+    async fn get_function(&self, function: &str) -> AwsResult<FunctionInfo> {
+        self.request(Operation::GetFunction, Some(function), self.fake.get_function(function)).await
+    }
+
+    async fn list_versions(&self, function: &str) -> AwsResult<Vec<VersionInfo>> {
+        self.request(Operation::ListVersionsByFunction, Some(function), self.fake.list_versions(function))
+            .await
+    }
+
+    async fn list_aliases(&self, function: &str) -> AwsResult<Vec<AliasInfo>> {
+        self.request(Operation::ListAliases, Some(function), self.fake.list_aliases(function)).await
+    }
+
+    async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {
+        self.request(Operation::GetPolicy, Some(function), self.fake.get_policy(function, qualifier)).await
+    }
+
+    async fn list_mappings(&self, qualified_arn: &str) -> AwsResult<Vec<MappingInfo>> {
+        self.request(
+            Operation::ListEventSourceMappings,
+            Some(qualified_arn),
+            self.fake.list_mappings(qualified_arn),
+        )
+        .await
+    }
+
+    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
+        self.request(
+            Operation::ListEventSourceMappings,
+            Some(event_source_arn),
+            self.fake.list_mappings_for_source(event_source_arn),
+        )
+        .await
+    }
+
+    async fn publish_version(
+        &self,
+        function: &str,
+        code_sha256: &str,
+        revision_id: Option<&str>,
+        description: Option<&str>,
+    ) -> AwsResult<VersionInfo> {
+        self.request(
+            Operation::PublishVersion,
+            Some(function),
+            self.fake.publish_version(function, code_sha256, revision_id, description),
+        )
+        .await
+    }
+
+    async fn create_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        description: &str,
+    ) -> AwsResult<AliasInfo> {
+        self.request(
+            Operation::CreateAlias,
+            Some(function),
+            self.fake.create_alias(function, name, version, description),
+        )
+        .await
+    }
+
+    async fn update_alias(
+        &self,
+        function: &str,
+        name: &str,
+        version: &str,
+        description: &str,
+        revision_id: Option<&str>,
+    ) -> AwsResult<AliasInfo> {
+        self.request(
+            Operation::UpdateAlias,
+            Some(function),
+            self.fake.update_alias(function, name, version, description, revision_id),
+        )
+        .await
+    }
+
+    async fn delete_alias(&self, function: &str, name: &str) -> AwsResult<()> {
+        self.request(Operation::DeleteAlias, Some(function), self.fake.delete_alias(function, name)).await
+    }
+
+    async fn add_permission(
+        &self,
+        function: &str,
+        qualifier: &str,
+        statement: &Statement,
+        revision_id: Option<&str>,
+    ) -> AwsResult<()> {
+        self.request(
+            Operation::AddPermission,
+            Some(function),
+            self.fake.add_permission(function, qualifier, statement, revision_id),
+        )
+        .await
+    }
+
+    async fn remove_permission(&self, function: &str, qualifier: &str, sid: &str) -> AwsResult<()> {
+        self.request(
+            Operation::RemovePermission,
+            Some(function),
+            self.fake.remove_permission(function, qualifier, sid),
+        )
+        .await
+    }
+
+    async fn create_mapping(&self, request: &CreateMapping) -> AwsResult<MappingInfo> {
+        self.request(
+            Operation::CreateEventSourceMapping,
+            Some(&request.function_arn),
+            self.fake.create_mapping(request),
+        )
+        .await
+    }
+
+    async fn update_mapping(&self, request: &UpdateMapping) -> AwsResult<MappingInfo> {
+        self.request(
+            Operation::UpdateEventSourceMapping,
+            request.function_arn.as_deref(),
+            self.fake.update_mapping(request),
+        )
+        .await
+    }
+
+    async fn delete_mapping(&self, uuid: &str) -> AwsResult<()> {
+        self.request(Operation::DeleteEventSourceMapping, None, self.fake.delete_mapping(uuid)).await
+    }
+
+    async fn delete_version(&self, function: &str, version: u64) -> AwsResult<()> {
+        self.request(Operation::DeleteFunction, Some(function), self.fake.delete_version(function, version))
+            .await
+    }
+}
+
+/// Every set's client: one [`Metered`] (the production budget and retry layer) for the one
+/// simulated account and region.
+pub struct SimProvider(pub Arc<Metered<Arc<SimAws>>>);
+
+impl LambdaProvider for SimProvider {
+    type Api = Metered<Arc<SimAws>>;
+
+    fn client_for<'a>(
+        &'a self,
+        _spec: &'a LambdaAliasSetSpec,
+    ) -> impl Future<Output = Arc<Self::Api>> + Send + 'a {
+        std::future::ready(self.0.clone())
+    }
+}
