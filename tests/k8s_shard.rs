@@ -359,6 +359,14 @@ async fn two_shards_reconcile_every_set_exactly_once_and_a_relabelled_set_moves(
     assert_eq!(aliases, [("PROD1".to_string(), "1".to_string()), ("PROD2".to_string(), "2".to_string())]);
     assert_eq!(versions, ["$LATEST", "1", "2"], "exactly one version published");
     assert_eq!(log_mentions(&from.log, &ns), mentions_in_from, "{} no longer reconciles {moved}", from.pod);
+    // The replica the set left stops counting it (it prunes sets that left its watch).
+    eventually(&format!("{}: lac_sets counts 5 sets", from.pod), || async {
+        match from.controller.metric_sum("lac_sets").await? {
+            5.0 => Ok(()),
+            n => Err(format!("lac_sets = {n}")),
+        }
+    })
+    .await;
     for replica in &replicas {
         assert!(
             replica.controller.http_get("/healthz").await.is_ok_and(|(code, _)| code == 200),

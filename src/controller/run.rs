@@ -391,11 +391,10 @@ pub async fn run_with<P: LambdaProvider>(
     let pruner = tokio::spawn({
         let ctx = ctx.clone();
         async move {
-            for store in &stores {
-                if store.wait_until_ready().await.is_err() {
-                    return;
-                }
-            }
+            // No `wait_until_ready` here: kube-runtime 5's store wakes only its last waiter, and
+            // that must be the controller's runner. Nor is it needed: before the first list no
+            // reconcile has run, so there is nothing to forget, and a relist keeps the old
+            // objects until the new list is complete.
             loop {
                 tokio::time::sleep(PRUNE_EVERY).await;
                 let sets: Vec<Arc<LambdaAliasSet>> = stores.iter().flat_map(|s| s.state()).collect();

@@ -9,7 +9,7 @@ pub mod drift;
 pub mod status;
 
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::api::{AwsError, CreateMapping, LambdaApi, PolicyInfo, UpdateMapping};
+use crate::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
 use crate::plan::skill::SkillObservation;
 use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
 
@@ -138,7 +138,7 @@ impl Effect {
             Effect::StatementAdded { alias, statement } => {
                 // The policy's new RevisionId is not in AddPermission's answer: a plan that
                 // needs it observes first (the prediction only confirms convergence).
-                let policy = snapshot.policies.entry(alias).or_insert_with(PolicyInfo::default);
+                let policy = snapshot.policies.entry(alias).or_default();
                 policy.statements.retain(|s| s.sid != statement.sid);
                 policy.statements.push(statement);
             }

@@ -40,6 +40,12 @@ DOCUMENTED = {
     "lac_sets": ("gauge", {"phase", "ready"}),
     "lac_aws_calls_total": ("counter", {"operation", "outcome"}),
     "lac_aws_throttles_total": ("counter", set()),
+    "lac_aws_budget_tokens_total": ("counter", {"account", "region", "pool", "lane"}),
+    "lac_aws_budget_rate": ("gauge", {"pool", "lane"}),
+    "lac_lane_queue_depth": ("gauge", {"lane"}),
+    "lac_drift_checks_total": ("counter", {"result"}),
+    "lac_drift_passes_total": ("counter", set()),
+    "lac_drift_pass_duration_seconds": ("gauge", set()),
 }
 # src/controller/metrics.rs DURATION_BUCKETS, then the implicit +Inf.
 BUCKETS = ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "+Inf"]
