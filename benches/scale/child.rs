@@ -4,7 +4,8 @@
 //! - `controller`: the controller's `run_with` (watch, finalizer, status, Events, metrics) with
 //!   the simulated AWS in the same process, as `run` wires the SDK. It answers the bench on
 //!   stdin/stdout, one line each: `stats` (the simulated AWS's counts, JSON), `mark` (start a
-//!   coverage window), `stop` (stop the controller; the last line is `final <stats>`).
+//!   window), `priority I,J,..` (when each function's first priority-lane request since the mark
+//!   and its last one arrived), `stop` (stop the controller; the last line is `final <stats>`).
 //! - `memory`: only the simulated AWS, driven to the end state the controller reaches (every set
 //!   converged, the changed sets in Certifying), to measure what the simulation itself holds.
 
@@ -91,6 +92,13 @@ async fn commands(sim: Arc<SimAws>, stop: watch::Sender<bool>) {
     while let Ok(Some(line)) = lines.next_line().await {
         match line.trim() {
             "stats" => println!("{}", serde_json::to_string(&sim.stats()).unwrap_or_default()),
+            // `priority 3,17,42`: each function's first priority-lane request since the mark and
+            // its last one.
+            other if other.starts_with("priority ") => {
+                let functions: Vec<usize> =
+                    other["priority ".len()..].split(',').filter_map(|i| i.trim().parse().ok()).collect();
+                println!("{}", serde_json::to_string(&sim.priority_requests(&functions)).unwrap_or_default());
+            }
             "mark" => {
                 sim.mark();
                 println!("ok");

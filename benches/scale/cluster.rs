@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -14,7 +14,7 @@ use kube::{Client, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::json;
 
-use crate::sets;
+use crate::{probe, sets};
 
 /// Where our own API server keeps its state: apart from the shared one (`/tmp/shared-kube`).
 const OWN_STATE: &str = "/tmp/lac-bench-kube";
@@ -110,8 +110,10 @@ struct Seen {
     generation: i64,
     /// The highest generation seen converged (observedGeneration == generation, Ready=True).
     converged: i64,
-    /// When `converged` was first seen.
-    at: Option<Instant>,
+    /// When `converged` was first seen ([`probe::monotonic_ns`]).
+    at: u64,
+    /// Whether the controller has written a status yet.
+    has_status: bool,
 }
 
 /// Convergence of every set, as a watch on the namespace sees it.
@@ -150,9 +152,10 @@ impl Tracker {
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
         let seen = sets.entry(o.name_any()).or_default();
         seen.generation = seen.generation.max(generation);
+        seen.has_status |= status.is_some();
         if ready && observed == generation && observed > seen.converged {
             seen.converged = observed;
-            seen.at = Some(Instant::now());
+            seen.at = probe::monotonic_ns();
         }
     }
 
@@ -167,10 +170,16 @@ impl Tracker {
         sets.values().filter(|s| s.generation > 0 && s.converged == s.generation).count()
     }
 
-    /// When `name` was first seen converged at `generation` or later.
-    pub fn converged_at(&self, name: &str, generation: i64) -> Option<Instant> {
+    /// Sets the controller has not written a status for yet.
+    pub fn without_status(&self) -> usize {
         let sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-        sets.get(name).filter(|s| s.converged >= generation).and_then(|s| s.at)
+        sets.values().filter(|s| !s.has_status).count()
+    }
+
+    /// When `name` was first seen converged at `generation` or later ([`probe::monotonic_ns`]).
+    pub fn converged_at(&self, name: &str, generation: i64) -> Option<u64> {
+        let sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        sets.get(name).filter(|s| s.converged >= generation).map(|s| s.at)
     }
 }
 

@@ -73,6 +73,8 @@ pub struct SimStats {
     pub fake_cpu_seconds: f64,
     /// Functions read or written at least once since the last mark.
     pub covered: usize,
+    /// A few of the functions not touched since the mark (by index), to tell who is late.
+    pub uncovered: Vec<usize>,
     pub functions: usize,
 }
 
@@ -116,6 +118,10 @@ pub struct SimAws {
     served: AtomicU64,
     /// Per function index: the mark epoch it was last touched in.
     touched: Vec<AtomicU32>,
+    /// Per function index: when its first priority-lane request since the mark and its last one
+    /// arrived ([`crate::probe::monotonic_ns`], 0: none).
+    first_priority: Vec<AtomicU64>,
+    last_priority: Vec<AtomicU64>,
     epoch: AtomicU32,
 }
 
@@ -136,13 +142,19 @@ impl SimAws {
             fake_cpu_ns: AtomicU64::new(0),
             served: AtomicU64::new(0),
             touched: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            first_priority: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            last_priority: (0..n).map(|_| AtomicU64::new(0)).collect(),
             epoch: AtomicU32::new(1),
         }
     }
 
-    /// Starts a new coverage window: `covered` counts functions touched from now on.
+    /// Starts a new window: `covered` counts functions touched from now on, and the first
+    /// priority-lane request of each function is looked for again.
     pub fn mark(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        for t in &self.first_priority {
+            t.store(0, Ordering::Relaxed);
+        }
     }
 
     pub fn stats(&self) -> SimStats {
@@ -154,8 +166,20 @@ impl SimAws {
             throttles: std::array::from_fn(|p| self.throttles[p].load(Ordering::Relaxed)),
             fake_cpu_seconds: self.fake_cpu_ns.load(Ordering::Relaxed) as f64 / 1e9,
             covered: self.touched.iter().filter(|t| t.load(Ordering::Relaxed) == epoch).count(),
+            uncovered: (self.touched.iter().enumerate())
+                .filter(|(_, t)| t.load(Ordering::Relaxed) != epoch)
+                .map(|(i, _)| i)
+                .take(10)
+                .collect(),
             functions: self.touched.len(),
         }
+    }
+
+    /// When the first priority-lane request since the mark and the last one arrived for each
+    /// of these functions (monotonic ns, 0: none).
+    pub fn priority_requests(&self, functions: &[usize]) -> Vec<(u64, u64)> {
+        let at = |v: &[AtomicU64], i: usize| v.get(i).map_or(0, |t| t.load(Ordering::Relaxed));
+        functions.iter().map(|i| (at(&self.first_priority, *i), at(&self.last_priority, *i))).collect()
     }
 
     /// One request: the latency, AWS's quota, the counts, then the fake.
@@ -170,15 +194,21 @@ impl SimAws {
         }
         let (index, class) = ident.and_then(sets::parse_function).unzip();
         let pool = pool_index(op);
-        self.calls[Lane::current() as usize][class.unwrap_or(0)][pool].fetch_add(1, Ordering::Relaxed);
+        let lane = Lane::current();
+        self.calls[lane as usize][class.unwrap_or(0)][pool].fetch_add(1, Ordering::Relaxed);
         if let Some(quotas) = &self.quotas
             && !quotas[pool].take()
         {
             self.throttles[pool].fetch_add(1, Ordering::Relaxed);
             return Err(AwsError::Throttled { operation: op, retry_after: None });
         }
-        if let Some(t) = index.and_then(|i| self.touched.get(i)) {
-            t.store(self.epoch.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Some(i) = index.filter(|i| *i < self.touched.len()) {
+            self.touched[i].store(self.epoch.load(Ordering::Relaxed), Ordering::Relaxed);
+            if lane == Lane::Priority {
+                let now = crate::probe::monotonic_ns();
+                let _ = self.first_priority[i].compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+                self.last_priority[i].store(now, Ordering::Relaxed);
+            }
         }
         let started = thread_cpu_ns();
         let result = call.await;
