@@ -267,6 +267,11 @@ async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
     assert_eq!(listed.iter().map(|m| m.uuid.as_str()).collect::<Vec<_>>(), [created.uuid.as_str()]);
     assert_eq!(listed[0].batch_size, Some(5));
     assert!(!listed[0].enabled);
+    // Listed by its event source (the drift check's one call for every alias of a set).
+    let by_source =
+        api.list_mappings_for_source(&queue_arn).await.expect("ListEventSourceMappings by source");
+    assert_eq!(by_source.iter().map(|m| m.uuid.as_str()).collect::<Vec<_>>(), [created.uuid.as_str()]);
+    assert!(api.list_mappings_for_source(&format!("{queue_arn}-other")).await.expect("list").is_empty());
 
     let moved = api
         .update_mapping(&UpdateMapping {

@@ -13,6 +13,7 @@ use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
 use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
+use aws_sdk_lambda::operation::list_event_source_mappings::builders::ListEventSourceMappingsFluentBuilder;
 use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
 use aws_sdk_lambda::types::{
     AliasConfiguration, AliasRoutingConfiguration, EventSourceMappingConfiguration, EventSourcePosition,
@@ -50,6 +51,24 @@ pub struct SdkLambda {
 }
 
 impl SdkLambda {
+    /// ListEventSourceMappings with `filter` (by function or by event source), every page.
+    async fn mappings_via(
+        &self,
+        requests: &impl Requests,
+        filter: impl Fn(ListEventSourceMappingsFluentBuilder) -> ListEventSourceMappingsFluentBuilder
+        + Send
+        + Sync,
+    ) -> AwsResult<Vec<MappingInfo>> {
+        const OP: Operation = Operation::ListEventSourceMappings;
+        let start = |marker| pages!(filter(self.client.list_event_source_mappings()).set_marker(marker));
+        let pages = paginate(requests, OP, start, ListEventSourceMappingsOutput::next_marker).await?;
+        pages
+            .iter()
+            .flat_map(|page| page.event_source_mappings())
+            .map(|mapping| mapping_info(OP, MappingView::from(mapping)))
+            .collect()
+    }
+
     pub fn new(client: aws_sdk_lambda::Client) -> Self {
         Self { client }
     }
@@ -122,16 +141,7 @@ impl LambdaApi for SdkLambda {
         qualified_arn: &str,
         requests: &impl Requests,
     ) -> AwsResult<Vec<MappingInfo>> {
-        const OP: Operation = Operation::ListEventSourceMappings;
-        let start = |marker| {
-            pages!(self.client.list_event_source_mappings().function_name(qualified_arn).set_marker(marker))
-        };
-        let pages = paginate(requests, OP, start, ListEventSourceMappingsOutput::next_marker).await?;
-        pages
-            .iter()
-            .flat_map(|page| page.event_source_mappings())
-            .map(|mapping| mapping_info(OP, MappingView::from(mapping)))
-            .collect()
+        self.mappings_via(requests, |list| list.function_name(qualified_arn)).await
     }
 
     async fn list_mappings_for_source_via(
@@ -139,21 +149,7 @@ impl LambdaApi for SdkLambda {
         event_source_arn: &str,
         requests: &impl Requests,
     ) -> AwsResult<Vec<MappingInfo>> {
-        const OP: Operation = Operation::ListEventSourceMappings;
-        let start = |marker| {
-            pages!(
-                self.client
-                    .list_event_source_mappings()
-                    .event_source_arn(event_source_arn)
-                    .set_marker(marker)
-            )
-        };
-        let pages = paginate(requests, OP, start, ListEventSourceMappingsOutput::next_marker).await?;
-        pages
-            .iter()
-            .flat_map(|page| page.event_source_mappings())
-            .map(|mapping| mapping_info(OP, MappingView::from(mapping)))
-            .collect()
+        self.mappings_via(requests, |list| list.event_source_arn(event_source_arn)).await
     }
 
     async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {

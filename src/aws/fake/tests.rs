@@ -464,9 +464,15 @@ async fn list_mappings_matches_the_qualified_arn_exactly() {
     fake.create_mapping(&sqs("b", &prod10)).await.unwrap();
     fake.create_mapping(&sqs("c", &fake.alias_arn(FN, &v1))).await.unwrap();
     fake.create_mapping(&sqs("d", &fake.function_arn(FN))).await.unwrap();
-    assert_eq!(fake.list_mappings(&prod1).await.unwrap(), vec![a]);
+    assert_eq!(fake.list_mappings(&prod1).await.unwrap(), vec![a.clone()]);
     assert_eq!(fake.list_mappings(&fake.alias_arn(FN, "PROD2")).await.unwrap(), vec![]);
     assert_eq!(fake.list_mappings(&fake.function_arn(FN)).await.unwrap().len(), 1);
+    // By event source: every function's and qualifier's mapping of it, nothing else.
+    let by_source = fake.list_mappings_for_source(&a.event_source_arn).await.unwrap();
+    assert_eq!(by_source, vec![a]);
+    assert!(
+        fake.list_mappings_for_source("arn:aws:sqs:us-east-1:123456789012:none").await.unwrap().is_empty()
+    );
 }
 
 #[tokio::test]
