@@ -6,8 +6,9 @@
 //!   stdin/stdout, one line each: `stats` (the simulated AWS's counts, JSON), `mark` (start a
 //!   window), `priority I,J,..` (when each function's first priority-lane request since the mark
 //!   and its last one arrived), `stop` (stop the controller; the last line is `final <stats>`).
-//! - `memory`: only the simulated AWS, driven to the end state the controller reaches (every set
-//!   converged, the changed sets in Certifying), to measure what the simulation itself holds.
+//! - `memory`: only the simulated AWS, with its N functions and then driven to the end state the
+//!   controller reaches (every set converged, the changed sets in Certifying), to measure what
+//!   the simulation itself holds.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -118,6 +119,7 @@ async fn run_memory(knobs: &Knobs) -> Result<(), String> {
     let started = Instant::now();
     let before = probe::memory("self");
     let sim = SimAws::new(knobs.n, None, std::time::Duration::ZERO);
+    let initial = probe::memory("self");
     let now = || jiff::Timestamp::now().as_second();
     let converge = async |i: usize, phase: &str| {
         engine::converge(
@@ -141,6 +143,7 @@ async fn run_memory(knobs: &Knobs) -> Result<(), String> {
     let after = probe::memory("self");
     let report = json!({
         "baseline_rss": before.rss,
+        "initial_rss": initial.rss,
         "peak": after.peak,
         "rss": after.rss,
         "seconds": started.elapsed().as_secs_f64(),

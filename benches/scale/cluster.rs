@@ -170,6 +170,14 @@ impl Tracker {
         sets.values().filter(|s| s.generation > 0 && s.converged == s.generation).count()
     }
 
+    /// A set converged at its latest generation, if any.
+    pub fn any_converged(&self) -> Option<String> {
+        let sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        sets.iter()
+            .find(|(_, s)| s.generation > 0 && s.converged == s.generation)
+            .map(|(name, _)| name.clone())
+    }
+
     /// Sets the controller has not written a status for yet.
     pub fn without_status(&self) -> usize {
         let sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
@@ -199,9 +207,9 @@ pub async fn count_events(client: &Client, namespace: &str) -> Result<usize, Str
 }
 
 /// The size of one set as the API server sends it to a watch, and its managedFields' share.
-pub async fn object_size(client: &Client, namespace: &str, i: usize) -> Result<(usize, usize), String> {
+pub async fn object_size(client: &Client, namespace: &str, name: &str) -> Result<(usize, usize), String> {
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), namespace);
-    let object = api.get(&sets::set_name(i)).await.map_err(|e| format!("get: {e}"))?;
+    let object = api.get(name).await.map_err(|e| format!("get: {e}"))?;
     let whole = serde_json::to_vec(&object).map_err(|e| e.to_string())?.len();
     let managed = serde_json::to_vec(&object.metadata.managed_fields).map_err(|e| e.to_string())?.len();
     Ok((whole, managed))
