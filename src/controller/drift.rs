@@ -7,13 +7,15 @@
 //! at most `--drift-budget` of each quota pool goes to them. Everything else (a spec change, a
 //! drain timer, a retry, a set that is not steady) is the priority lane and runs at once.
 //!
-//! Reservations are spread evenly over the resync period (each set has a fixed phase in it,
-//! from its uid) and kept within the drift budget: a calendar of one-second buckets, each
-//! holding at most one second of the drift lane's budget, where a check's size is the time its
-//! calls take at the drift rate of its busiest pool. When the sets need more than the period,
-//! the pass lengthens: reservations move to later buckets instead of bursting. A check waiting
-//! for its time holds nothing: its reconcile returns at once with a requeue at that time, so
-//! reconciles for spec changes always find a free worker.
+//! Reservations are spread evenly over the pass (each set has a fixed phase in it, from its
+//! uid) and kept within the drift budget: a calendar of one-second buckets, each holding at most
+//! one second of the drift lane's budget, where a check's size is the time its calls take at the
+//! drift rate of its busiest pool. The pass is the resync period, or longer when the steady sets
+//! need more of the drift budget than one period holds: then it is the sum of their sizes, so
+//! every set is checked once per pass, evenly, instead of some being checked every period and
+//! others pushed back. A check waiting for its time holds nothing: its reconcile returns at
+//! once with a requeue at that time. Checks running at once are capped at half the workers, so
+//! reconciles for spec changes always find a free one.
 //!
 //! The controller's own writes (status, finalizer) and edits that leave the generation alone
 //! trigger reconciles too; for a steady set those find their reservation in the future and
@@ -21,9 +23,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::api::LambdaAliasSetSpec;
@@ -59,6 +62,8 @@ struct Tracked {
     /// The generation, the skills' fingerprint and the baseline last seen converged.
     baseline: Option<(Option<i64>, u64, Baseline)>,
     next: Option<Reservation>,
+    /// Seconds of drift budget one check of this set takes (0 until it is first booked).
+    size: f64,
 }
 
 /// One-second buckets from `epoch`, each with the seconds of drift budget reserved in it.
@@ -78,6 +83,8 @@ struct Inner {
     sets: HashMap<String, Tracked>,
     calendars: HashMap<PoolKey, Calendar>,
     pass: Pass,
+    /// The sum of every tracked set's size: the seconds one pass over all of them takes.
+    demand: f64,
 }
 
 /// The drift lane's schedule, shared by every reconcile.
@@ -88,7 +95,12 @@ pub struct Scheduler {
     rates: [f64; 3],
     epoch: Instant,
     inner: Mutex<Inner>,
+    /// Drift checks running at once (half the workers): the rest are for everything else.
+    running: Arc<Semaphore>,
 }
+
+/// A drift check holds one while it runs.
+pub type Running = OwnedSemaphorePermit;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
@@ -108,7 +120,8 @@ pub fn full_observe_cost(spec: &LambdaAliasSetSpec) -> CheckCost {
 }
 
 impl Scheduler {
-    pub fn new(resync: Duration, budgets: &Budgets) -> Scheduler {
+    /// `workers`: reconciles that may run at once (`--concurrency`).
+    pub fn new(resync: Duration, budgets: &Budgets, workers: u16) -> Scheduler {
         let limits = budgets.limits();
         let share = budgets.drift_share();
         Scheduler {
@@ -119,8 +132,21 @@ impl Scheduler {
                 sets: HashMap::new(),
                 calendars: HashMap::new(),
                 pass: Pass::default(),
+                demand: 0.0,
             }),
+            running: Arc::new(Semaphore::new(usize::from(workers / 2).max(1))),
         }
+    }
+
+    /// A place among the drift checks running at once, if one is free.
+    pub fn try_run(&self) -> Option<Running> {
+        self.running.clone().try_acquire_owned().ok()
+    }
+
+    /// The length of a pass: the resync period, or what every steady set's check takes of the
+    /// drift budget, if that is longer.
+    fn period(&self, inner: &Inner) -> Duration {
+        self.resync.max(Duration::try_from_secs_f64(inner.demand).unwrap_or(self.resync))
     }
 
     /// Seconds of the drift lane's budget one check of this cost takes (its busiest pool's).
@@ -133,27 +159,33 @@ impl Scheduler {
             .fold(0.0, f64::max)
     }
 
-    /// The first time at or after `earliest` that is this set's phase in the period.
-    fn slot(&self, uid: &str, earliest: Instant) -> Instant {
-        let period = self.resync.as_secs_f64();
+    /// The first time at or after `earliest` that is this set's phase in a pass of `period`.
+    fn slot(&self, uid: &str, earliest: Instant, period: Duration) -> Instant {
+        let period = period.as_secs_f64();
         let offset = phase(uid) * period;
         let since = earliest.saturating_duration_since(self.epoch).as_secs_f64();
         let k = ((since - offset) / period).ceil().max(0.0);
         self.epoch + Duration::from_secs_f64(offset + k * period)
     }
 
+    /// Books `uid`'s next check at its phase in the pass, from `earliest` on.
     fn reserve(
         &self,
         inner: &mut Inner,
         uid: &str,
         pools: PoolKey,
-        desired: Instant,
+        earliest: Instant,
         cost: CheckCost,
     ) -> Instant {
         let size = self.size(cost);
         if let Some(old) = inner.sets.get_mut(uid).and_then(|t| t.next.take()) {
             release(inner, old);
         }
+        let tracked = inner.sets.entry(uid.to_string()).or_default();
+        let grown = size - tracked.size;
+        tracked.size = size;
+        inner.demand = (inner.demand + grown).max(0.0);
+        let desired = self.slot(uid, earliest, self.period(inner));
         let now_bucket = Instant::now().saturating_duration_since(self.epoch).as_secs();
         let calendar = inner.calendars.entry(pools.clone()).or_default();
         // Buckets in the past hold nothing anyone can use.
@@ -186,7 +218,8 @@ impl Scheduler {
     }
 
     /// A drift-lane reconcile of `uid` arrived: is it its time? A set seen for the first time
-    /// (the controller just started) gets a reservation at its phase within one period.
+    /// (the controller just started) gets a reservation at its phase within one pass. The
+    /// reservation stays until [`Self::take`].
     pub fn admit(&self, uid: &str, spec: &LambdaAliasSetSpec) -> Admit {
         let now = Instant::now();
         let mut inner = lock(&self.inner);
@@ -197,22 +230,20 @@ impl Scheduler {
                     Some((_, _, baseline)) => baseline.cost(),
                     None => full_observe_cost(spec),
                 };
-                let desired = self.slot(uid, now);
-                self.reserve(&mut inner, uid, pools_of(spec), desired, cost)
+                self.reserve(&mut inner, uid, pools_of(spec), now, cost)
             }
         };
-        if at <= now + DUE {
-            // Its capacity is spent now: the reservation is used, not released.
-            if let Some(t) = inner.sets.get_mut(uid) {
-                t.next = None;
-            }
-            Admit::Go
-        } else {
-            Admit::Wait(at - now)
+        if at <= now + DUE { Admit::Go } else { Admit::Wait(at - now) }
+    }
+
+    /// The check of `uid` starts: its reservation is used (its budget is spent now, not freed).
+    pub fn take(&self, uid: &str) {
+        if let Some(t) = lock(&self.inner).sets.get_mut(uid) {
+            t.next = None;
         }
     }
 
-    /// After a reconcile that ended steady: reserve the next check, about one period on, and
+    /// After a reconcile that ended steady: reserve the next check, about one pass on, and
     /// return how long until then.
     pub fn schedule_next(&self, uid: &str, spec: &LambdaAliasSetSpec) -> Duration {
         let now = Instant::now();
@@ -221,8 +252,8 @@ impl Scheduler {
             Some((_, _, baseline)) => baseline.cost(),
             None => full_observe_cost(spec),
         };
-        let desired = self.slot(uid, now + self.resync / 2);
-        let at = self.reserve(&mut inner, uid, pools_of(spec), desired, cost);
+        let half = self.period(&inner) / 2;
+        let at = self.reserve(&mut inner, uid, pools_of(spec), now + half, cost);
         at.saturating_duration_since(now)
     }
 
@@ -259,10 +290,11 @@ impl Scheduler {
     /// The set is gone (deleted, or no longer selected).
     pub fn forget(&self, uid: &str) {
         let mut inner = lock(&self.inner);
-        if let Some(t) = inner.sets.remove(uid)
-            && let Some(old) = t.next
-        {
-            release(&mut inner, old);
+        if let Some(t) = inner.sets.remove(uid) {
+            inner.demand = (inner.demand - t.size).max(0.0);
+            if let Some(old) = t.next {
+                release(&mut inner, old);
+            }
         }
         inner.pass.pending.remove(uid);
     }
@@ -330,7 +362,7 @@ mod tests {
         let one = BucketLimit { per_second: 4.0, burst: 1 };
         let budgets =
             Budgets::with_drift_share(BudgetLimits { get_function: one, get_policy: one, other: one }, 0.25);
-        Scheduler::new(Duration::from_secs(resync), &budgets)
+        Scheduler::new(Duration::from_secs(resync), &budgets, 4)
     }
 
     #[tokio::test(start_paused = true)]
@@ -355,6 +387,48 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn when_the_budget_is_short_every_set_is_checked_once_per_longer_pass() {
+        // 50 sets whose check takes 4 s of budget: 200 s per pass, twice the 100 s period.
+        let s = scheduler(100);
+        let uids: Vec<String> = (0..50).map(|i| format!("uid-{i}")).collect();
+        let start = Instant::now();
+        let mut due: std::collections::BTreeMap<(Instant, usize), ()> = Default::default();
+        for (i, uid) in uids.iter().enumerate() {
+            let wait = match s.admit(uid, &spec()) {
+                Admit::Go => Duration::ZERO,
+                Admit::Wait(d) => d,
+            };
+            due.insert((start + wait, i), ());
+        }
+        let mut checks = vec![0u32; uids.len()];
+        let horizon = start + Duration::from_secs(2000);
+        while let Some(((at, i), ())) = due.pop_first() {
+            if at > horizon {
+                break;
+            }
+            tokio::time::advance(at.saturating_duration_since(Instant::now())).await;
+            assert_eq!(s.admit(&uids[i], &spec()), Admit::Go, "{} is due at its reservation", uids[i]);
+            s.take(&uids[i]);
+            checks[i] += 1;
+            let next = s.schedule_next(&uids[i], &spec());
+            due.insert((Instant::now() + next, i), ());
+        }
+        // 2000 s of 200 s passes: ten checks each, give or take the first and the last pass.
+        let (min, max) = (checks.iter().min().copied(), checks.iter().max().copied());
+        assert!(min >= Some(9) && max <= Some(11), "checks per set: {checks:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn half_the_workers_at_most_run_drift_checks() {
+        let s = scheduler(10);
+        let held: Vec<Running> = (0..2).filter_map(|_| s.try_run()).collect();
+        assert_eq!(held.len(), 2, "4 workers: 2 for drift checks");
+        assert!(s.try_run().is_none());
+        drop(held);
+        assert!(s.try_run().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_set_waits_for_its_reservation_then_goes() {
         let s = scheduler(10);
         let Admit::Wait(d) = s.admit("a", &spec()) else {
@@ -366,6 +440,7 @@ mod tests {
         assert_eq!(s.admit("a", &spec()), Admit::Wait(d - d / 2));
         tokio::time::advance(d - d / 2).await;
         assert_eq!(s.admit("a", &spec()), Admit::Go);
+        s.take("a");
         // Next: about one period later, never less than half of it.
         let next = s.schedule_next("a", &spec());
         assert!(next >= Duration::from_secs(5) && next <= Duration::from_secs(15), "{next:?}");

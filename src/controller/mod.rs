@@ -154,6 +154,21 @@ pub fn error_policy<P: LambdaProvider>(
     }
 }
 
+/// A drift check found half the workers checking already: it looks again this soon, keeping its
+/// reservation.
+const DRIFT_BUSY_RETRY: Duration = Duration::from_millis(100);
+
+/// A steady set waits for its drift check; the gauge of sets fills from its status meanwhile
+/// (after a restart, before AWS is read).
+fn waiting<P: LambdaProvider>(obj: &LambdaAliasSet, ctx: &Context<P>, key: &str, wait: Duration) -> Action {
+    if let Some(status) = obj.status.as_ref() {
+        let ready =
+            status.conditions.iter().find(|c| c.type_ == "Ready").map_or("Unknown", |c| c.status.as_str());
+        ctx.metrics.set_state(key, phase_label(status), ready);
+    }
+    Action::requeue(wait)
+}
+
 /// A cached report from the last status, for when AWS cannot be observed.
 fn report_from(previous: Option<&LambdaAliasSetStatus>) -> Report {
     let Some(s) = previous else { return Report::default() };
@@ -308,19 +323,19 @@ async fn apply<P: LambdaProvider>(
     // A steady set is checked at its reserved time in the drift lane; an earlier event (the
     // controller's own status write, a label edit) waits for that time without an AWS call.
     let lane = lane_of(&obj);
-    if lane == Lane::Drift
-        && let drift::Admit::Wait(wait) = ctx.drift.admit(&uid, &spec)
-    {
-        if let Some(status) = obj.status.as_ref() {
-            // After a restart the gauge of sets fills from the statuses, not from AWS.
-            let ready = status
-                .conditions
-                .iter()
-                .find(|c| c.type_ == "Ready")
-                .map_or("Unknown", |c| c.status.as_str());
-            ctx.metrics.set_state(&key, phase_label(status), ready);
+    let mut _running = None;
+    if lane == Lane::Drift {
+        match ctx.drift.admit(&uid, &spec) {
+            drift::Admit::Go => match ctx.drift.try_run() {
+                Some(running) => {
+                    ctx.drift.take(&uid);
+                    _running = Some(running);
+                }
+                // Half the workers are checking already: keep the reservation, look again soon.
+                None => return Ok(Action::requeue(DRIFT_BUSY_RETRY)),
+            },
+            drift::Admit::Wait(wait) => return Ok(waiting(&obj, ctx, &key, wait)),
         }
-        return Ok(Action::requeue(wait));
     }
     let now = (ctx.clock)();
     let previous = obj.status.as_ref();

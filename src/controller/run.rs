@@ -249,7 +249,7 @@ pub async fn run_with<P: LambdaProvider>(
         metrics: metrics.clone(),
         calls: calls.clone(),
         resync: options.resync,
-        drift: super::drift::Scheduler::new(options.resync, &budgets),
+        drift: super::drift::Scheduler::new(options.resync, &budgets, options.concurrency),
         tenancy: gate.clone(),
         clock: system_clock(),
         skills: Arc::new(super::skills::SmapiSkills { client: client.clone(), smapi }),

@@ -91,6 +91,7 @@ fn context_with(
         drift: crate::controller::drift::Scheduler::new(
             Duration::from_secs(300),
             &crate::aws::budget::Budgets::default(),
+            4,
         ),
         tenancy: Arc::new(crate::controller::tenancy::Gate::open()),
         clock: Arc::new(|| NOW),
