@@ -36,6 +36,9 @@ use crate::engine::drift::{Baseline, CheckCost};
 
 /// A reservation this close is due now.
 const DUE: Duration = Duration::from_millis(50);
+/// The share of the drift budget the calendar books: a little short of all of it, so that a
+/// check never queues behind the one before for its tokens (at 100 % any delay would stay).
+const HEADROOM: f64 = 0.95;
 
 /// What a drift-lane reconcile should do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +149,7 @@ impl Scheduler {
     /// The length of a pass: the resync period, or what every steady set's check takes of the
     /// drift budget, if that is longer.
     fn period(&self, inner: &Inner) -> Duration {
-        self.resync.max(Duration::try_from_secs_f64(inner.demand).unwrap_or(self.resync))
+        self.resync.max(Duration::try_from_secs_f64(inner.demand / HEADROOM).unwrap_or(self.resync))
     }
 
     /// Seconds of the drift lane's budget one check of this cost takes (its busiest pool's).
@@ -199,7 +202,7 @@ impl Scheduler {
         let mut bucket = first;
         while remaining > 1e-9 {
             let used = calendar.used.get(&bucket).copied().unwrap_or(0.0);
-            let free = 1.0 - used;
+            let free = HEADROOM - used;
             if free > 1e-9 {
                 let take = free.min(remaining);
                 if start.is_none() {
@@ -377,12 +380,13 @@ mod tests {
             .collect();
         waits.sort();
         // 50 checks of 4 s each need 200 s of budget: twice the period. In any 20 s, at most
-        // 20 s of budget is spent (5 checks), give or take the one-second buckets' edges.
+        // 20 s of budget is booked (5 checks), give or take a second per check at the edges of
+        // the one-second buckets.
         assert!(*waits.last().unwrap() >= Duration::from_secs(190), "{waits:?}");
         for start in 0..200 {
             let window = Duration::from_secs(start)..Duration::from_secs(start + 20);
             let n = waits.iter().filter(|w| window.contains(*w)).count();
-            assert!(n <= 6, "{n} checks start in {window:?}: {waits:?}");
+            assert!(n <= 7, "{n} checks start in {window:?}: {waits:?}");
         }
     }
 
@@ -413,9 +417,10 @@ mod tests {
             let next = s.schedule_next(&uids[i], &spec());
             due.insert((Instant::now() + next, i), ());
         }
-        // 2000 s of 200 s passes: ten checks each, give or take the first and the last pass.
+        // 2000 s of 210 s passes (200 s of checks booked at 95 %): nine or ten checks each, give
+        // or take the first and the last pass.
         let (min, max) = (checks.iter().min().copied(), checks.iter().max().copied());
-        assert!(min >= Some(9) && max <= Some(11), "checks per set: {checks:?}");
+        assert!(min >= Some(8) && max <= Some(11), "checks per set: {checks:?}");
     }
 
     #[tokio::test(start_paused = true)]

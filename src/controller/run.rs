@@ -13,9 +13,10 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{self, ObjectRef, reflector};
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
@@ -39,6 +40,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Lease expires on its own): with the grace and the runtime's own second, the process is gone
 /// within 5 s of SIGTERM in every state.
 const STEP_TIMEOUT: Duration = Duration::from_millis(500);
+/// kubectl's copy of the last applied manifest, dropped from the watch's cache.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// How often sets that left the watch are forgotten (metrics, drift schedule).
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
@@ -333,7 +336,15 @@ pub async fn run_with<P: LambdaProvider>(
             if let Some(selector) = &options.shard {
                 config = config.labels(selector);
             }
-            let mut controller = Controller::new(api, config);
+            // The store keeps every watched set: without managedFields and kubectl's
+            // last-applied copy of the spec, which no reconcile reads (the finalizer and status
+            // patches do not need them), it holds a third less.
+            let (reader, writer) = reflector::store();
+            let watch = watcher::watcher(api, config).modify(|set: &mut LambdaAliasSet| {
+                set.managed_fields_mut().clear();
+                set.annotations_mut().remove(LAST_APPLIED);
+            });
+            let mut controller = Controller::for_stream(reflector(writer, watch).applied_objects(), reader);
             stores.push(controller.store());
             if gate.is_strict() {
                 // A change of a Namespace's annotations re-reconciles its sets, and the gate
