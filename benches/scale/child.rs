@@ -1,4 +1,4 @@
-//! The two child processes the bench re-executes itself as (`LAC_BENCH_ROLE`), so that `/proc`
+//! The child processes the bench re-executes itself as (`LAC_BENCH_ROLE`), so that `/proc`
 //! shows their memory and CPU alone:
 //!
 //! - `controller`: the controller's `run_with` (watch, finalizer, status, Events, metrics) with
@@ -6,6 +6,8 @@
 //!   stdin/stdout, one line each: `stats` (the simulated AWS's counts, JSON), `mark` (start a
 //!   window), `priority I,J,..` (when each function's first priority-lane request since the mark
 //!   and its last one arrived), `stop` (stop the controller; the last line is `final <stats>`).
+//! - `parts`: two parts of the controller's memory alone, after the run: the watch's object
+//!   store of the sets, and kube's Event recorder's cache per Event.
 //! - `memory`: only the simulated AWS, with its N functions and then driven to the end state the
 //!   controller reaches (every set converged, the changed sets in Certifying), to measure what
 //!   the simulation itself holds.
@@ -14,6 +16,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::{StreamExt, TryStreamExt};
+use kube::Resource;
+use kube::api::{Api, ListParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
 use lambda_alias_controller::controller::run::{RunOptions, Wiring, run_with};
 use lambda_alias_controller::engine;
@@ -150,5 +158,64 @@ async fn run_memory(knobs: &Knobs) -> Result<(), String> {
     });
     println!("{report}");
     drop(sim);
+    Ok(())
+}
+
+pub fn parts(knobs: &Knobs) -> ExitCode {
+    exit(runtime(true).block_on(run_parts(knobs)))
+}
+
+/// How many Events `parts` publishes to measure the Recorder's cache per Event.
+const SAMPLE_EVENTS: usize = 2000;
+
+/// Two parts of the controller's memory, each alone in a process of its own: the watch's object
+/// store of the namespace's sets (built as the controller builds it), and kube's Event recorder,
+/// which keeps every Event it published in the last 6 minutes.
+async fn run_parts(knobs: &Knobs) -> Result<(), String> {
+    let client = kube::Client::try_default().await.map_err(|e| format!("Kubernetes client: {e}"))?;
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &knobs.namespace);
+    // The connection (TLS, buffers) belongs to the baseline, not to the store.
+    api.list_metadata(&ListParams::default().limit(1)).await.map_err(|e| format!("list: {e}"))?;
+    let baseline = probe::memory("self").rss;
+    let (store, writer) = reflector::store();
+    let watch = reflector(writer, watcher(api, watcher::Config::default().any_semantic())).default_backoff();
+    let task = tokio::spawn(watch.for_each(|_| async {}));
+    store.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
+    let objects = store.state();
+    let with_store = probe::memory("self").rss;
+
+    // Events shaped like the controller's: its own reason, note and action, on other sets.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &knobs.namespace);
+    let sample = events.list(&ListParams::default().limit(1)).await.map_err(|e| format!("events: {e}"))?;
+    let sample = sample.items.first().ok_or("no Event to imitate")?;
+    let event = Event {
+        type_: EventType::Normal,
+        reason: sample.reason.clone().unwrap_or_default(),
+        note: sample.note.clone(),
+        action: sample.action.clone().unwrap_or_default(),
+        secondary: None,
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter { controller: "lambda-alias-controller".into(), instance: None },
+    );
+    let references: Vec<_> = objects.iter().take(SAMPLE_EVENTS).map(|o| o.object_ref(&())).collect();
+    futures::stream::iter(&references)
+        .map(|reference| recorder.publish(&event, reference))
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let with_events = probe::memory("self").rss;
+    let report = json!({
+        "baseline_rss": baseline,
+        "store_bytes": with_store.saturating_sub(baseline),
+        "objects": objects.len(),
+        "events": references.len(),
+        "bytes_per_event": with_events.saturating_sub(with_store) as f64 / references.len().max(1) as f64,
+        "peak": probe::memory("self").peak,
+    });
+    println!("{report}");
+    task.abort();
     Ok(())
 }

@@ -39,11 +39,20 @@ impl ApiServer {
                 up.display()
             ));
         }
-        // A server left running by an interrupted bench holds its objects: start empty.
-        let _ = Command::new(up.with_file_name("down")).arg("--wipe").env("KUBE_STATE", OWN_STATE).output();
+        // A server left running by an interrupted bench holds its objects: start empty, on ports
+        // picked afresh (the last run's may not be free yet). Once more if that fails.
+        let start = || {
+            let _ =
+                Command::new(up.with_file_name("down")).arg("--wipe").env("KUBE_STATE", OWN_STATE).output();
+            let _ = std::fs::remove_file(PathBuf::from(OWN_STATE).join("ports"));
+            Command::new(&up).env("KUBE_STATE", OWN_STATE).output().map_err(|e| format!("kube/up: {e}"))
+        };
         eprintln!("starting an API server of our own ({OWN_STATE})");
-        let out =
-            Command::new(&up).env("KUBE_STATE", OWN_STATE).output().map_err(|e| format!("kube/up: {e}"))?;
+        let mut out = start()?;
+        if !out.status.success() {
+            eprintln!("kube/up failed, trying once more: {}", String::from_utf8_lossy(&out.stderr).trim());
+            out = start()?;
+        }
         let server = ApiServer {
             own: Some(up.with_file_name("down")),
             kubeconfig: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
