@@ -67,6 +67,9 @@ struct Tracked {
     next: Option<Reservation>,
     /// Seconds of drift budget one check of this set takes (0 until it is first booked).
     size: f64,
+    /// When its last check was booked for: the next is one pass later, which keeps the
+    /// arrangement the calendar found free of collisions.
+    last: Option<Instant>,
 }
 
 /// One-second buckets from `epoch`, each with the seconds of drift budget reserved in it.
@@ -181,6 +184,7 @@ impl Scheduler {
         cost: CheckCost,
     ) -> Instant {
         let size = self.size(cost);
+        let last = inner.sets.get(uid).and_then(|t| t.last);
         if let Some(old) = inner.sets.get_mut(uid).and_then(|t| t.next.take()) {
             release(inner, old);
         }
@@ -188,7 +192,12 @@ impl Scheduler {
         let grown = size - tracked.size;
         tracked.size = size;
         inner.demand = (inner.demand + grown).max(0.0);
-        let desired = self.slot(uid, earliest, self.period(inner));
+        let period = self.period(inner);
+        // One pass after the last check, if that is not too early; else the set's phase.
+        let desired = match last.map(|l| l + period) {
+            Some(next) if next >= earliest => next,
+            _ => self.slot(uid, earliest, period),
+        };
         let now_bucket = Instant::now().saturating_duration_since(self.epoch).as_secs();
         let calendar = inner.calendars.entry(pools.clone()).or_default();
         // Buckets in the past hold nothing anyone can use.
@@ -242,7 +251,7 @@ impl Scheduler {
     /// The check of `uid` starts: its reservation is used (its budget is spent now, not freed).
     pub fn take(&self, uid: &str) {
         if let Some(t) = lock(&self.inner).sets.get_mut(uid) {
-            t.next = None;
+            t.last = t.next.take().map(|r| r.at);
         }
     }
 
@@ -405,6 +414,7 @@ mod tests {
             due.insert((start + wait, i), ());
         }
         let mut checks = vec![0u32; uids.len()];
+        let mut times: Vec<Vec<Instant>> = vec![Vec::new(); uids.len()];
         let horizon = start + Duration::from_secs(2000);
         while let Some(((at, i), ())) = due.pop_first() {
             if at > horizon {
@@ -414,6 +424,7 @@ mod tests {
             assert_eq!(s.admit(&uids[i], &spec()), Admit::Go, "{} is due at its reservation", uids[i]);
             s.take(&uids[i]);
             checks[i] += 1;
+            times[i].push(at);
             let next = s.schedule_next(&uids[i], &spec());
             due.insert((Instant::now() + next, i), ());
         }
@@ -421,6 +432,14 @@ mod tests {
         // or take the first and the last pass.
         let (min, max) = (checks.iter().min().copied(), checks.iter().max().copied());
         assert!(min >= Some(8) && max <= Some(11), "checks per set: {checks:?}");
+        // After the first pass, each set is checked exactly one pass after the last time: the
+        // arrangement the calendar found free of collisions repeats, so a pass takes a pass.
+        for (uid, t) in uids.iter().zip(&times) {
+            for pair in t.windows(2).skip(1) {
+                let gap = (pair[1] - pair[0]).as_secs_f64();
+                assert!((209.0..=212.0).contains(&gap), "{uid}: {gap} s between checks: {t:?}");
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]
