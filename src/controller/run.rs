@@ -332,7 +332,10 @@ pub async fn run_with<P: LambdaProvider>(
         .into_iter()
         .map(|(namespace, api)| {
             let in_flight = in_flight.clone();
-            let mut config = watcher::Config::default().any_semantic();
+            // Paged initial lists (500 sets a page), not `any_semantic`: that asks the API
+            // server's cache, which ignores the page size and sends every set in one body (31 MB
+            // at 10,000 sets, held while it is parsed).
+            let mut config = watcher::Config::default();
             if let Some(selector) = &options.shard {
                 config = config.labels(selector);
             }
