@@ -101,9 +101,11 @@ async fn a_steady_set_costs_one_shared_call_per_drift_check_and_drift_is_still_p
     let function = support::unique_name("drift-cost");
     support::create_function(&lambda, &function, "v1").await;
     // Checks come about every 6 s: long enough to read the bootstrap's count before the first.
-    let controller = Controller::start(
-        &["--namespace", &ns, "--resync", "6"],
+    let log = std::env::temp_dir().join(format!("{}.log", support::unique_name("lac-drift")));
+    let controller = Controller::start_logged(
+        &["--namespace", &ns, "--resync", "6", "--log-format", "text"],
         ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
+        &log,
     );
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
     let set: LambdaAliasSet =
@@ -114,6 +116,13 @@ async fn a_steady_set_costs_one_shared_call_per_drift_check_and_drift_is_still_p
         if converged(&s) { Ok(()) } else { Err(s.to_string()) }
     })
     .await;
+
+    // Open tenancy (the default) says so at start-up.
+    assert!(
+        !support::cluster::log_lines(&log, "tenancy open").is_empty(),
+        "the controller says it runs with open tenancy: {}",
+        log.display()
+    );
 
     // Bootstrap: the minimal calls (one listing of versions and aliases, the five writes).
     let boot = stable(&controller).await;
