@@ -5,7 +5,8 @@
 //!   the simulated AWS in the same process, as `run` wires the SDK. It answers the bench on
 //!   stdin/stdout, one line each: `stats` (the simulated AWS's counts, JSON), `mark` (start a
 //!   window), `priority I,J,..` (when each function's first priority-lane request since the mark
-//!   and its last one arrived), `stop` (stop the controller; the last line is `final <stats>`).
+//!   and its last one arrived), `trim` (its RSS once the allocator returned what is free), `stop`
+//!   (stop the controller; the last line is `final <stats>`).
 //! - `parts`: two parts of the controller's memory alone, after the run: the watch's object
 //!   store of the sets, and kube's Event recorder's cache per Event.
 //! - `memory`: only the simulated AWS, with its N functions and then driven to the end state the
@@ -17,10 +18,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
-use kube::Resource;
 use kube::api::{Api, ListParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Resource, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
 use lambda_alias_controller::controller::run::{RunOptions, Wiring, run_with};
@@ -108,6 +109,8 @@ async fn commands(sim: Arc<SimAws>, stop: watch::Sender<bool>) {
                     other["priority ".len()..].split(',').filter_map(|i| i.trim().parse().ok()).collect();
                 println!("{}", serde_json::to_string(&sim.priority_requests(&functions)).unwrap_or_default());
             }
+            // What the process has in use: RSS once the allocator returned what is free.
+            "trim" => println!("{}", live_rss()),
             "mark" => {
                 sim.mark();
                 println!("ok");
@@ -161,6 +164,13 @@ async fn run_memory(knobs: &Knobs) -> Result<(), String> {
     Ok(())
 }
 
+/// RSS once the allocator has handed back what is free: the memory in use.
+fn live_rss() -> u64 {
+    // SAFETY: malloc_trim only returns free heap pages to the system; no live memory moves.
+    unsafe { libc::malloc_trim(0) };
+    probe::memory("self").rss
+}
+
 pub fn parts(knobs: &Knobs) -> ExitCode {
     exit(runtime(true).block_on(run_parts(knobs)))
 }
@@ -169,20 +179,24 @@ pub fn parts(knobs: &Knobs) -> ExitCode {
 const SAMPLE_EVENTS: usize = 2000;
 
 /// Two parts of the controller's memory, each alone in a process of its own: the watch's object
-/// store of the namespace's sets (built as the controller builds it), and kube's Event recorder,
-/// which keeps every Event it published in the last 6 minutes.
+/// store of the namespace's sets (built as the controller builds it, then again without the
+/// objects' managedFields), and kube's Event recorder, which keeps every Event it published in
+/// the last 6 minutes.
 async fn run_parts(knobs: &Knobs) -> Result<(), String> {
     let client = kube::Client::try_default().await.map_err(|e| format!("Kubernetes client: {e}"))?;
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &knobs.namespace);
     // The connection (TLS, buffers) belongs to the baseline, not to the store.
     api.list_metadata(&ListParams::default().limit(1)).await.map_err(|e| format!("list: {e}"))?;
-    let baseline = probe::memory("self").rss;
+    let baseline = live_rss();
     let (store, writer) = reflector::store();
     let watch = reflector(writer, watcher(api, watcher::Config::default().any_semantic())).default_backoff();
     let task = tokio::spawn(watch.for_each(|_| async {}));
     store.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
     let objects = store.state();
-    let with_store = probe::memory("self").rss;
+    let count = objects.len();
+    // The list's peak (the whole response and its objects at once), then what stays.
+    let list_peak = probe::memory("self").peak;
+    let with_store = live_rss();
 
     // Events shaped like the controller's: its own reason, note and action, on other sets.
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &knobs.namespace);
@@ -206,11 +220,29 @@ async fn run_parts(knobs: &Knobs) -> Result<(), String> {
         .try_collect::<Vec<()>>()
         .await
         .map_err(|e| format!("publish: {e}"))?;
-    let with_events = probe::memory("self").rss;
+    let with_events = live_rss();
+    drop(recorder);
+
+    // The same store without managedFields (what `.modify()` on the watch could drop).
+    task.abort();
+    let _ = task.await;
+    drop(objects);
+    drop(store);
+    let before_trimmed = live_rss();
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &knobs.namespace);
+    let (trimmed, writer) = reflector::store();
+    let watch = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|set: &mut LambdaAliasSet| set.managed_fields_mut().clear());
+    let task = tokio::spawn(reflector(writer, watch).for_each(|_| async {}));
+    trimmed.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
+    let without_managed_fields = live_rss().saturating_sub(before_trimmed);
     let report = json!({
+        "store_without_managed_fields_bytes": without_managed_fields,
         "baseline_rss": baseline,
         "store_bytes": with_store.saturating_sub(baseline),
-        "objects": objects.len(),
+        "list_peak_bytes": list_peak.saturating_sub(baseline),
+        "objects": count,
         "events": references.len(),
         "bytes_per_event": with_events.saturating_sub(with_store) as f64 / references.len().max(1) as f64,
         "peak": probe::memory("self").peak,

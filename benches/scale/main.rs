@@ -262,6 +262,22 @@ async fn measure_alone(knobs: &Knobs, role: &str) -> Result<Value, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| format!("{role} child: {e}"))
 }
 
+/// The commit measured, and whether the controller's sources differed from it.
+fn code_version() -> Value {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    json!({
+        "commit": git(&["rev-parse", "--short", "HEAD"]),
+        "uncommitted_changes_in_src": !git(&["status", "--porcelain", "--", "src", "Cargo.toml"]).is_empty(),
+    })
+}
+
 fn machine() -> Value {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let cpu = read("/proc/cpuinfo")
@@ -441,6 +457,7 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
         }),
     );
     report.set("machine", machine());
+    report.set("code", code_version());
 
     say("the simulated AWS alone, driven to the end state (its memory)");
     let sim_memory = measure_alone(&knobs, "memory").await?;
@@ -587,6 +604,7 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
     // (d) Throttles, (e) memory and CPU: read before the controller stops.
     let end = ctl.snapshot().await?;
     let memory = probe::memory(&ctl.pid);
+    let in_use: Option<u64> = ctl.ask("trim").await.ok().and_then(|l| l.parse().ok());
     let cpu = probe::cpu_seconds(&ctl.pid) - cpu0;
     let total = Window::between(&zero, &end);
     let object = match tracker.any_converged() {
@@ -614,9 +632,18 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
         mib(memory.peak),
         "",
         Verdict::Info,
-        json!({"bytes": memory.peak, "max_sampled_rss": memory_track.max_rss,
+        json!({"bytes": memory.peak, "max_sampled_rss": memory_track.max_rss, "in_use_at_the_end": in_use,
                "timeline_seconds_rss_converged": memory_track.timeline}),
     );
+    if let Some(in_use) = in_use {
+        report.row(
+            "controller process: RSS in use at the end (after malloc_trim), simulated AWS included",
+            mib(in_use),
+            "",
+            Verdict::Info,
+            json!({"bytes": in_use}),
+        );
+    }
     report.row(
         "peak RSS: the simulated AWS alone (N functions -> every set converged)",
         format!("{} -> {}", mib(memory_track.sim_initial), mib(memory_track.sim_end)),
@@ -658,10 +685,17 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
     match (events, measure_alone(&knobs, "parts").await) {
         (Ok(events), Ok(parts)) => {
             let store = parts["store_bytes"].as_u64().unwrap_or(0);
+            let list_peak = parts["list_peak_bytes"].as_u64().unwrap_or(0);
             let per_event = parts["bytes_per_event"].as_f64().unwrap_or(0.0);
             report.row(
                 format!("controller memory, part: the watch's store of {} sets (alone)", knobs.n),
-                mib(store),
+                format!(
+                    "{} in use ({:.1} KiB per set; {} without managedFields); {} while listing them",
+                    mib(store),
+                    store as f64 / 1024.0 / n,
+                    mib(parts["store_without_managed_fields_bytes"].as_u64().unwrap_or(0)),
+                    mib(list_peak)
+                ),
                 "",
                 Verdict::Info,
                 parts.clone(),
@@ -672,7 +706,7 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
             let real_bootstrap = booted.map(|s| s * knobs.scale);
             let cached_real = real_bootstrap.map(|b| events as f64 * (360.0 / b).min(1.0));
             report.row(
-                "controller memory, part: kube's Event recorder cache (6-minute TTL)",
+                "controller memory, part: kube's Event recorder cache (6-minute TTL, in use)",
                 format!("{:.1} KiB per Event x {events} Events = {}", per_event / 1024.0, mib(cache as u64)),
                 "",
                 Verdict::Info,
