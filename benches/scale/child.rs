@@ -189,7 +189,8 @@ async fn run_parts(knobs: &Knobs) -> Result<(), String> {
     api.list_metadata(&ListParams::default().limit(1)).await.map_err(|e| format!("list: {e}"))?;
     let baseline = live_rss();
     let (store, writer) = reflector::store();
-    let watch = reflector(writer, watcher(api, watcher::Config::default().any_semantic())).default_backoff();
+    // Listed in pages, as the controller's watch lists them.
+    let watch = reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     let task = tokio::spawn(watch.for_each(|_| async {}));
     store.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
     let objects = store.state();
@@ -223,7 +224,8 @@ async fn run_parts(knobs: &Knobs) -> Result<(), String> {
     let with_events = live_rss();
     drop(recorder);
 
-    // The same store without managedFields (what `.modify()` on the watch could drop).
+    // The same store without managedFields, as the controller keeps its sets (it also drops
+    // kubectl's last-applied annotation, which these sets, created by the API, do not have).
     task.abort();
     let _ = task.await;
     drop(objects);
@@ -231,7 +233,7 @@ async fn run_parts(knobs: &Knobs) -> Result<(), String> {
     let before_trimmed = live_rss();
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &knobs.namespace);
     let (trimmed, writer) = reflector::store();
-    let watch = watcher(api, watcher::Config::default().any_semantic())
+    let watch = watcher(api, watcher::Config::default())
         .default_backoff()
         .modify(|set: &mut LambdaAliasSet| set.managed_fields_mut().clear());
     let task = tokio::spawn(reflector(writer, watch).for_each(|_| async {}));

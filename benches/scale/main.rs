@@ -690,7 +690,7 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
             report.row(
                 format!("controller memory, part: the watch's store of {} sets (alone)", knobs.n),
                 format!(
-                    "{} in use ({:.1} KiB per set; {} without managedFields); {} while listing them",
+                    "{} in use ({:.1} KiB per set), {} without managedFields; {} while listing them",
                     mib(store),
                     store as f64 / 1024.0 / n,
                     mib(parts["store_without_managed_fields_bytes"].as_u64().unwrap_or(0)),
