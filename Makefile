@@ -42,7 +42,7 @@ test-lua:
 # time compressed by SCALE; then one set against moto (hence the venv). One table on stdout, the
 # same figures in target/bench/scale.json; BENCHMARKS.md holds the latest run.
 N ?= 10000
-SCALE ?= 50
+SCALE ?= 40
 LATENCY_MS ?= 30
 CONCURRENCY ?= 16
 CHANGES ?= 100

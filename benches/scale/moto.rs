@@ -11,7 +11,8 @@ use lambda_alias_controller::aws::connections::Connections;
 use lambda_alias_controller::engine;
 use serde_json::json;
 
-use crate::support;
+use crate::report::{self, Report, Verdict, duration};
+use crate::{say, support};
 
 const SKILL: &str = "amzn1.ask.skill.00000000-0000-4000-8000-000000000000";
 const OWNER: &str = "bench/moto";
@@ -150,4 +151,36 @@ pub async fn compare(runs: usize) -> Result<Comparison, String> {
         out.calls_per_converge += calls as f64 / runs as f64;
     }
     Ok(out)
+}
+
+/// (f) The comparison's rows: `runs` of each, after one warm-up.
+pub async fn rows(report: &mut Report, runs: usize) {
+    if runs > 0 {
+        say(format!("one set against moto: {} runs of each", runs));
+        match compare(runs).await {
+            Ok(c) => {
+                let (script, free, budgeted) = (
+                    report::median(&c.script),
+                    report::median(&c.converge),
+                    report::median(&c.converge_budgeted),
+                );
+                report.row(
+                    "one set against moto: controller / straight-line script",
+                    format!("{} / {} = {:.2}x ({:.1} requests vs 8)", duration(free), duration(script), free / script, c.calls_per_converge),
+                    "<= 1.2x",
+                    Verdict::of(free / script <= 1.2),
+                    json!({"converge_median_seconds": free, "script_median_seconds": script, "ratio": free / script,
+                           "requests_per_converge": c.calls_per_converge, "converge": c.converge, "script": c.script}),
+                );
+                report.row(
+                    "one set against moto: with the production budget (12/s, burst 3)",
+                    format!("{} = {:.2}x the script", duration(budgeted), budgeted / script),
+                    "",
+                    Verdict::Info,
+                    json!({"median_seconds": budgeted, "ratio": budgeted / script, "runs": c.converge_budgeted}),
+                );
+            }
+            Err(e) => report.missing("one set against moto", "<= 1.2x", e),
+        }
+    }
 }
