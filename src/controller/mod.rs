@@ -211,7 +211,8 @@ fn jitter(base: Duration, key: &str, now: i64) -> Duration {
     base.mul_f64(1.0 + 0.1 * fraction)
 }
 
-/// When to look again after a reconcile that reached `outcome`.
+/// When to look again after a reconcile that reached `outcome`. Steady outcomes
+/// ([`is_steady`]) are booked by the drift lane instead (`drift::Scheduler::schedule_next`).
 pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> Action {
     match outcome {
         // Exactly when the previously live alias may be re-pointed.
@@ -223,38 +224,21 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
             Action::requeue(jitter(resync.min(Duration::from_secs(60)), key, now))
         }
         Outcome::FunctionNotFound => Action::requeue(jitter(MISSING_FUNCTION_RETRY.max(resync), key, now)),
-        Outcome::Converged
-        | Outcome::Suspended { .. }
-        | Outcome::NothingToPromote
-        | Outcome::OwnedByOther { .. }
-        | Outcome::VersionNotFound { .. }
-        | Outcome::SkillEndpointMismatch { .. } => Action::requeue(jitter(resync, key, now)),
+        // A version to be published (only a full observe lists versions); any other outcome
+        // not booked by the drift lane.
+        _ => Action::requeue(jitter(resync, key, now)),
     }
 }
 
-/// Outcomes only a change the cheap drift reads see can move a set from: its next look is a
-/// periodic drift check. (`VersionNotFound` waits for a version to be published, which only
-/// the full observe lists: it stays in the priority lane, looked at every resync.)
-pub fn is_steady(outcome: &Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::Converged
-            | Outcome::Suspended { .. }
-            | Outcome::NothingToPromote
-            | Outcome::OwnedByOther { .. }
-            | Outcome::SkillEndpointMismatch { .. }
-    )
-}
+/// The Ready reasons of outcomes only a change the cheap drift reads see can move a set from:
+/// its next look is a periodic drift check. (`VersionNotFound` waits for a version to be
+/// published, which only the full observe lists: it stays in the priority lane.) One list for
+/// both the outcome just planned and the status of a set the watch hands over.
+const STEADY_REASONS: [&str; 5] =
+    ["Converged", "Suspended", "NothingToPromote", "OwnedByOther", "SkillEndpointMismatch"];
 
-/// The Ready reasons of [`is_steady`] outcomes.
-fn steady_reasons() -> [&'static str; 5] {
-    [
-        Outcome::Converged.reason(),
-        Outcome::Suspended { pending: 0 }.reason(),
-        Outcome::NothingToPromote.reason(),
-        Outcome::OwnedByOther { alias: String::new(), owner: String::new() }.reason(),
-        Outcome::SkillEndpointMismatch { message: String::new() }.reason(),
-    ]
+pub fn is_steady(outcome: &Outcome) -> bool {
+    STEADY_REASONS.contains(&outcome.reason())
 }
 
 /// Whether the status says the controller acted on this generation and ended steady: then
@@ -265,7 +249,7 @@ pub fn lane_of(obj: &LambdaAliasSet) -> Lane {
     let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
     let steady = status.observed_generation.is_some()
         && status.observed_generation == obj.metadata.generation
-        && ready.is_some_and(|c| steady_reasons().contains(&c.reason.as_str()));
+        && ready.is_some_and(|c| STEADY_REASONS.contains(&c.reason.as_str()));
     if steady { Lane::Drift } else { Lane::Priority }
 }
 

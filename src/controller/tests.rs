@@ -380,11 +380,34 @@ async fn a_throttled_cleanup_requeues_at_the_hint_and_counts_its_real_reason() {
 }
 
 #[test]
+fn steady_outcomes_are_exactly_those_the_drift_lane_books() {
+    use crate::plan::Outcome as O;
+    let steady = [
+        O::Converged,
+        O::Suspended { pending: 1 },
+        O::NothingToPromote,
+        O::OwnedByOther { alias: "PROD1".into(), owner: "x/y".into() },
+        O::SkillEndpointMismatch { message: String::new() },
+    ];
+    assert!(steady.iter().all(is_steady));
+    let not = [
+        O::Progressing,
+        O::Draining { until: NOW },
+        O::FunctionNotFound,
+        O::VersionNotFound { field: String::new(), version: String::new() },
+        O::AwaitingPublication { message: String::new() },
+        O::CodeMismatch { field: String::new(), wanted: String::new(), found: String::new() },
+    ];
+    assert!(!not.iter().any(is_steady), "{not:?}");
+}
+
+#[test]
 fn requeue_policy() {
     let resync = Duration::from_secs(300);
     for key in ["a/b", "c/d", "e/f"] {
         let jittered = jitter(resync, key, NOW);
-        assert_eq!(requeue_for(&Outcome::Converged, NOW, resync, key), Action::requeue(jittered));
+        let missing = Outcome::VersionNotFound { field: "spec.live.version".into(), version: "9".into() };
+        assert_eq!(requeue_for(&missing, NOW, resync, key), Action::requeue(jittered));
         assert!(jittered >= Duration::from_secs(270) && jittered <= Duration::from_secs(330), "{jittered:?}");
     }
     assert_ne!(jitter(resync, "a/b", NOW), jitter(resync, "c/d", NOW), "sets spread out");
