@@ -23,8 +23,8 @@ use kube::{Client, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
 use support::cluster::{
-    Controller, ControllerEnv, apply_crd, apply_object, cluster, create_namespace, eventually, kubectl_apply,
-    objects_of_kinds, render_chart, service_account_kubeconfig,
+    Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually, install_chart_rbac,
+    kubectl_apply, service_account_kubeconfig,
 };
 use support::objects::alexa_set;
 
@@ -219,11 +219,8 @@ async fn certification_round_as_the_charts_per_namespace_service_account_with_le
     let release_ns = create_namespace(&client, "lac-chart").await;
     let watched = create_namespace(&client, "lac-chart-sets").await;
     let values = json!({"watchNamespaces": [watched], "leaderElection": {"enabled": true}});
-    let rendered = render_chart(&release_ns, "lac", &values);
-    let rbac = objects_of_kinds(
-        &rendered,
-        &["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
-    );
+    let dir = tmp_dir();
+    let (rbac, kubeconfig) = install_chart_rbac(&client, &release_ns, &values, &dir).await;
     let kinds: Vec<&str> = rbac.iter().filter_map(|o| o["kind"].as_str()).collect();
     assert!(!kinds.contains(&"ClusterRole"), "per-namespace mode grants nothing cluster-wide: {kinds:?}");
     assert_eq!(
@@ -231,17 +228,6 @@ async fn certification_round_as_the_charts_per_namespace_service_account_with_le
         2,
         "the watch Role and the Lease Role: {kinds:?}"
     );
-    for object in &rbac {
-        apply_object(&client, object).await;
-    }
-    let account = rbac
-        .iter()
-        .find(|o| o["kind"] == "ServiceAccount")
-        .and_then(|o| o["metadata"]["name"].as_str())
-        .expect("the chart's ServiceAccount")
-        .to_string();
-    let dir = tmp_dir();
-    let kubeconfig = service_account_kubeconfig(&client, &release_ns, &account, &dir).await;
     let pod = "lac-0";
     let _controller = Controller::start(
         &["--namespace", &watched, "--resync", "5", "--leader-elect"],

@@ -23,8 +23,7 @@ use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
 use serde_json::{Value, json};
 use support::cluster::{
-    Controller, ControllerEnv, apply_crd, apply_object, cluster, create_namespace, eventually,
-    objects_of_kinds, render_chart, service_account_kubeconfig,
+    Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually, install_chart_rbac,
 };
 use support::objects::alexa_set;
 
@@ -100,23 +99,9 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
 
     // The chart's RBAC for strict tenancy over the two namespaces, as its ServiceAccount.
     let values = json!({"watchNamespaces": [team_a, team_b], "tenancy": "strict", "clusterName": CLUSTER});
-    let rendered = render_chart(&release_ns, "lac", &values);
-    let rbac = objects_of_kinds(
-        &rendered,
-        &["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
-    );
-    for object in &rbac {
-        apply_object(&client, object).await;
-    }
-    let account = rbac
-        .iter()
-        .find(|o| o["kind"] == "ServiceAccount")
-        .and_then(|o| o["metadata"]["name"].as_str())
-        .expect("the chart's ServiceAccount")
-        .to_string();
     let dir = std::env::temp_dir().join(support::unique_name("lac-tenancy"));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let kubeconfig = service_account_kubeconfig(&client, &release_ns, &account, &dir).await;
+    let (_, kubeconfig) = install_chart_rbac(&client, &release_ns, &values, &dir).await;
 
     let lambda = support::lambda().await;
     let fa = support::unique_name("team-a-trivia");

@@ -195,6 +195,34 @@ pub async fn service_account_kubeconfig(
     path
 }
 
+/// The chart's ServiceAccount and RBAC for `values` (release `lac` in `release_ns`), applied as
+/// rendered. Returns the objects and a kubeconfig (in `dir`) that authenticates as that
+/// ServiceAccount.
+#[allow(dead_code)]
+pub async fn install_chart_rbac(
+    client: &Client,
+    release_ns: &str,
+    values: &Value,
+    dir: &Path,
+) -> (Vec<Value>, PathBuf) {
+    let rendered = render_chart(release_ns, "lac", values);
+    let rbac = objects_of_kinds(
+        &rendered,
+        &["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
+    );
+    for object in &rbac {
+        apply_object(client, object).await;
+    }
+    let account = rbac
+        .iter()
+        .find(|o| o["kind"] == "ServiceAccount")
+        .and_then(|o| o["metadata"]["name"].as_str())
+        .expect("the chart's ServiceAccount")
+        .to_string();
+    let kubeconfig = service_account_kubeconfig(client, release_ns, &account, dir).await;
+    (rbac, kubeconfig)
+}
+
 /// A free loopback port for a controller's HTTP endpoints.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
