@@ -101,6 +101,9 @@ fn step_needing(grant: &Grant) -> Option<(&'static str, Consequence)> {
         ("lambda.aliasset.dev", "lambdaaliassets", "list") => {
             ("the watch's initial list of the sets", Consequence::NoFinalizer)
         }
+        ("lambda.aliasset.dev", "lambdaaliassets", "get") => {
+            ("reading a set's spec before its first reconcile", Consequence::NoFinalizer)
+        }
         ("lambda.aliasset.dev", "lambdaaliassets", "watch") => {
             ("the watch that follows changes", Consequence::None)
         }
@@ -111,10 +114,6 @@ fn step_needing(grant: &Grant) -> Option<(&'static str, Consequence)> {
             ("writing status (server-side apply)", Consequence::NoStatus)
         }
         ("events.k8s.io", "events", "create") => ("publishing an Event", Consequence::NoEvents),
-        ("events.k8s.io", "events", "patch") => (
-            "counting a repeated Event in its series (two aliases created in one reconcile)",
-            Consequence::None,
-        ),
         ("", "secrets", "get") => {
             ("reading an Alexa-aware set's credentials Secret, before any AWS call", Consequence::NoAws)
         }

@@ -70,6 +70,9 @@ struct Tracked {
     /// When its last check was booked for: the next is one pass later, which keeps the
     /// arrangement the calendar found free of collisions.
     last: Option<Instant>,
+    /// The generation and the Namespace's tenancy epoch its reservation was made for: while
+    /// both still hold, a watch event needs no read of the object ([`Scheduler::waiting`]).
+    stamp: Option<(Option<i64>, u64)>,
 }
 
 /// One-second buckets from `epoch`, each with the seconds of drift budget reserved in it.
@@ -267,6 +270,24 @@ impl Scheduler {
         let half = self.period(&inner) / 2;
         let at = self.reserve(&mut inner, uid, pools_of(spec), now + half, cost);
         at.saturating_duration_since(now)
+    }
+
+    /// Records that a reconcile of the whole object, at `generation` and with the Namespace's
+    /// tenancy rules at `epoch`, left the set in the drift lane.
+    pub fn stamp(&self, uid: &str, generation: Option<i64>, epoch: u64) {
+        lock(&self.inner).sets.entry(uid.to_string()).or_default().stamp = Some((generation, epoch));
+    }
+
+    /// How long a watch event for `uid` can simply wait: the set's drift check is booked in the
+    /// future and nothing it was booked on changed (the generation, the Namespace's rules). Then
+    /// the event is the controller's own status write coming back, a label edit or a relist,
+    /// and the reconcile needs neither the object nor AWS. `None`: read the object.
+    pub fn waiting(&self, uid: &str, generation: Option<i64>, epoch: u64) -> Option<Duration> {
+        let now = Instant::now();
+        let inner = lock(&self.inner);
+        let tracked = inner.sets.get(uid)?;
+        let at = tracked.next.as_ref()?.at;
+        (tracked.stamp == Some((generation, epoch)) && at > now + DUE).then(|| at - now)
     }
 
     /// The baseline to check against, if one was recorded for this generation and skills.

@@ -9,13 +9,16 @@ use std::sync::RwLock;
 use crate::api::LambdaAliasSetSpec;
 use crate::tenancy::{Caller, Tenancy, check, derived_external_id};
 
+/// A Namespace's annotations, and how many times they changed (its epoch).
+type Rules = (BTreeMap<String, String>, u64);
+
 /// The gate: open, or strict with the controller's identity and the Namespaces' annotations.
 #[derive(Debug)]
 pub struct Gate {
     mode: Tenancy,
     cluster_name: String,
     caller: Option<Caller>,
-    namespaces: RwLock<HashMap<String, BTreeMap<String, String>>>,
+    namespaces: RwLock<HashMap<String, Rules>>,
 }
 
 impl Gate {
@@ -34,7 +37,20 @@ impl Gate {
     /// A Namespace's annotations, as the watch (or the initial list) saw them.
     pub fn update(&self, namespace: &str, annotations: BTreeMap<String, String>) {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        namespaces.insert(namespace.to_string(), annotations);
+        let entry = namespaces.entry(namespace.to_string()).or_default();
+        if entry.0 != annotations {
+            *entry = (annotations, entry.1 + 1);
+        }
+    }
+
+    /// Changes whenever the Namespace's annotations do (always 0 when open): a set's drift
+    /// reservation made under other rules is not trusted without reading the set again.
+    pub fn epoch(&self, namespace: &str) -> u64 {
+        if !self.is_strict() {
+            return 0;
+        }
+        let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        namespaces.get(namespace).map_or(0, |(_, epoch)| *epoch)
     }
 
     /// The spec to act on, or why the set's namespace does not allow it. Strict: the derived
@@ -49,7 +65,7 @@ impl Gate {
             return Ok(Cow::Borrowed(spec));
         };
         let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
-        check(spec, namespace, namespaces.get(namespace), caller, &self.cluster_name)?;
+        check(spec, namespace, namespaces.get(namespace).map(|(a, _)| a), caller, &self.cluster_name)?;
         if spec.role_arn.is_none() {
             return Ok(Cow::Borrowed(spec));
         }
@@ -87,9 +103,24 @@ mod tests {
         );
         let effective = gate.admit("team-a", &spec).expect("allowed");
         assert_eq!(effective.external_id.as_deref(), Some("prod/team-a"));
-        // The annotation removed: refused again.
+        let epoch = gate.epoch("team-a");
+        // The same annotations again (a resync of the Namespace watch): same epoch.
+        gate.update(
+            "team-a",
+            BTreeMap::from([
+                (
+                    ALLOWED_FUNCTIONS.to_string(),
+                    "arn:aws:lambda:eu-west-1:111122223333:function:*".to_string(),
+                ),
+                (ALLOWED_ROLE_ARNS.to_string(), "arn:aws:iam::111122223333:role/team-a".to_string()),
+            ]),
+        );
+        assert_eq!(gate.epoch("team-a"), epoch);
+        // The annotation removed: refused again, under a new epoch.
         gate.update("team-a", BTreeMap::new());
         assert!(gate.admit("team-a", &spec).is_err());
+        assert_ne!(gate.epoch("team-a"), epoch);
+        assert_eq!(Gate::open().epoch("team-a"), 0);
         // Open: anything, as written.
         let mut chosen = spec.clone();
         chosen.external_id = Some("tenant-chosen".into());

@@ -78,6 +78,14 @@ fn context_with(
     fake: Arc<FakeLambda>,
     skills: Result<Vec<crate::plan::skill::SkillObservation>, String>,
 ) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
+    context_gated(fake, skills, crate::controller::tenancy::Gate::open())
+}
+
+fn context_gated(
+    fake: Arc<FakeLambda>,
+    skills: Result<Vec<crate::plan::skill::SkillObservation>, String>,
+    gate: crate::controller::tenancy::Gate,
+) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let sink = Arc::new(MemorySink::default());
@@ -93,7 +101,7 @@ fn context_with(
             &crate::aws::budget::Budgets::default(),
             4,
         ),
-        tenancy: Arc::new(crate::controller::tenancy::Gate::open()),
+        tenancy: Arc::new(gate),
         clock: Arc::new(|| NOW),
         skills: Arc::new(crate::controller::skills::FixedSkills(std::sync::Mutex::new(skills))),
     });
@@ -457,4 +465,167 @@ async fn an_alexa_aware_set_writes_nothing_while_the_skill_state_is_unknown() {
     assert!(fake.calls().is_empty(), "no AWS call without the skill's state: {:?}", fake.calls());
     assert_eq!(action, Action::requeue(Duration::from_secs(30)));
     assert!(sink.events().is_empty(), "no Warning for a transient outage");
+}
+
+/// The watch's view of `obj`: its metadata only.
+fn meta_of(obj: &LambdaAliasSet) -> Arc<SetMeta> {
+    use kube::core::PartialObjectMetaExt;
+    Arc::new(obj.metadata.clone().into_response_partial::<LambdaAliasSet>())
+}
+
+/// `reconcile_meta` on `meta` while `verify` answers the API server; fails if it is still
+/// waiting for an answer nobody sends (an unexpected call).
+async fn from_watch<F, Fut>(
+    ctx: &Arc<Context<FakeProvider>>,
+    meta: Arc<SetMeta>,
+    handle: Handle,
+    verify: F,
+) -> (Action, Handle, Value)
+where
+    F: FnOnce(Handle) -> Fut,
+    Fut: Future<Output = (Handle, Value)> + Send + 'static,
+{
+    let server = tokio::spawn(verify(handle));
+    let action = tokio::time::timeout(Duration::from_secs(10), reconcile_meta(meta, ctx.clone()))
+        .await
+        .expect("reconcile_meta waits for an API answer the test does not give")
+        .expect("reconcile succeeds");
+    let (mut handle, seen) = server.await.expect("verifier");
+    use futures::FutureExt;
+    assert!(handle.next_request().now_or_never().is_none(), "an unexpected extra API call");
+    (action, handle, seen)
+}
+
+fn requeued(action: &Action) -> bool {
+    *action != Action::await_change()
+}
+
+#[tokio::test]
+async fn the_watch_keeps_metadata_and_a_steady_sets_echo_reads_neither_the_object_nor_aws() {
+    let fake = fake_with_function();
+    let obj = object(spec(Phase::Development), true, false);
+    let (ctx, handle, _sink) = context(fake.clone());
+    // First sight: the whole object is read, then reconciled as before.
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (action, handle, patch) = from_watch(&ctx, meta_of(&obj), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert!(requeued(&action));
+    assert_eq!(condition(&patch["status"], "Ready")["reason"], "Converged");
+    let calls = fake.calls().len();
+
+    // The echo of that status write (same generation, finalizer in place): no read of the
+    // object, no AWS call; it waits for its drift check.
+    let (echo, handle, _) =
+        from_watch(&ctx, meta_of(&obj), handle, |h| async move { (h, Value::Null) }).await;
+    assert!(requeued(&echo), "{echo:?}");
+    assert_eq!(fake.calls().len(), calls, "no AWS call");
+
+    // A spec change (a new generation) is read and reconciled at once.
+    let mut changed = obj.clone();
+    changed.metadata.generation = Some(4);
+    changed.spec.certification.phase = Phase::Certifying;
+    changed.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
+    let reply = serde_json::to_value(&changed).expect("json");
+    let (_, handle, patch) = from_watch(&ctx, meta_of(&changed), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(patch["status"]["observedGeneration"], 4);
+    assert_eq!(patch["status"]["phase"], "Certifying");
+    // ... and its echo waits again.
+    let (_, handle, _) =
+        from_watch(&ctx, meta_of(&changed), handle, |h| async move { (h, Value::Null) }).await;
+
+    // Our finalizer removed by hand: read and put back.
+    let mut stripped = changed.clone();
+    stripped.metadata.finalizers = None;
+    let reply = serde_json::to_value(&stripped).expect("json");
+    let (action, handle, body) = from_watch(&ctx, meta_of(&stripped), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let patch = expect(&mut h, Method::PATCH, PATH, &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(action, Action::await_change());
+    assert_eq!(body[1]["value"], json!([FINALIZER]), "{body}");
+
+    // Gone by the time it is read: nothing else happens.
+    let mut deleting = changed.clone();
+    deleting.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
+    let server = tokio::spawn(async move {
+        let mut h = handle;
+        let (request, send) = h.next_request().await.expect("a request");
+        assert_eq!((request.method(), request.uri().path()), (&Method::GET, PATH));
+        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                            "message": "lambdaaliassets.lambda.aliasset.dev \"trivia\" not found"});
+        send.send_response(
+            Response::builder()
+                .status(404)
+                .body(Body::from(serde_json::to_vec(&status).expect("json")))
+                .expect("response"),
+        );
+        h
+    });
+    let action =
+        tokio::time::timeout(Duration::from_secs(10), reconcile_meta(meta_of(&deleting), ctx.clone()))
+            .await
+            .expect("no unanswered call")
+            .expect("a set already gone is no error");
+    assert_eq!(action, Action::await_change());
+    let mut handle = server.await.expect("verifier");
+    use futures::FutureExt;
+    assert!(handle.next_request().now_or_never().is_none(), "nothing after the 404");
+}
+
+#[tokio::test]
+async fn a_namespace_whose_rules_changed_has_its_steady_sets_read_again() {
+    use crate::tenancy::ALLOWED_FUNCTIONS;
+    use std::collections::BTreeMap;
+    let caller = crate::tenancy::Caller {
+        partition: "aws".into(),
+        account: "111122223333".into(),
+        default_region: Some("eu-west-1".into()),
+    };
+    let allowed = BTreeMap::from([(
+        ALLOWED_FUNCTIONS.to_string(),
+        "arn:aws:lambda:eu-west-1:111122223333:function:trivia-*".to_string(),
+    )]);
+    let gate = crate::controller::tenancy::Gate::strict("test".into(), caller);
+    gate.update(NS, allowed.clone());
+    let fake = fake_with_function();
+    let obj = object(spec(Phase::Development), true, false);
+    let (ctx, handle, _sink) = context_gated(fake.clone(), Ok(Vec::new()), gate);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (_, handle, patch) = from_watch(&ctx, meta_of(&obj), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(condition(&patch["status"], "Ready")["reason"], "Converged");
+    // The same rules seen again (the Namespace watch's resync): the echo still waits unread.
+    ctx.tenancy.update(NS, allowed);
+    let (_, handle, _) = from_watch(&ctx, meta_of(&obj), handle, |h| async move { (h, Value::Null) }).await;
+    // The annotation removed: the set is read and refused at once, without an AWS call.
+    let calls = fake.calls().len();
+    ctx.tenancy.update(NS, BTreeMap::new());
+    let mut stored = obj.clone();
+    stored.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
+    let reply = serde_json::to_value(&stored).expect("json");
+    let (action, _, patch) = from_watch(&ctx, meta_of(&stored), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        (h, patch)
+    })
+    .await;
+    assert_eq!(action, Action::await_change());
+    assert_eq!(condition(&patch["status"], "Ready")["reason"], "NotAllowed");
+    assert_eq!(fake.calls().len(), calls, "no AWS call for a refused set");
 }

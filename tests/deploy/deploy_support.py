@@ -58,12 +58,12 @@ SHARD_LEASES = {
 # What the controller calls on the Kubernetes API, as (apiGroup, resource, verb).
 WATCH_GRANTS = frozenset(
     {
+        ("lambda.aliasset.dev", "lambdaaliassets", "get"),
         ("lambda.aliasset.dev", "lambdaaliassets", "list"),
         ("lambda.aliasset.dev", "lambdaaliassets", "watch"),
         ("lambda.aliasset.dev", "lambdaaliassets", "patch"),
         ("lambda.aliasset.dev", "lambdaaliassets/status", "patch"),
         ("events.k8s.io", "events", "create"),
-        ("events.k8s.io", "events", "patch"),
     }
 )
 LEASE_GRANTS = frozenset(
