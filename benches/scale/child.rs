@@ -7,8 +7,9 @@
 //!   window), `priority I,J,..` (when each function's first priority-lane request since the mark
 //!   and its last one arrived), `trim` (its RSS once the allocator returned what is free), `stop`
 //!   (stop the controller; the last line is `final <stats>`).
-//! - `parts`: two parts of the controller's memory alone, after the run: the watch's object
-//!   store of the sets, and kube's Event recorder's cache per Event.
+//! - `parts`: two parts of the controller's memory alone, after the run: the watch's store of
+//!   the sets (metadata only, as the controller keeps it), and what its Event sink keeps per
+//!   Event.
 //! - `memory`: only the simulated AWS, with its N functions and then driven to the end state the
 //!   controller reaches (every set converged, the changed sets in Certifying), to measure what
 //!   the simulation itself holds.
@@ -17,14 +18,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use kube::api::{Api, ListParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
-use lambda_alias_controller::controller::run::{RunOptions, Wiring, run_with};
+use lambda_alias_controller::controller::SetMeta;
+use lambda_alias_controller::controller::events::{EventSink, RecorderSink};
+use lambda_alias_controller::controller::run::{RunOptions, Wiring, run_with, watch_sets};
 use lambda_alias_controller::engine;
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -175,81 +178,89 @@ pub fn parts(knobs: &Knobs) -> ExitCode {
     exit(runtime(true).block_on(run_parts(knobs)))
 }
 
-/// How many Events `parts` publishes to measure the Recorder's cache per Event.
+/// How many Events `parts` publishes to measure what the controller keeps per Event, after
+/// how many that open the client's connections.
 const SAMPLE_EVENTS: usize = 2000;
+const WARM_UP_EVENTS: usize = 200;
 
-/// Two parts of the controller's memory, each alone in a process of its own: the watch's object
-/// store of the namespace's sets (built as the controller builds it, then again without the
-/// objects' managedFields), and kube's Event recorder, which keeps every Event it published in
-/// the last 6 minutes.
+/// Two parts of the controller's memory, each alone in a process of its own: the watch's store
+/// of the namespace's sets, built as the controller builds it (`run::watch_sets`: metadata
+/// only), next to a store of whole objects without managedFields (what it kept before), and
+/// what the controller's Event sink keeps per Event published.
 async fn run_parts(knobs: &Knobs) -> Result<(), String> {
     let client = kube::Client::try_default().await.map_err(|e| format!("Kubernetes client: {e}"))?;
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &knobs.namespace);
-    // The connection (TLS, buffers) belongs to the baseline, not to the store.
     api.list_metadata(&ListParams::default().limit(1)).await.map_err(|e| format!("list: {e}"))?;
     let baseline = live_rss();
-    let (store, writer) = reflector::store();
-    // Listed in pages, as the controller's watch lists them.
-    let watch = reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+
+    // Each store is measured by what dropping it gives back, so that the connections it opened
+    // (which stay in the client's pool) count for neither.
+    let metas: Api<SetMeta> = Api::namespaced(client.clone(), &knobs.namespace);
+    let (store, watch) = watch_sets(metas, watcher::Config::default());
     let task = tokio::spawn(watch.for_each(|_| async {}));
     store.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
-    let objects = store.state();
-    let count = objects.len();
-    // The list's peak (the whole response and its objects at once), then what stays.
+    let count = store.state().len();
+    // The list's peak (a page and its objects at once).
     let list_peak = probe::memory("self").peak;
+    let references: Vec<_> = store.state().iter().map(|o| o.object_ref(&())).collect();
     let with_store = live_rss();
+    task.abort();
+    let _ = task.await;
+    drop(store);
+    let store_bytes = with_store.saturating_sub(live_rss());
 
-    // Events shaped like the controller's: its own reason, note and action, on other sets.
+    let (whole, writer) = reflector::store::<LambdaAliasSet>();
+    let watch = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|set: &mut LambdaAliasSet| set.managed_fields_mut().clear());
+    let task = tokio::spawn(reflector(writer, watch).for_each(|_| async {}));
+    whole.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
+    let with_whole = live_rss();
+    task.abort();
+    let _ = task.await;
+    drop(whole);
+    let whole_objects = with_whole.saturating_sub(live_rss());
+
+    // Events shaped like the controller's (its own reason, note and action, on other sets),
+    // through the controller's own sink: a first round opens the connections, the second
+    // shows what stays per Event.
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &knobs.namespace);
     let sample = events.list(&ListParams::default().limit(1)).await.map_err(|e| format!("events: {e}"))?;
     let sample = sample.items.first().ok_or("no Event to imitate")?;
-    let event = Event {
+    let event = || Event {
         type_: EventType::Normal,
         reason: sample.reason.clone().unwrap_or_default(),
         note: sample.note.clone(),
         action: sample.action.clone().unwrap_or_default(),
         secondary: None,
     };
-    let recorder = Recorder::new(
+    let sink = RecorderSink::new(
         client.clone(),
         Reporter { controller: "lambda-alias-controller".into(), instance: None },
     );
-    let references: Vec<_> = objects.iter().take(SAMPLE_EVENTS).map(|o| o.object_ref(&())).collect();
-    futures::stream::iter(&references)
-        .map(|reference| recorder.publish(&event, reference))
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await
-        .map_err(|e| format!("publish: {e}"))?;
+    let publish = async |references: &[k8s_openapi::api::core::v1::ObjectReference]| {
+        futures::stream::iter(references)
+            .map(|reference| sink.publish(reference, event()))
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+            .await;
+    };
+    let warm = references.len().min(WARM_UP_EVENTS);
+    publish(&references[..warm]).await;
+    let before_events = live_rss();
+    let sampled = &references[warm..references.len().min(warm + SAMPLE_EVENTS)];
+    publish(sampled).await;
     let with_events = live_rss();
-    drop(recorder);
-
-    // The same store without managedFields, as the controller keeps its sets (it also drops
-    // kubectl's last-applied annotation, which these sets, created by the API, do not have).
-    task.abort();
-    let _ = task.await;
-    drop(objects);
-    drop(store);
-    let before_trimmed = live_rss();
-    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &knobs.namespace);
-    let (trimmed, writer) = reflector::store();
-    let watch = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(|set: &mut LambdaAliasSet| set.managed_fields_mut().clear());
-    let task = tokio::spawn(reflector(writer, watch).for_each(|_| async {}));
-    trimmed.wait_until_ready().await.map_err(|e| format!("store: {e}"))?;
-    let without_managed_fields = live_rss().saturating_sub(before_trimmed);
     let report = json!({
-        "store_without_managed_fields_bytes": without_managed_fields,
+        "whole_objects_without_managed_fields_bytes": whole_objects,
         "baseline_rss": baseline,
-        "store_bytes": with_store.saturating_sub(baseline),
+        "store_bytes": store_bytes,
         "list_peak_bytes": list_peak.saturating_sub(baseline),
         "objects": count,
-        "events": references.len(),
-        "bytes_per_event": with_events.saturating_sub(with_store) as f64 / references.len().max(1) as f64,
+        "events": sampled.len(),
+        "bytes_per_event": with_events.saturating_sub(before_events) as f64 / sampled.len().max(1) as f64,
         "peak": probe::memory("self").peak,
     });
     println!("{report}");
-    task.abort();
     Ok(())
 }

@@ -310,7 +310,7 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
         run.report.missing("spec-change latency p50 / p99", "", "skipped: the bootstrap did not converge");
     }
     let moto_runs = run.knobs.moto_runs;
-    let mut report = phases::finish(run, booted).await?;
+    let mut report = phases::finish(run).await?;
     moto::rows(&mut report, moto_runs).await;
 
     report.set("bench_seconds", json!(started.elapsed().as_secs_f64()));
