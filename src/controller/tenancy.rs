@@ -91,30 +91,16 @@ mod tests {
         let mut spec = LambdaAliasSetSpec::for_function("trivia");
         spec.role_arn = Some("arn:aws:iam::111122223333:role/team-a".into());
         assert!(gate.admit("team-a", &spec).unwrap_err().contains(ALLOWED_FUNCTIONS));
-        gate.update(
-            "team-a",
-            BTreeMap::from([
-                (
-                    ALLOWED_FUNCTIONS.to_string(),
-                    "arn:aws:lambda:eu-west-1:111122223333:function:*".to_string(),
-                ),
-                (ALLOWED_ROLE_ARNS.to_string(), "arn:aws:iam::111122223333:role/team-a".to_string()),
-            ]),
-        );
+        let allowed = BTreeMap::from([
+            (ALLOWED_FUNCTIONS.to_string(), "arn:aws:lambda:eu-west-1:111122223333:function:*".to_string()),
+            (ALLOWED_ROLE_ARNS.to_string(), "arn:aws:iam::111122223333:role/team-a".to_string()),
+        ]);
+        gate.update("team-a", allowed.clone());
         let effective = gate.admit("team-a", &spec).expect("allowed");
         assert_eq!(effective.external_id.as_deref(), Some("prod/team-a"));
         let epoch = gate.epoch("team-a");
         // The same annotations again (a resync of the Namespace watch): same epoch.
-        gate.update(
-            "team-a",
-            BTreeMap::from([
-                (
-                    ALLOWED_FUNCTIONS.to_string(),
-                    "arn:aws:lambda:eu-west-1:111122223333:function:*".to_string(),
-                ),
-                (ALLOWED_ROLE_ARNS.to_string(), "arn:aws:iam::111122223333:role/team-a".to_string()),
-            ]),
-        );
+        gate.update("team-a", allowed);
         assert_eq!(gate.epoch("team-a"), epoch);
         // The annotation removed: refused again, under a new epoch.
         gate.update("team-a", BTreeMap::new());

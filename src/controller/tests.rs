@@ -496,6 +496,14 @@ where
     (action, handle, seen)
 }
 
+/// The API server's side of a reconcile from the watch that reads the set (answered with
+/// `reply`) and patches its status once; returns the patch.
+async fn read_then_status(mut h: Handle, reply: Value) -> (Handle, Value) {
+    expect(&mut h, Method::GET, PATH, &reply).await;
+    let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+    (h, patch)
+}
+
 fn requeued(action: &Action) -> bool {
     *action != Action::await_change()
 }
@@ -507,12 +515,8 @@ async fn the_watch_keeps_metadata_and_a_steady_sets_echo_reads_neither_the_objec
     let (ctx, handle, _sink) = context(fake.clone());
     // First sight: the whole object is read, then reconciled as before.
     let reply = serde_json::to_value(&obj).expect("json");
-    let (action, handle, patch) = from_watch(&ctx, meta_of(&obj), handle, |mut h| async move {
-        expect(&mut h, Method::GET, PATH, &reply).await;
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (action, handle, patch) =
+        from_watch(&ctx, meta_of(&obj), handle, |h| read_then_status(h, reply)).await;
     assert!(requeued(&action));
     assert_eq!(condition(&patch["status"], "Ready")["reason"], "Converged");
     let calls = fake.calls().len();
@@ -530,12 +534,8 @@ async fn the_watch_keeps_metadata_and_a_steady_sets_echo_reads_neither_the_objec
     changed.spec.certification.phase = Phase::Certifying;
     changed.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
     let reply = serde_json::to_value(&changed).expect("json");
-    let (_, handle, patch) = from_watch(&ctx, meta_of(&changed), handle, |mut h| async move {
-        expect(&mut h, Method::GET, PATH, &reply).await;
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (_, handle, patch) =
+        from_watch(&ctx, meta_of(&changed), handle, |h| read_then_status(h, reply)).await;
     assert_eq!(patch["status"]["observedGeneration"], 4);
     assert_eq!(patch["status"]["phase"], "Certifying");
     // ... and its echo waits again.
@@ -603,12 +603,7 @@ async fn a_namespace_whose_rules_changed_has_its_steady_sets_read_again() {
     let obj = object(spec(Phase::Development), true, false);
     let (ctx, handle, _sink) = context_gated(fake.clone(), Ok(Vec::new()), gate);
     let reply = serde_json::to_value(&obj).expect("json");
-    let (_, handle, patch) = from_watch(&ctx, meta_of(&obj), handle, |mut h| async move {
-        expect(&mut h, Method::GET, PATH, &reply).await;
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (_, handle, patch) = from_watch(&ctx, meta_of(&obj), handle, |h| read_then_status(h, reply)).await;
     assert_eq!(condition(&patch["status"], "Ready")["reason"], "Converged");
     // The same rules seen again (the Namespace watch's resync): the echo still waits unread.
     ctx.tenancy.update(NS, allowed);
@@ -619,12 +614,7 @@ async fn a_namespace_whose_rules_changed_has_its_steady_sets_read_again() {
     let mut stored = obj.clone();
     stored.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
     let reply = serde_json::to_value(&stored).expect("json");
-    let (action, _, patch) = from_watch(&ctx, meta_of(&stored), handle, |mut h| async move {
-        expect(&mut h, Method::GET, PATH, &reply).await;
-        let patch = expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
-        (h, patch)
-    })
-    .await;
+    let (action, _, patch) = from_watch(&ctx, meta_of(&stored), handle, |h| read_then_status(h, reply)).await;
     assert_eq!(action, Action::await_change());
     assert_eq!(condition(&patch["status"], "Ready")["reason"], "NotAllowed");
     assert_eq!(fake.calls().len(), calls, "no AWS call for a refused set");
