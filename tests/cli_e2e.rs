@@ -15,35 +15,20 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::Value;
+use support::run_cli as run;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
 /// moto's default account: the account of every ARN it hands out.
 const ACCOUNT: &str = "123456789012";
 const SKILL_ID: &str = "amzn1.ask.skill.3b4c5d6e-1234-4f00-9a9a-0123456789ab";
 
 // ---------------------------------------------------------------------------------------------
-// Running the binary
+// Running the binary (support::run_cli, against moto)
 // ---------------------------------------------------------------------------------------------
-
-/// Runs the binary with `args` against moto: (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .envs(support::moto_env())
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let code = output.status.code().unwrap_or_else(|| panic!("{BIN} {args:?} died by a signal"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (code, stdout, stderr)
-}
 
 fn show(args: &[&str], code: i32, stdout: &str, stderr: &str) -> String {
     format!(

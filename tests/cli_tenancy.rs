@@ -6,25 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
-
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .envs(support::moto_env())
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    (
-        output.status.code().expect("exit code"),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use support::run_cli as run;
 
 fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
     let path = dir.join(file);

@@ -87,6 +87,15 @@ async fn status(api: &Api<LambdaAliasSet>, name: &str) -> Result<Value, String> 
     Ok(s)
 }
 
+/// Budget tokens spent in one lane, over every pool.
+fn lane_tokens(m: &BTreeMap<String, f64>, lane: &str) -> f64 {
+    let label = format!("lane=\"{lane}\"");
+    m.iter()
+        .filter(|(k, _)| k.starts_with("lac_aws_budget_tokens_total{") && k.contains(&label))
+        .map(|(_, v)| v)
+        .sum()
+}
+
 fn converged(s: &Value) -> bool {
     let ready = s["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
     s["observedGeneration"] == s["generation"] && ready.is_some_and(|c| c["reason"] == "Converged")
@@ -165,14 +174,8 @@ async fn a_steady_set_costs_one_shared_call_per_drift_check_and_drift_is_still_p
         ops(&[("GetFunction", checks), ("GetPolicy", 2.0 * checks), ("ListAliases", checks)]),
         "a steady check: GetFunction, ListAliases (the one shared-pool call) and the two policies"
     );
-    let drift_tokens = |m: &BTreeMap<String, f64>| {
-        m.iter()
-            .filter(|(k, _)| k.starts_with("lac_aws_budget_tokens_total{") && k.contains("lane=\"drift\""))
-            .map(|(_, v)| v)
-            .sum::<f64>()
-    };
     assert_eq!(
-        drift_tokens(&later) - drift_tokens(&first),
+        lane_tokens(&later, "drift") - lane_tokens(&first, "drift"),
         4.0 * checks,
         "checks spend the drift lane's tokens"
     );
@@ -215,12 +218,6 @@ async fn a_steady_set_costs_one_shared_call_per_drift_check_and_drift_is_still_p
     );
 
     // A spec change is the priority lane's.
-    let priority = |m: &BTreeMap<String, f64>| {
-        m.iter()
-            .filter(|(k, _)| k.starts_with("lac_aws_budget_tokens_total{") && k.contains("lane=\"priority\""))
-            .map(|(_, v)| v)
-            .sum::<f64>()
-    };
     let patch = json!({"spec": {"drainSeconds": 5}});
     api.patch("trivia", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch");
     eventually("the change is acted on", || async {
@@ -229,5 +226,8 @@ async fn a_steady_set_costs_one_shared_call_per_drift_check_and_drift_is_still_p
     })
     .await;
     let changed = stable(&controller).await;
-    assert!(priority(&changed) > priority(&after), "the spec change spent priority tokens");
+    assert!(
+        lane_tokens(&changed, "priority") > lane_tokens(&after, "priority"),
+        "the spec change spent priority tokens"
+    );
 }

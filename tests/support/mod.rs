@@ -115,6 +115,21 @@ pub fn moto_env() -> Vec<(String, String)> {
     .collect()
 }
 
+/// Runs the binary with `args` against moto: (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
+    let output = std::process::Command::new(BIN)
+        .args(args)
+        .envs(moto_env())
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let code = output.status.code().unwrap_or_else(|| panic!("{BIN} {args:?} died by a signal"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (code, stdout, stderr)
+}
+
 /// Settings that point the crate's client builder at moto.
 pub fn aws_settings() -> AwsSettings {
     AwsSettings { region: Some(REGION.to_owned()), endpoint_url: Some(moto_url()), profile: None }
