@@ -36,6 +36,9 @@ use crate::engine::drift::{Baseline, CheckCost};
 
 /// A reservation this close is due now.
 const DUE: Duration = Duration::from_millis(50);
+/// A due check that found half the workers checking already looks again this soon, keeping
+/// its reservation.
+pub const BUSY_RETRY: Duration = Duration::from_millis(100);
 /// The share of the drift budget the calendar books: a little short of all of it, so that a
 /// check never queues behind the one before for its tokens (at 100 % any delay would stay).
 const HEADROOM: f64 = 0.95;
@@ -278,16 +281,24 @@ impl Scheduler {
         lock(&self.inner).sets.entry(uid.to_string()).or_default().stamp = Some((generation, epoch));
     }
 
-    /// How long a watch event for `uid` can simply wait: the set's drift check is booked in the
-    /// future and nothing it was booked on changed (the generation, the Namespace's rules). Then
-    /// the event is the controller's own status write coming back, a label edit or a relist,
-    /// and the reconcile needs neither the object nor AWS. `None`: read the object.
+    /// How long a watch event for `uid` can simply wait, when nothing its drift check was
+    /// booked on changed (the generation, the Namespace's rules): until the check, if it is
+    /// booked in the future (the event is the controller's own status write coming back, a
+    /// label edit or a relist); [`BUSY_RETRY`], if it is due but half the workers are checking
+    /// already. Either way the reconcile needs neither the object nor AWS. `None`: read the
+    /// object.
     pub fn waiting(&self, uid: &str, generation: Option<i64>, epoch: u64) -> Option<Duration> {
         let now = Instant::now();
         let inner = lock(&self.inner);
         let tracked = inner.sets.get(uid)?;
         let at = tracked.next.as_ref()?.at;
-        (tracked.stamp == Some((generation, epoch)) && at > now + DUE).then(|| at - now)
+        if tracked.stamp != Some((generation, epoch)) {
+            return None;
+        }
+        if at > now + DUE {
+            return Some(at - now);
+        }
+        (self.running.available_permits() == 0).then_some(BUSY_RETRY)
     }
 
     /// The baseline to check against, if one was recorded for this generation and skills.
@@ -418,6 +429,25 @@ mod tests {
             let n = waits.iter().filter(|w| window.contains(*w)).count();
             assert!(n <= 7, "{n} checks start in {window:?}: {waits:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_waits_unread_for_its_check_and_while_no_check_may_run() {
+        let s = scheduler(100);
+        let Admit::Wait(wait) = s.admit("uid-0", &spec()) else { panic!("booked in the future") };
+        assert_eq!(s.waiting("uid-0", Some(3), 0), None, "not stamped: read the object");
+        s.stamp("uid-0", Some(3), 0);
+        assert_eq!(s.waiting("uid-0", Some(3), 0), Some(wait), "until its check");
+        assert_eq!(s.waiting("uid-0", Some(4), 0), None, "a new generation is read");
+        assert_eq!(s.waiting("uid-0", Some(3), 1), None, "new Namespace rules are read");
+        tokio::time::advance(wait).await;
+        assert_eq!(s.waiting("uid-0", Some(3), 0), None, "due, a worker free: read and check");
+        // Both drift-check places (half of 4 workers) taken: the due check waits, unread.
+        let running = [s.try_run(), s.try_run()];
+        assert!(running.iter().all(Option::is_some) && s.try_run().is_none());
+        assert_eq!(s.waiting("uid-0", Some(3), 0), Some(BUSY_RETRY));
+        drop(running);
+        assert_eq!(s.waiting("uid-0", Some(3), 0), None);
     }
 
     #[tokio::test(start_paused = true)]

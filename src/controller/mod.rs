@@ -122,8 +122,9 @@ pub type SetMeta = PartialObjectMeta<LambdaAliasSet>;
 
 /// The controller's reconcile, from the watch's metadata: a steady set whose drift check is
 /// booked for later waits for it without reading anything (this is how the echo of the
-/// controller's own status write, a label edit or a relist of 10,000 sets costs nothing);
-/// anything else reads the whole object and runs [`reconcile`].
+/// controller's own status write, a label edit or a relist of 10,000 sets costs nothing), and
+/// so does a due check while half the workers are checking; anything else reads the whole
+/// object and runs [`reconcile`].
 ///
 /// Why not watch whole objects: in the watch's store a set's spec and status take ≈5 KB
 /// (50 MiB at 10,000 sets, `make bench`), its metadata ≈2.4 KB; and a reconcile that reads AWS
@@ -187,10 +188,6 @@ pub fn error_policy<K: Resource, P: LambdaProvider>(
         _ => Action::requeue(Duration::from_secs(15)),
     }
 }
-
-/// A drift check found half the workers checking already: it looks again this soon, keeping its
-/// reservation.
-const DRIFT_BUSY_RETRY: Duration = Duration::from_millis(100);
 
 /// A steady set waits for its drift check; the gauge of sets fills from its status meanwhile
 /// (after a restart, before AWS is read).
@@ -353,7 +350,7 @@ async fn apply<P: LambdaProvider>(
                     _running = Some(running);
                 }
                 // Half the workers are checking already: keep the reservation, look again soon.
-                None => return Ok(Action::requeue(DRIFT_BUSY_RETRY)),
+                None => return Ok(Action::requeue(drift::BUSY_RETRY)),
             },
             drift::Admit::Wait(wait) => return Ok(waiting(&obj, ctx, &key, wait)),
         }
