@@ -12,11 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use lambda_alias_controller::aws::api::{
-    AwsError, CreateMapping, LATEST, LambdaApi, Statement, UpdateMapping,
-};
+use lambda_alias_controller::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
 use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config, sdk_config_for};
 use lambda_alias_controller::aws::sdk::SdkLambda;
+use lambda_alias_controller::plan::{LATEST, Statement};
 
 async fn api() -> (aws_sdk_lambda::Client, SdkLambda) {
     let client = support::lambda().await;

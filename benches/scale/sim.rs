@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 
 use lambda_alias_controller::api::LambdaAliasSetSpec;
 use lambda_alias_controller::aws::api::{
-    AliasInfo, AwsError, AwsResult, CreateMapping, FunctionInfo, LambdaApi, MappingInfo, Operation,
-    PolicyInfo, Statement, UpdateMapping, VersionInfo,
+    AwsError, AwsResult, CreateMapping, LambdaApi, Operation, UpdateMapping,
 };
 use lambda_alias_controller::aws::budget::{Lane, Metered, pool_of};
 use lambda_alias_controller::aws::fake::FakeLambda;
 use lambda_alias_controller::controller::LambdaProvider;
+use lambda_alias_controller::plan::{
+    AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::sets;

@@ -6,74 +6,9 @@
 //! `function` arguments are what the user wrote in `spec.functionName` (name, partial ARN or
 //! ARN, never qualified); qualifiers are passed separately.
 
-use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
+use std::{fmt, future::Future, time::Duration};
 
-/// `$LATEST`, the unpublished version.
-pub const LATEST: &str = "$LATEST";
-
-/// `GetFunction` (unqualified): what `$LATEST` is right now.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FunctionInfo {
-    /// Unqualified function ARN.
-    pub function_arn: String,
-    /// `CodeSha256` of `$LATEST`.
-    pub code_sha256: String,
-    /// `RevisionId` of `$LATEST`, the precondition for `PublishVersion`.
-    pub revision_id: String,
-    /// `LastModified` of `$LATEST` (unix seconds), when AWS reports it.
-    pub last_modified: Option<i64>,
-}
-
-/// One published version (never `$LATEST`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct VersionInfo {
-    pub version: u64,
-    pub code_sha256: String,
-    pub description: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct AliasInfo {
-    pub name: String,
-    pub alias_arn: String,
-    /// A version number as text, or `$LATEST`.
-    pub function_version: String,
-    pub description: String,
-    /// Additional version -> weight (RoutingConfig.AdditionalVersionWeights).
-    pub routing: BTreeMap<String, f64>,
-    pub revision_id: String,
-}
-
-/// One statement of a resource-based policy, in the shape `AddPermission` takes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Statement {
-    pub sid: String,
-    /// A service principal (`alexa-appkit.amazon.com`), an account id or `*`.
-    pub principal: String,
-    pub action: String,
-    pub source_arn: Option<String>,
-    pub source_account: Option<String>,
-    pub event_source_token: Option<String>,
-}
-
-/// `GetPolicy` for one qualifier.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PolicyInfo {
-    pub revision_id: String,
-    pub statements: Vec<Statement>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MappingInfo {
-    pub uuid: String,
-    /// The qualified function (alias or version) ARN the mapping invokes.
-    pub function_arn: String,
-    pub event_source_arn: String,
-    pub batch_size: Option<u32>,
-    /// Desired state: `Enabled`/`Enabling` read as true, `Disabled`/`Disabling` as false.
-    pub enabled: bool,
-    pub state: String,
-}
+use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateMapping {

@@ -24,10 +24,8 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
-use super::api::{
-    AliasInfo, AwsError, AwsResult, CreateMapping, Direct, FunctionInfo, LATEST, LambdaApi, MappingInfo,
-    Operation, PolicyInfo, Requests, Statement, UpdateMapping, VersionInfo,
-};
+use super::api::{AwsError, AwsResult, CreateMapping, Direct, LambdaApi, Operation, Requests, UpdateMapping};
+use crate::plan::{AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 /// Longest message kept from an AWS error: enough for the code and the reason, short enough for
 /// a status condition.

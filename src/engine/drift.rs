@@ -27,11 +27,8 @@ use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::api::{AwsError, LambdaApi, MappingInfo};
-use crate::plan::{self, Snapshot};
-
-/// Statement ids of the set's own statements start with this (DESIGN §2 Triggers).
-const OWNED_SID_PREFIX: &str = "las-";
+use crate::aws::api::{AwsError, LambdaApi};
+use crate::plan::{self, MappingInfo, SID_PREFIX, Snapshot};
 
 /// The fingerprint of what the cheap reads see in a converged snapshot, and which reads those
 /// are.
@@ -58,7 +55,7 @@ impl Baseline {
         let policy_aliases: Vec<String> = snapshot
             .policies
             .iter()
-            .filter(|(_, p)| p.statements.iter().any(|s| s.sid.starts_with(OWNED_SID_PREFIX)))
+            .filter(|(_, p)| p.statements.iter().any(|s| s.sid.starts_with(SID_PREFIX)))
             .map(|(alias, _)| alias.clone())
             .collect();
         let sources: Vec<String> = spec

@@ -106,12 +106,12 @@ pub async fn execute_predicting<A: LambdaApi>(
 
 /// What one executed action changed, from AWS's answer.
 enum Effect {
-    Published(crate::aws::api::VersionInfo),
-    Alias(crate::aws::api::AliasInfo),
+    Published(crate::plan::VersionInfo),
+    Alias(crate::plan::AliasInfo),
     AliasDeleted(String),
-    StatementAdded { alias: String, statement: crate::aws::api::Statement },
+    StatementAdded { alias: String, statement: crate::plan::Statement },
     StatementRemoved { alias: String, sid: String },
-    Mapping(crate::aws::api::MappingInfo),
+    Mapping(crate::plan::MappingInfo),
     MappingDeleted(String),
     VersionDeleted(u64),
 }

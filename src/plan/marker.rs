@@ -28,7 +28,7 @@ pub enum VersionRef {
 
 impl VersionRef {
     pub fn parse(text: &str) -> Option<VersionRef> {
-        if text == crate::aws::api::LATEST {
+        if text == super::LATEST {
             Some(VersionRef::Latest)
         } else {
             text.parse().ok().map(VersionRef::Number)
@@ -39,7 +39,7 @@ impl VersionRef {
     pub fn resolve(self, published: Option<u64>) -> Option<String> {
         match self {
             VersionRef::Number(n) => Some(n.to_string()),
-            VersionRef::Latest => Some(crate::aws::api::LATEST.to_string()),
+            VersionRef::Latest => Some(super::LATEST.to_string()),
             VersionRef::Published => published.map(|n| n.to_string()),
         }
     }
@@ -49,7 +49,7 @@ impl std::fmt::Display for VersionRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             VersionRef::Number(n) => write!(f, "{n}"),
-            VersionRef::Latest => f.write_str(crate::aws::api::LATEST),
+            VersionRef::Latest => f.write_str(super::LATEST),
             VersionRef::Published => f.write_str("<published>"),
         }
     }

@@ -8,16 +8,19 @@
 pub mod marker;
 pub mod model;
 pub mod skill;
+pub mod snapshot;
 
 use skill::{CertificationStatus, SkillObservation, StageEndpoints, StageTarget};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{AlexaSkillKind, AliasStatus, LambdaAliasSetSpec, Phase, Trigger, TriggerStatus};
-use crate::aws::api::{AliasInfo, Statement};
 
 pub use marker::{Marker, Role, VersionRef};
-pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport, Snapshot};
+pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport};
+pub use snapshot::{
+    AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Snapshot, Statement, VersionInfo,
+};
 
 /// Statement ids the set owns start with this; everything else in a policy is foreign.
 pub const SID_PREFIX: &str = "las-";
@@ -872,7 +875,7 @@ impl<'a> Planner<'a> {
         {
             return Some(self.need_publish(self.spec().certification.description.clone()));
         }
-        let mut newest: Vec<&crate::aws::api::VersionInfo> = self.snapshot().versions.iter().collect();
+        let mut newest: Vec<&VersionInfo> = self.snapshot().versions.iter().collect();
         newest.sort_by_key(|v| std::cmp::Reverse(v.version));
         let published: Vec<String> =
             newest.iter().take(3).map(|v| format!("version {} has {}", v.version, v.code_sha256)).collect();

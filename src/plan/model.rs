@@ -1,39 +1,12 @@
 //! The planner's inputs and outputs: plain data, no I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::api::{AliasStatus, LambdaAliasSetSpec, Phase, TriggerStatus};
-use crate::aws::api::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 use super::marker::{Marker, VersionRef};
 use super::skill::{Review, SkillObservation};
-
-/// What the adapter observed in AWS for one set, from scratch.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Snapshot {
-    /// `None`: the function does not exist.
-    pub function: Option<FunctionInfo>,
-    pub versions: Vec<VersionInfo>,
-    /// Every alias of the function, ours or not.
-    pub aliases: Vec<AliasInfo>,
-    /// Resource policy per alias, for the aliases the set may own ([`super::aliases_to_observe`]).
-    pub policies: BTreeMap<String, PolicyInfo>,
-    /// Event source mappings on the aliases the set may own.
-    pub mappings: Vec<MappingInfo>,
-    /// Versions that an event source mapping invokes directly (checked for retention candidates).
-    pub mapped_versions: BTreeSet<u64>,
-}
-
-impl Snapshot {
-    pub fn alias(&self, name: &str) -> Option<&AliasInfo> {
-        self.aliases.iter().find(|a| a.name == name)
-    }
-
-    pub fn version(&self, number: u64) -> Option<&VersionInfo> {
-        self.versions.iter().find(|v| v.version == number)
-    }
-}
+use super::snapshot::{Snapshot, Statement};
 
 /// Everything the planner decides from.
 #[derive(Clone, Copy, Debug)]

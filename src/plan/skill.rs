@@ -81,7 +81,9 @@ impl StageTarget {
             match uri.strip_prefix(function_arn) {
                 Some("") => target.unaliased.push(uri.clone()),
                 Some(rest) => match rest.strip_prefix(':') {
-                    Some(q) if q == "$LATEST" || (!q.is_empty() && q.bytes().all(|b| b.is_ascii_digit())) => {
+                    Some(q)
+                        if q == super::LATEST || (!q.is_empty() && q.bytes().all(|b| b.is_ascii_digit())) =>
+                    {
                         target.unaliased.push(uri.clone())
                     }
                     Some(q) if !q.is_empty() && !q.contains(':') => {

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use super::{FunctionInfo, MappingInfo, PolicyInfo, VersionInfo};
 use crate::api::{ApiGateway, EventSourceMapping, LiveOverride, Permission, Stage, Track};
-use crate::aws::api::{FunctionInfo, MappingInfo, PolicyInfo, VersionInfo};
 
 const OWNER: &str = "skills/trivia";
 const ARN: &str = "arn:aws:lambda:eu-west-1:111122223333:function:trivia";

@@ -7,10 +7,8 @@ use std::sync::Arc;
 use super::budgets::{Budgets, Pools};
 use super::calls::{CallCounter, OUTCOME_OK};
 use super::retry::{Attempts, Next};
-use crate::aws::api::{
-    AliasInfo, AwsResult, CreateMapping, FunctionInfo, LambdaApi, MappingInfo, Operation, PolicyInfo,
-    Requests, Statement, UpdateMapping, VersionInfo,
-};
+use crate::aws::api::{AwsResult, CreateMapping, LambdaApi, Operation, Requests, UpdateMapping};
+use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 /// A [`LambdaApi`] that spends from the budget of its (account, region), counts every request by
 /// operation and outcome, and retries what is safe (see `Attempts::after`). A throttle pauses the

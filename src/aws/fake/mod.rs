@@ -13,10 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::api::{
-    AliasInfo, AwsError, AwsResult, CreateMapping, FunctionInfo, LATEST, LambdaApi, MappingInfo, Operation,
-    PolicyInfo, Statement, UpdateMapping, VersionInfo,
-};
+use super::api::{AwsError, AwsResult, CreateMapping, LambdaApi, Operation, UpdateMapping};
+use crate::plan::{AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 /// Longest alias or version description AWS accepts.
 const MAX_DESCRIPTION: usize = 256;

@@ -1,0 +1,98 @@
+//! The planner's vocabulary for what AWS holds: the snapshot of one set's function and the
+//! plain values it is made of. The AWS adapter (`crate::aws`) converts its answers into these
+//! types; nothing here knows how they were read (ARCHITECTURE.md, "the planner owns its words").
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the adapter observed in AWS for one set, from scratch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// `None`: the function does not exist.
+    pub function: Option<FunctionInfo>,
+    pub versions: Vec<VersionInfo>,
+    /// Every alias of the function, ours or not.
+    pub aliases: Vec<AliasInfo>,
+    /// Resource policy per alias, for the aliases the set may own ([`super::aliases_to_observe`]).
+    pub policies: BTreeMap<String, PolicyInfo>,
+    /// Event source mappings on the aliases the set may own.
+    pub mappings: Vec<MappingInfo>,
+    /// Versions that an event source mapping invokes directly (checked for retention candidates).
+    pub mapped_versions: BTreeSet<u64>,
+}
+
+impl Snapshot {
+    pub fn alias(&self, name: &str) -> Option<&AliasInfo> {
+        self.aliases.iter().find(|a| a.name == name)
+    }
+
+    pub fn version(&self, number: u64) -> Option<&VersionInfo> {
+        self.versions.iter().find(|v| v.version == number)
+    }
+}
+
+/// `$LATEST`, the unpublished version.
+pub const LATEST: &str = "$LATEST";
+
+/// `GetFunction` (unqualified): what `$LATEST` is right now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionInfo {
+    /// Unqualified function ARN.
+    pub function_arn: String,
+    /// `CodeSha256` of `$LATEST`.
+    pub code_sha256: String,
+    /// `RevisionId` of `$LATEST`, the precondition for `PublishVersion`.
+    pub revision_id: String,
+    /// `LastModified` of `$LATEST` (unix seconds), when AWS reports it.
+    pub last_modified: Option<i64>,
+}
+
+/// One published version (never `$LATEST`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionInfo {
+    pub version: u64,
+    pub code_sha256: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AliasInfo {
+    pub name: String,
+    pub alias_arn: String,
+    /// A version number as text, or `$LATEST`.
+    pub function_version: String,
+    pub description: String,
+    /// Additional version -> weight (RoutingConfig.AdditionalVersionWeights).
+    pub routing: BTreeMap<String, f64>,
+    pub revision_id: String,
+}
+
+/// One statement of a resource-based policy, in the shape `AddPermission` takes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Statement {
+    pub sid: String,
+    /// A service principal (`alexa-appkit.amazon.com`), an account id or `*`.
+    pub principal: String,
+    pub action: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
+    pub event_source_token: Option<String>,
+}
+
+/// `GetPolicy` for one qualifier.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyInfo {
+    pub revision_id: String,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MappingInfo {
+    pub uuid: String,
+    /// The qualified function (alias or version) ARN the mapping invokes.
+    pub function_arn: String,
+    pub event_source_arn: String,
+    pub batch_size: Option<u32>,
+    /// Desired state: `Enabled`/`Enabling` read as true, `Disabled`/`Disabling` as false.
+    pub enabled: bool,
+    pub state: String,
+}
