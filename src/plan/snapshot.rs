@@ -1,5 +1,5 @@
 //! The planner's vocabulary for what AWS holds: the snapshot of one set's function and the
-//! plain values it is made of. The AWS adapter (`crate::aws`) converts its answers into these
+//! plain values it is made of. The AWS adapter (src/aws/) converts its answers into these
 //! types; nothing here knows how they were read (ARCHITECTURE.md, "the planner owns its words").
 
 use std::collections::{BTreeMap, BTreeSet};
