@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use lambda_alias_controller::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
 use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config, sdk_config_for};
+use lambda_alias_controller::aws::lambda::*;
 use lambda_alias_controller::aws::sdk::SdkLambda;
+use lambda_alias_controller::aws::{AwsError, Call, List};
 use lambda_alias_controller::plan::{LATEST, Statement};
 
 async fn api() -> (aws_sdk_lambda::Client, SdkLambda) {
@@ -43,11 +44,33 @@ async fn function_with_two_versions(
 ) -> String {
     let name = support::unique_name(prefix);
     support::create_function(client, &name, "v1").await;
-    let v1 = api.get_function(&name).await.expect("get v1");
-    assert_eq!(api.publish_version(&name, &v1.code_sha256, None, None).await.expect("publish 1").version, 1);
+    let v1 = api.call(&GetFunction { function: name.to_owned() }).await.expect("get v1");
+    assert_eq!(
+        api.call(&PublishVersion {
+            function: name.to_owned(),
+            code_sha256: v1.code_sha256.to_owned(),
+            revision_id: None,
+            description: None
+        })
+        .await
+        .expect("publish 1")
+        .version,
+        1
+    );
     update_code(client, &name, "v2").await;
-    let v2 = api.get_function(&name).await.expect("get v2");
-    assert_eq!(api.publish_version(&name, &v2.code_sha256, None, None).await.expect("publish 2").version, 2);
+    let v2 = api.call(&GetFunction { function: name.to_owned() }).await.expect("get v2");
+    assert_eq!(
+        api.call(&PublishVersion {
+            function: name.to_owned(),
+            code_sha256: v2.code_sha256.to_owned(),
+            revision_id: None,
+            description: None
+        })
+        .await
+        .expect("publish 2")
+        .version,
+        2
+    );
     name
 }
 
@@ -57,15 +80,18 @@ async fn get_function_reads_latest_and_reports_a_missing_function_as_not_found()
     let name = support::unique_name("sdk-get");
     let created = support::create_function(&client, &name, "get").await;
 
-    let info = api.get_function(&name).await.expect("GetFunction");
+    let info = api.call(&GetFunction { function: name.to_owned() }).await.expect("GetFunction");
     assert_eq!(Some(info.function_arn.as_str()), created.function_arn());
     assert!(info.function_arn.ends_with(&format!(":function:{name}")), "unqualified: {}", info.function_arn);
     assert_eq!(Some(info.code_sha256.as_str()), created.code_sha256());
     // By ARN too: `spec.functionName` may be an ARN.
-    assert_eq!(api.get_function(&info.function_arn).await.expect("GetFunction by ARN"), info);
+    assert_eq!(
+        api.call(&GetFunction { function: info.function_arn.to_owned() }).await.expect("GetFunction by ARN"),
+        info
+    );
 
     let missing = support::unique_name("sdk-missing");
-    let error = api.get_function(&missing).await.expect_err("no such function");
+    let error = api.call(&GetFunction { function: missing.to_owned() }).await.expect_err("no such function");
     assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
     assert!(error.to_string().contains("ResourceNotFoundException"), "{error}");
 }
@@ -75,22 +101,41 @@ async fn list_versions_returns_published_versions_with_their_hashes_and_skips_la
     let (client, api) = api().await;
     let name = support::unique_name("sdk-versions");
     support::create_function(&client, &name, "one").await;
-    assert!(api.list_versions(&name).await.expect("list before publish").is_empty(), "only $LATEST exists");
+    assert!(
+        api.list(ListVersions::new(&name)).await.expect("list before publish").is_empty(),
+        "only $LATEST exists"
+    );
 
-    let first = api.get_function(&name).await.expect("get");
-    let v1 = api.publish_version(&name, &first.code_sha256, None, Some("first")).await.expect("publish 1");
+    let first = api.call(&GetFunction { function: name.to_owned() }).await.expect("get");
+    let v1 = api
+        .call(&PublishVersion {
+            function: name.to_owned(),
+            code_sha256: first.code_sha256.to_owned(),
+            revision_id: None,
+            description: Some("first".to_owned()),
+        })
+        .await
+        .expect("publish 1");
     assert_eq!(
         (v1.version, v1.code_sha256.as_str(), v1.description.as_str()),
         (1, first.code_sha256.as_str(), "first")
     );
 
     update_code(&client, &name, "two").await;
-    let second = api.get_function(&name).await.expect("get");
+    let second = api.call(&GetFunction { function: name.to_owned() }).await.expect("get");
     assert_ne!(second.code_sha256, first.code_sha256);
-    let v2 = api.publish_version(&name, &second.code_sha256, None, None).await.expect("publish 2");
+    let v2 = api
+        .call(&PublishVersion {
+            function: name.to_owned(),
+            code_sha256: second.code_sha256.to_owned(),
+            revision_id: None,
+            description: None,
+        })
+        .await
+        .expect("publish 2");
     assert_eq!(v2.version, 2);
 
-    let mut versions = api.list_versions(&name).await.expect("list");
+    let mut versions = api.list(ListVersions::new(&name)).await.expect("list");
     versions.sort_by_key(|v| v.version);
     let seen: Vec<(u64, &str)> = versions.iter().map(|v| (v.version, v.code_sha256.as_str())).collect();
     assert_eq!(seen, vec![(1, first.code_sha256.as_str()), (2, second.code_sha256.as_str())]);
@@ -104,13 +149,29 @@ async fn publishing_an_unchanged_latest_returns_the_existing_version() {
     let (client, api) = api().await;
     let name = support::unique_name("sdk-republish");
     support::create_function(&client, &name, "same").await;
-    let latest = api.get_function(&name).await.expect("get");
+    let latest = api.call(&GetFunction { function: name.to_owned() }).await.expect("get");
     let revision = Some(latest.revision_id.as_str());
-    let first = api.publish_version(&name, &latest.code_sha256, revision, None).await.expect("publish");
-    let again = api.publish_version(&name, &latest.code_sha256, revision, None).await.expect("republish");
+    let first = api
+        .call(&PublishVersion {
+            function: name.to_owned(),
+            code_sha256: latest.code_sha256.to_owned(),
+            revision_id: revision.map(str::to_owned),
+            description: None,
+        })
+        .await
+        .expect("publish");
+    let again = api
+        .call(&PublishVersion {
+            function: name.to_owned(),
+            code_sha256: latest.code_sha256.to_owned(),
+            revision_id: revision.map(str::to_owned),
+            description: None,
+        })
+        .await
+        .expect("republish");
     assert_eq!(again.version, first.version);
     assert_eq!(again.code_sha256, latest.code_sha256);
-    assert_eq!(api.list_versions(&name).await.expect("list").len(), 1);
+    assert_eq!(api.list(ListVersions::new(&name)).await.expect("list").len(), 1);
 }
 
 #[tokio::test]
@@ -118,12 +179,28 @@ async fn aliases_are_created_updated_with_routing_cleared_and_deleted() {
     let (client, api) = api().await;
     let name = function_with_two_versions(&client, &api, "sdk-alias").await;
 
-    let live = api.create_alias(&name, "live", "1", "owned by test").await.expect("CreateAlias");
+    let live = api
+        .call(&CreateAlias {
+            function: name.to_owned(),
+            name: "live".to_owned(),
+            version: "1".to_owned(),
+            description: "owned by test".to_owned(),
+        })
+        .await
+        .expect("CreateAlias");
     assert_eq!((live.name.as_str(), live.function_version.as_str()), ("live", "1"));
     assert_eq!(live.description, "owned by test");
     assert!(live.alias_arn.ends_with(&format!(":function:{name}:live")), "{}", live.alias_arn);
     assert!(live.routing.is_empty());
-    let duplicate = api.create_alias(&name, "live", "1", "").await.expect_err("alias exists");
+    let duplicate = api
+        .call(&CreateAlias {
+            function: name.to_owned(),
+            name: "live".to_owned(),
+            version: "1".to_owned(),
+            description: String::new(),
+        })
+        .await
+        .expect_err("alias exists");
     assert!(matches!(duplicate, AwsError::Conflict { .. }), "{duplicate:?}");
 
     // Someone adds a weighted split behind our back...
@@ -136,32 +213,54 @@ async fn aliases_are_created_updated_with_routing_cleared_and_deleted() {
         .send()
         .await
         .expect("CreateAlias with routing");
-    let listed = api.list_aliases(&name).await.expect("ListAliases");
+    let listed = api.list(ListAliases::new(&name)).await.expect("ListAliases");
     let canary = listed.iter().find(|a| a.name == "canary").expect("canary listed");
     assert_eq!(canary.routing.get("2"), Some(&0.25));
 
     // ...and an update points the alias at exactly one version again.
     let updated = api
-        .update_alias(&name, "canary", "2", "moved", Some(canary.revision_id.as_str()))
+        .call(&UpdateAlias {
+            function: name.to_owned(),
+            name: "canary".to_owned(),
+            version: "2".to_owned(),
+            description: "moved".to_owned(),
+            revision_id: Some(canary.revision_id.as_str().to_owned()),
+        })
         .await
         .expect("UpdateAlias");
     assert_eq!((updated.function_version.as_str(), updated.description.as_str()), ("2", "moved"));
     assert!(updated.routing.is_empty(), "routing cleared: {:?}", updated.routing);
-    let canary = api.list_aliases(&name).await.expect("ListAliases").into_iter().find(|a| a.name == "canary");
+    let canary = api
+        .list(ListAliases::new(&name))
+        .await
+        .expect("ListAliases")
+        .into_iter()
+        .find(|a| a.name == "canary");
     let canary = canary.expect("canary still listed");
     assert_eq!(canary.function_version, "2");
     assert!(canary.routing.is_empty(), "routing cleared on read-back: {:?}", canary.routing);
 
     let mut names: Vec<String> =
-        api.list_aliases(&name).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+        api.list(ListAliases::new(&name)).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
     names.sort();
     assert_eq!(names, ["canary", "live"]);
 
-    api.delete_alias(&name, "canary").await.expect("DeleteAlias");
+    api.call(&DeleteAlias { function: name.to_owned(), name: "canary".to_owned() })
+        .await
+        .expect("DeleteAlias");
     let names: Vec<String> =
-        api.list_aliases(&name).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+        api.list(ListAliases::new(&name)).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["live"]);
-    let error = api.update_alias(&name, "canary", "1", "", None).await.expect_err("alias is gone");
+    let error = api
+        .call(&UpdateAlias {
+            function: name.to_owned(),
+            name: "canary".to_owned(),
+            version: "1".to_owned(),
+            description: String::new(),
+            revision_id: None,
+        })
+        .await
+        .expect_err("alias is gone");
     assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
 }
 
@@ -169,13 +268,28 @@ async fn aliases_are_created_updated_with_routing_cleared_and_deleted() {
 async fn permissions_are_added_read_back_and_removed() {
     let (client, api) = api().await;
     let name = function_with_two_versions(&client, &api, "sdk-policy").await;
-    api.create_alias(&name, "live", "2", "").await.expect("CreateAlias");
-    let account =
-        api.get_function(&name).await.expect("get").function_arn.split(':').nth(4).map(str::to_owned);
+    api.call(&CreateAlias {
+        function: name.to_owned(),
+        name: "live".to_owned(),
+        version: "2".to_owned(),
+        description: String::new(),
+    })
+    .await
+    .expect("CreateAlias");
+    let account = api
+        .call(&GetFunction { function: name.to_owned() })
+        .await
+        .expect("get")
+        .function_arn
+        .split(':')
+        .nth(4)
+        .map(str::to_owned);
     let account = account.expect("account id in the function ARN");
 
     assert_eq!(
-        api.get_policy(&name, "live").await.expect("GetPolicy"),
+        api.call(&GetPolicy { function: name.to_owned(), qualifier: "live".to_owned() })
+            .await
+            .expect("GetPolicy"),
         None,
         "no policy before any permission"
     );
@@ -194,17 +308,46 @@ async fn permissions_are_added_read_back_and_removed() {
         source_arn: Some(format!("arn:aws:execute-api:{}:{account}:a1b2c3d4e5/*/GET/pets", support::REGION)),
         ..Statement::default()
     };
-    api.add_permission(&name, "live", &alexa, None).await.expect("AddPermission alexa");
-    let revision =
-        api.get_policy(&name, "live").await.expect("GetPolicy").expect("policy exists").revision_id;
-    api.add_permission(&name, "live", &apigw, Some(&revision)).await.expect("AddPermission apigw");
+    api.call(&AddPermission {
+        function: name.to_owned(),
+        qualifier: "live".to_owned(),
+        statement: alexa.clone(),
+        revision_id: None,
+    })
+    .await
+    .expect("AddPermission alexa");
+    let revision = api
+        .call(&GetPolicy { function: name.to_owned(), qualifier: "live".to_owned() })
+        .await
+        .expect("GetPolicy")
+        .expect("policy exists")
+        .revision_id;
+    api.call(&AddPermission {
+        function: name.to_owned(),
+        qualifier: "live".to_owned(),
+        statement: apigw.clone(),
+        revision_id: Some(revision.to_owned()),
+    })
+    .await
+    .expect("AddPermission apigw");
     // The policy changed since `revision` was read: a third statement on it is refused.
     let late = Statement { sid: "late".into(), ..apigw.clone() };
-    let error =
-        api.add_permission(&name, "live", &late, Some(&revision)).await.expect_err("stale RevisionId");
+    let error = api
+        .call(&AddPermission {
+            function: name.to_owned(),
+            qualifier: "live".to_owned(),
+            statement: late.clone(),
+            revision_id: Some(revision.to_owned()),
+        })
+        .await
+        .expect_err("stale RevisionId");
     assert!(matches!(error, AwsError::PreconditionFailed { .. }), "{error:?}");
 
-    let policy = api.get_policy(&name, "live").await.expect("GetPolicy").expect("policy exists");
+    let policy = api
+        .call(&GetPolicy { function: name.to_owned(), qualifier: "live".to_owned() })
+        .await
+        .expect("GetPolicy")
+        .expect("policy exists");
     assert!(!policy.revision_id.is_empty());
     let find = |sid: &str| policy.statements.iter().find(|s| s.sid == sid).cloned();
     let read_alexa = find("alexa-skill").expect("alexa statement");
@@ -215,18 +358,52 @@ async fn permissions_are_added_read_back_and_removed() {
     // (moto drops EventSourceToken; the parser's unit tests cover reading it.)
     assert_eq!(find("apigw-get").map(|s| Statement { event_source_token: None, ..s }), Some(apigw.clone()));
 
-    api.remove_permission(&name, "live", "alexa-skill").await.expect("RemovePermission");
-    let after = api.get_policy(&name, "live").await.expect("GetPolicy").expect("apigw statement remains");
+    api.call(&RemovePermission {
+        function: name.to_owned(),
+        qualifier: "live".to_owned(),
+        sid: "alexa-skill".to_owned(),
+    })
+    .await
+    .expect("RemovePermission");
+    let after = api
+        .call(&GetPolicy { function: name.to_owned(), qualifier: "live".to_owned() })
+        .await
+        .expect("GetPolicy")
+        .expect("apigw statement remains");
     let sids: Vec<&str> = after.statements.iter().map(|s| s.sid.as_str()).collect();
     assert!(!sids.contains(&"alexa-skill") && sids.contains(&"apigw-get"), "{sids:?}");
 
-    let error = api.remove_permission(&name, "live", "alexa-skill").await.expect_err("already removed");
+    let error = api
+        .call(&RemovePermission {
+            function: name.to_owned(),
+            qualifier: "live".to_owned(),
+            sid: "alexa-skill".to_owned(),
+        })
+        .await
+        .expect_err("already removed");
     assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
-    api.remove_permission(&name, "live", "apigw-get").await.expect("RemovePermission");
-    assert_eq!(api.get_policy(&name, "live").await.expect("GetPolicy"), None, "no statements left");
+    api.call(&RemovePermission {
+        function: name.to_owned(),
+        qualifier: "live".to_owned(),
+        sid: "apigw-get".to_owned(),
+    })
+    .await
+    .expect("RemovePermission");
+    assert_eq!(
+        api.call(&GetPolicy { function: name.to_owned(), qualifier: "live".to_owned() })
+            .await
+            .expect("GetPolicy"),
+        None,
+        "no statements left"
+    );
 
     let error = api
-        .add_permission(&support::unique_name("sdk-missing"), "live", &apigw, None)
+        .call(&AddPermission {
+            function: support::unique_name("sdk-missing"),
+            qualifier: "live".to_owned(),
+            statement: apigw.clone(),
+            revision_id: None,
+        })
         .await
         .expect_err("no such function");
     assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
@@ -236,8 +413,24 @@ async fn permissions_are_added_read_back_and_removed() {
 async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
     let (client, api) = api().await;
     let name = function_with_two_versions(&client, &api, "sdk-esm").await;
-    let live = api.create_alias(&name, "live", "1", "").await.expect("CreateAlias live");
-    let next = api.create_alias(&name, "next", "2", "").await.expect("CreateAlias next");
+    let live = api
+        .call(&CreateAlias {
+            function: name.to_owned(),
+            name: "live".to_owned(),
+            version: "1".to_owned(),
+            description: String::new(),
+        })
+        .await
+        .expect("CreateAlias live");
+    let next = api
+        .call(&CreateAlias {
+            function: name.to_owned(),
+            name: "next".to_owned(),
+            version: "2".to_owned(),
+            description: String::new(),
+        })
+        .await
+        .expect("CreateAlias next");
     let queue_arn = support::create_sqs_queue(&support::unique_name("sdk-queue"));
     // AWS reports the alias ARN a mapping invokes; moto reports the version behind it.
     let invokes = |arn: &str, alias_arn: &str, version: u64| {
@@ -246,9 +439,9 @@ async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
         arn == alias_arn || arn == version_arn
     };
 
-    assert!(api.list_mappings(&live.alias_arn).await.expect("list").is_empty());
+    assert!(api.list(ListMappings::of_function(&live.alias_arn)).await.expect("list").is_empty());
     let created = api
-        .create_mapping(&CreateMapping {
+        .call(&CreateMapping {
             function_arn: live.alias_arn.clone(),
             event_source_arn: queue_arn.clone(),
             batch_size: Some(5),
@@ -262,18 +455,18 @@ async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
     assert_eq!((created.event_source_arn.as_str(), created.batch_size), (queue_arn.as_str(), Some(5)));
     assert!(!created.enabled, "{created:?}");
 
-    let listed = api.list_mappings(&live.alias_arn).await.expect("ListEventSourceMappings");
+    let listed = api.list(ListMappings::of_function(&live.alias_arn)).await.expect("ListEventSourceMappings");
     assert_eq!(listed.iter().map(|m| m.uuid.as_str()).collect::<Vec<_>>(), [created.uuid.as_str()]);
     assert_eq!(listed[0].batch_size, Some(5));
     assert!(!listed[0].enabled);
     // Listed by its event source (the drift check's one call for every alias of a set).
     let by_source =
-        api.list_mappings_for_source(&queue_arn).await.expect("ListEventSourceMappings by source");
+        api.list(ListMappings::of_source(&queue_arn)).await.expect("ListEventSourceMappings by source");
     assert_eq!(by_source.iter().map(|m| m.uuid.as_str()).collect::<Vec<_>>(), [created.uuid.as_str()]);
-    assert!(api.list_mappings_for_source(&format!("{queue_arn}-other")).await.expect("list").is_empty());
+    assert!(api.list(ListMappings::of_source(&format!("{queue_arn}-other"))).await.expect("list").is_empty());
 
     let moved = api
-        .update_mapping(&UpdateMapping {
+        .call(&UpdateMapping {
             uuid: created.uuid.clone(),
             function_arn: Some(next.alias_arn.clone()),
             batch_size: Some(8),
@@ -287,7 +480,7 @@ async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
     assert!(moved.enabled, "{moved:?}");
 
     let resized = api
-        .update_mapping(&UpdateMapping {
+        .call(&UpdateMapping {
             uuid: created.uuid.clone(),
             function_arn: None,
             batch_size: Some(3),
@@ -298,16 +491,16 @@ async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
     assert_eq!(resized.batch_size, Some(3));
     assert!(invokes(&resized.function_arn, &next.alias_arn, 2), "still on next: {resized:?}");
 
-    api.delete_mapping(&created.uuid).await.expect("DeleteEventSourceMapping");
+    api.call(&DeleteMapping { uuid: created.uuid.to_owned() }).await.expect("DeleteEventSourceMapping");
     // AWS keeps listing a mapping as Deleting for a while; moto forgets it at once.
     for alias in [&live, &next] {
-        let left = api.list_mappings(&alias.alias_arn).await.expect("list after delete");
+        let left = api.list(ListMappings::of_function(&alias.alias_arn)).await.expect("list after delete");
         assert!(left.iter().all(|m| m.uuid != created.uuid || m.state == "Deleting"), "{left:?}");
     }
     // (Deleting or updating it again is a 404 on AWS; moto answers 200 with an empty body.)
 
     let error = api
-        .create_mapping(&CreateMapping {
+        .call(&CreateMapping {
             function_arn: live.alias_arn.clone(),
             event_source_arn: queue_arn,
             batch_size: None,
@@ -323,13 +516,18 @@ async fn event_source_mappings_are_created_listed_moved_resized_and_deleted() {
 async fn delete_version_removes_only_that_version() {
     let (client, api) = api().await;
     let name = function_with_two_versions(&client, &api, "sdk-delver").await;
-    api.delete_version(&name, 1).await.expect("DeleteFunction qualifier 1");
+    api.call(&DeleteVersion { function: name.to_owned(), version: 1 })
+        .await
+        .expect("DeleteFunction qualifier 1");
     let versions: Vec<u64> =
-        api.list_versions(&name).await.expect("list").iter().map(|v| v.version).collect();
+        api.list(ListVersions::new(&name)).await.expect("list").iter().map(|v| v.version).collect();
     assert_eq!(versions, [2]);
-    api.get_function(&name).await.expect("the function itself remains");
+    api.call(&GetFunction { function: name.to_owned() }).await.expect("the function itself remains");
 
-    let error = api.delete_version(&name, 1).await.expect_err("already deleted");
+    let error = api
+        .call(&DeleteVersion { function: name.to_owned(), version: 1 })
+        .await
+        .expect_err("already deleted");
     assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
 }
 
@@ -346,14 +544,20 @@ async fn assumed_role_credentials_from_sdk_config_for_reach_lambda() {
     let config = sdk_config_for(&settings, Some(support::REGION), Some(&role), Some("external-123")).await;
     assert_eq!(config.region().map(AsRef::as_ref), Some(support::REGION));
     let assumed = SdkLambda::new(lambda_client(&config));
-    let info = assumed.get_function(&name).await.expect("GetFunction with assumed credentials");
+    let info = assumed
+        .call(&GetFunction { function: name.to_owned() })
+        .await
+        .expect("GetFunction with assumed credentials");
     assert_eq!(Some(info.function_arn.as_str()), created.function_arn());
 
     // moto files calls under the account of the credentials' role: a role in another account
     // sees that account's (empty) Lambda, which shows the assumed credentials are the ones used.
     let other = "arn:aws:iam::111122223333:role/lac-target";
     let config = sdk_config_for(&settings, None, Some(other), None).await;
-    let error = SdkLambda::new(lambda_client(&config)).get_function(&name).await.expect_err("other account");
+    let error = SdkLambda::new(lambda_client(&config))
+        .call(&GetFunction { function: name.to_owned() })
+        .await
+        .expect_err("other account");
     assert!(matches!(error, AwsError::NotFound { .. }), "{error:?}");
 }
 
@@ -367,7 +571,7 @@ async fn unusable_credentials_are_access_denied_not_unavailable() {
         .credentials_provider(missing)
         .build();
     let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config));
-    let error = api.get_function("anything").await.expect_err("no credentials");
+    let error = api.call(&GetFunction { function: "anything".to_owned() }).await.expect_err("no credentials");
     assert!(matches!(error, AwsError::AccessDenied { .. }), "{error:?}");
 }
 
@@ -445,16 +649,16 @@ async fn list_calls_follow_next_marker_until_exhausted() {
         .build();
     let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config));
 
-    let versions = api.list_versions("paged").await.expect("ListVersionsByFunction");
+    let versions = api.list(ListVersions::new("paged")).await.expect("ListVersionsByFunction");
     let versions: Vec<(u64, &str)> = versions.iter().map(|v| (v.version, v.code_sha256.as_str())).collect();
     assert_eq!(versions, [(1, "h1"), (2, "h2"), (3, "h3")], "all pages, without {LATEST}");
 
     let aliases: Vec<String> =
-        api.list_aliases("paged").await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+        api.list(ListAliases::new("paged")).await.expect("ListAliases").into_iter().map(|a| a.name).collect();
     assert_eq!(aliases, ["a1", "a2", "a3"]);
 
     let qualified = "arn:aws:lambda:us-east-1:123456789012:function:paged:live";
-    let mappings = api.list_mappings(qualified).await.expect("ListEventSourceMappings");
+    let mappings = api.list(ListMappings::of_function(qualified)).await.expect("ListEventSourceMappings");
     let mappings: Vec<(&str, Option<u32>)> =
         mappings.iter().map(|m| (m.uuid.as_str(), m.batch_size)).collect();
     assert_eq!(mappings, [("u1", Some(1)), ("u2", Some(2)), ("u3", Some(3))]);

@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 use lambda_alias_controller::api::{DeletionPolicy, LambdaAliasSetSpec, Phase, Trigger};
-use lambda_alias_controller::aws::api::{AwsError, LambdaApi, Operation};
 use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter};
 use lambda_alias_controller::aws::client::AwsSettings;
 use lambda_alias_controller::aws::connections::{Client, Connections};
+use lambda_alias_controller::aws::{AwsError, List, ListAliases, Operation};
 use lambda_alias_controller::controller::requeue_after_error;
 use lambda_alias_controller::engine::{self, EngineError};
 use lambda_alias_controller::plan::{self, Outcome};
@@ -534,8 +534,13 @@ async fn each_page_of_a_listing_is_budgeted_counted_and_retried_alone() {
     let client = connections.client_for(&LambdaAliasSetSpec::for_function("paged")).await;
 
     let started = Instant::now();
-    let names: Vec<String> =
-        client.list_aliases("paged").await.expect("ListAliases").into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = client
+        .list(ListAliases::new("paged"))
+        .await
+        .expect("ListAliases")
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names, ["a1", "a2", "a3"]);
     assert!(started.elapsed() >= Duration::from_secs(1), "the throttled page waited for its hint");
 

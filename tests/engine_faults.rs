@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use lambda_alias_controller::api::{LambdaAliasSetSpec, Phase, Trigger};
-use lambda_alias_controller::aws::api::{AwsError, Operation};
 use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
 use lambda_alias_controller::aws::fake::{FakeLambda, Fault};
+use lambda_alias_controller::aws::{AwsError, Operation};
 use lambda_alias_controller::engine::{self, EngineError};
 use lambda_alias_controller::plan::Outcome;
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use lambda_alias_controller::aws::api::Operation;
+use lambda_alias_controller::aws::Operation;
 use serde_json::Value;
 
 /// What `sdk_config_for` needs besides Lambda: STS AssumeRole, when a set names a `roleArn`.

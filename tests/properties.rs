@@ -10,9 +10,9 @@ use lambda_alias_controller::api::{
     ApiGateway, Certification, EventSourceMapping, LambdaAliasSetSpec, LiveOverride, Phase, Stage, Track,
     Trigger,
 };
-use lambda_alias_controller::aws::api::{CreateMapping, UpdateMapping};
 use lambda_alias_controller::aws::budget::{POOL_SHARED, pool_of};
 use lambda_alias_controller::aws::fake::FakeLambda;
+use lambda_alias_controller::aws::{CreateMapping, UpdateMapping};
 use lambda_alias_controller::controller::is_steady;
 use lambda_alias_controller::engine::drift::{self, Baseline};
 use lambda_alias_controller::engine::{self, Done};

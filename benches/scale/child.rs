@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use crate::Knobs;
 use crate::probe;
 use crate::sets;
-use crate::sim::{ACCOUNT, REGION, SimAws, SimProvider};
+use crate::sim::{ACCOUNT, REGION, SimAws, SimClient, SimProvider};
 
 fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
     let mut builder = if multi_thread {
@@ -80,7 +80,7 @@ async fn run_controller(knobs: &Knobs) -> Result<(), String> {
     // The controller's own budget, scaled like AWS's quotas: every ratio is kept.
     let budgets = Budgets::with_drift_share(BudgetLimits::default().scaled(knobs.scale), knobs.drift_budget);
     let calls = CallCounter::new();
-    let aws = Arc::new(Metered::new(sim.clone(), ACCOUNT, REGION, budgets.clone(), calls.clone()));
+    let aws = Arc::new(Metered::new(SimClient(sim.clone()), ACCOUNT, REGION, budgets.clone(), calls.clone()));
     let client = kube::Client::try_default().await.map_err(|e| format!("Kubernetes client: {e}"))?;
     let options = RunOptions {
         namespaces: vec![knobs.namespace.clone()],
@@ -132,7 +132,7 @@ pub fn memory(knobs: &Knobs) -> ExitCode {
 async fn run_memory(knobs: &Knobs) -> Result<(), String> {
     let started = Instant::now();
     let before = probe::memory("self");
-    let sim = SimAws::new(knobs.n, None, std::time::Duration::ZERO);
+    let sim = SimClient(Arc::new(SimAws::new(knobs.n, None, std::time::Duration::ZERO)));
     let initial = probe::memory("self");
     let now = || jiff::Timestamp::now().as_second();
     let converge = async |i: usize, phase: &str| {

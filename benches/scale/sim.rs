@@ -10,15 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lambda_alias_controller::api::LambdaAliasSetSpec;
-use lambda_alias_controller::aws::api::{
-    AwsError, AwsResult, CreateMapping, LambdaApi, Operation, UpdateMapping,
-};
 use lambda_alias_controller::aws::budget::{Lane, Metered, pool_of};
 use lambda_alias_controller::aws::fake::FakeLambda;
+use lambda_alias_controller::aws::{AwsError, AwsResult, Call, Operation, Request};
 use lambda_alias_controller::controller::LambdaProvider;
-use lambda_alias_controller::plan::{
-    AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo,
-};
 use serde::{Deserialize, Serialize};
 
 use crate::sets;
@@ -234,150 +229,27 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-impl LambdaApi for SimAws {
-    async fn get_function(&self, function: &str) -> AwsResult<FunctionInfo> {
-        self.request(Operation::GetFunction, Some(function), self.fake.get_function(function)).await
-    }
+/// The seam of the simulated AWS, for every request the fake answers: the latency, AWS's quota
+/// and the counts of [`SimAws::request`], then the fake. A handle, so that the bench keeps the
+/// simulation's counts while [`Metered`] owns the client.
+#[derive(Clone)]
+pub struct SimClient(pub Arc<SimAws>);
 
-    async fn list_versions(&self, function: &str) -> AwsResult<Vec<VersionInfo>> {
-        self.request(Operation::ListVersionsByFunction, Some(function), self.fake.list_versions(function))
-            .await
-    }
-
-    async fn list_aliases(&self, function: &str) -> AwsResult<Vec<AliasInfo>> {
-        self.request(Operation::ListAliases, Some(function), self.fake.list_aliases(function)).await
-    }
-
-    async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {
-        self.request(Operation::GetPolicy, Some(function), self.fake.get_policy(function, qualifier)).await
-    }
-
-    async fn list_mappings(&self, qualified_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        self.request(
-            Operation::ListEventSourceMappings,
-            Some(qualified_arn),
-            self.fake.list_mappings(qualified_arn),
-        )
-        .await
-    }
-
-    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        self.request(
-            Operation::ListEventSourceMappings,
-            Some(event_source_arn),
-            self.fake.list_mappings_for_source(event_source_arn),
-        )
-        .await
-    }
-
-    async fn publish_version(
-        &self,
-        function: &str,
-        code_sha256: &str,
-        revision_id: Option<&str>,
-        description: Option<&str>,
-    ) -> AwsResult<VersionInfo> {
-        self.request(
-            Operation::PublishVersion,
-            Some(function),
-            self.fake.publish_version(function, code_sha256, revision_id, description),
-        )
-        .await
-    }
-
-    async fn create_alias(
-        &self,
-        function: &str,
-        name: &str,
-        version: &str,
-        description: &str,
-    ) -> AwsResult<AliasInfo> {
-        self.request(
-            Operation::CreateAlias,
-            Some(function),
-            self.fake.create_alias(function, name, version, description),
-        )
-        .await
-    }
-
-    async fn update_alias(
-        &self,
-        function: &str,
-        name: &str,
-        version: &str,
-        description: &str,
-        revision_id: Option<&str>,
-    ) -> AwsResult<AliasInfo> {
-        self.request(
-            Operation::UpdateAlias,
-            Some(function),
-            self.fake.update_alias(function, name, version, description, revision_id),
-        )
-        .await
-    }
-
-    async fn delete_alias(&self, function: &str, name: &str) -> AwsResult<()> {
-        self.request(Operation::DeleteAlias, Some(function), self.fake.delete_alias(function, name)).await
-    }
-
-    async fn add_permission(
-        &self,
-        function: &str,
-        qualifier: &str,
-        statement: &Statement,
-        revision_id: Option<&str>,
-    ) -> AwsResult<()> {
-        self.request(
-            Operation::AddPermission,
-            Some(function),
-            self.fake.add_permission(function, qualifier, statement, revision_id),
-        )
-        .await
-    }
-
-    async fn remove_permission(&self, function: &str, qualifier: &str, sid: &str) -> AwsResult<()> {
-        self.request(
-            Operation::RemovePermission,
-            Some(function),
-            self.fake.remove_permission(function, qualifier, sid),
-        )
-        .await
-    }
-
-    async fn create_mapping(&self, request: &CreateMapping) -> AwsResult<MappingInfo> {
-        self.request(
-            Operation::CreateEventSourceMapping,
-            Some(&request.function_arn),
-            self.fake.create_mapping(request),
-        )
-        .await
-    }
-
-    async fn update_mapping(&self, request: &UpdateMapping) -> AwsResult<MappingInfo> {
-        self.request(
-            Operation::UpdateEventSourceMapping,
-            request.function_arn.as_deref(),
-            self.fake.update_mapping(request),
-        )
-        .await
-    }
-
-    async fn delete_mapping(&self, uuid: &str) -> AwsResult<()> {
-        self.request(Operation::DeleteEventSourceMapping, None, self.fake.delete_mapping(uuid)).await
-    }
-
-    async fn delete_version(&self, function: &str, version: u64) -> AwsResult<()> {
-        self.request(Operation::DeleteFunction, Some(function), self.fake.delete_version(function, version))
-            .await
+impl<R: Request> Call<R> for SimClient
+where
+    FakeLambda: Call<R>,
+{
+    async fn call(&self, request: &R) -> AwsResult<R::Output> {
+        self.0.request(R::OPERATION, request.resource(), self.0.fake.call(request)).await
     }
 }
 
 /// Every set's client: one [`Metered`] (the production budget and retry layer) for the one
 /// simulated account and region.
-pub struct SimProvider(pub Arc<Metered<Arc<SimAws>>>);
+pub struct SimProvider(pub Arc<Metered<SimClient>>);
 
 impl LambdaProvider for SimProvider {
-    type Api = Metered<Arc<SimAws>>;
+    type Api = Metered<SimClient>;
 
     fn client_for<'a>(
         &'a self,

@@ -21,10 +21,10 @@ use serde_json::json;
 
 use crate::api::validate::validate_object;
 use crate::api::{DeletionPolicy, LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
-use crate::aws::api::{AwsError, LambdaApi};
 use crate::aws::budget::{CallCounter, Lane, Metered, in_lane};
 use crate::aws::connections::Connections;
 use crate::aws::sdk::SdkLambda;
+use crate::aws::{AwsError, LambdaApi};
 use crate::engine::drift::Baseline;
 use crate::engine::status::{Health, status};
 use crate::engine::{self, EngineError};

@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::api::{AwsError, LambdaApi};
+use crate::aws::{AwsError, GetFunction, GetPolicy, LambdaApi, List, ListAliases, ListMappings};
 use crate::plan::{self, MappingInfo, SID_PREFIX, Snapshot};
 
 /// The fingerprint of what the cheap reads see in a converged snapshot, and which reads those
@@ -87,21 +87,23 @@ pub async fn unchanged<A: LambdaApi>(
     baseline: &Baseline,
 ) -> Result<bool, AwsError> {
     let function_name = spec.function_name.as_str();
-    let function = match api.get_function(function_name).await {
+    let function = match api.call(&GetFunction { function: function_name.to_owned() }).await {
         Ok(f) => f,
         // Gone: certainly not as it was.
         Err(AwsError::NotFound { .. }) => return Ok(false),
         Err(e) => return Err(e),
     };
-    let aliases = api.list_aliases(function_name).await?;
+    let aliases = api.list(ListAliases::new(function_name)).await?;
     let mut seen = Snapshot { function: Some(function), aliases, ..Snapshot::default() };
     for alias in &baseline.policy_aliases {
-        if let Some(policy) = api.get_policy(function_name, alias).await? {
+        if let Some(policy) =
+            api.call(&GetPolicy { function: function_name.to_owned(), qualifier: alias.to_owned() }).await?
+        {
             seen.policies.insert(alias.clone(), policy);
         }
     }
     for source in &baseline.sources {
-        seen.mappings.extend(api.list_mappings_for_source(source).await?);
+        seen.mappings.extend(api.list(ListMappings::of_source(source)).await?);
     }
     Ok(fingerprint(spec, owner, &seen, &baseline.policy_aliases, &baseline.sources) == baseline.fingerprint)
 }

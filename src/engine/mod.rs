@@ -9,7 +9,11 @@ pub mod drift;
 pub mod status;
 
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::api::{AwsError, CreateMapping, LambdaApi, UpdateMapping};
+use crate::aws::{
+    AddPermission, AwsError, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion,
+    GetFunction, GetPolicy, LambdaApi, List, ListAliases, ListMappings, ListVersions, PublishVersion,
+    RemovePermission, UpdateAlias, UpdateMapping,
+};
 use crate::plan::skill::SkillObservation;
 use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
 
@@ -21,19 +25,21 @@ pub async fn observe<A: LambdaApi>(
     spec: &LambdaAliasSetSpec,
 ) -> Result<Snapshot, AwsError> {
     let function_name = spec.function_name.as_str();
-    let function = match api.get_function(function_name).await {
+    let function = match api.call(&GetFunction { function: function_name.to_owned() }).await {
         Ok(f) => f,
         Err(AwsError::NotFound { .. }) => return Ok(Snapshot::default()),
         Err(e) => return Err(e),
     };
-    let versions = api.list_versions(function_name).await?;
-    let aliases = api.list_aliases(function_name).await?;
+    let versions = api.list(ListVersions::new(function_name)).await?;
+    let aliases = api.list(ListAliases::new(function_name)).await?;
     let mut snapshot = Snapshot { function: Some(function), versions, aliases, ..Snapshot::default() };
     for name in plan::aliases_to_observe(spec, owner, &snapshot.aliases) {
         let Some(alias_arn) = snapshot.alias(&name).map(|a| a.alias_arn.clone()) else { continue };
-        let mappings = api.list_mappings(&alias_arn).await?;
+        let mappings = api.list(ListMappings::of_function(&alias_arn)).await?;
         // No policy yet: nothing to compare, and no RevisionId to send with the first statement.
-        if let Some(policy) = api.get_policy(function_name, &name).await? {
+        if let Some(policy) =
+            api.call(&GetPolicy { function: function_name.to_owned(), qualifier: name.to_owned() }).await?
+        {
             snapshot.policies.insert(name, policy);
         }
         snapshot.mappings.extend(mappings);
@@ -42,7 +48,7 @@ pub async fn observe<A: LambdaApi>(
     // directly, so a steady state pays nothing for it.
     let function_arn = snapshot.function.as_ref().map(|f| f.function_arn.clone()).unwrap_or_default();
     for version in plan::retention_candidates(spec, &snapshot) {
-        if !api.list_mappings(&format!("{function_arn}:{version}")).await?.is_empty() {
+        if !api.list(ListMappings::of_function(&format!("{function_arn}:{version}"))).await?.is_empty() {
             snapshot.mapped_versions.insert(version);
         }
     }
@@ -185,8 +191,14 @@ async fn execute_one<A: LambdaApi>(
     use crate::aws::Operation as Op;
     match action {
         Action::PublishVersion { code_sha256, revision_id, description } => {
-            let version =
-                api.publish_version(function, code_sha256, Some(revision_id), description.as_deref()).await?;
+            let version = api
+                .call(&PublishVersion {
+                    function: function.to_owned(),
+                    code_sha256: code_sha256.to_owned(),
+                    revision_id: Some(revision_id.to_owned()),
+                    description: description.clone(),
+                })
+                .await?;
             if &version.code_sha256 != code_sha256 {
                 // A publish answered with other code means $LATEST changed under us.
                 return Err(AwsError::PreconditionFailed {
@@ -202,27 +214,53 @@ async fn execute_one<A: LambdaApi>(
         }
         Action::CreateAlias { alias, version, marker, .. } => {
             let target = resolve(*version, *published, Op::CreateAlias)?;
-            let info = api.create_alias(function, alias, &target, &marker.render(*published)).await?;
+            let info = api
+                .call(&CreateAlias {
+                    function: function.to_owned(),
+                    name: alias.to_owned(),
+                    version: target.to_owned(),
+                    description: marker.render(*published),
+                })
+                .await?;
             Ok((format!("{alias} -> {target}"), Effect::Alias(info)))
         }
         Action::UpdateAlias { alias, version, marker, revision_id, .. } => {
             let target = resolve(*version, *published, Op::UpdateAlias)?;
             let info = api
-                .update_alias(function, alias, &target, &marker.render(*published), Some(revision_id))
+                .call(&UpdateAlias {
+                    function: function.to_owned(),
+                    name: alias.to_owned(),
+                    version: target.to_owned(),
+                    description: marker.render(*published),
+                    revision_id: Some(revision_id.to_owned()),
+                })
                 .await?;
             Ok((format!("{alias} -> {target}"), Effect::Alias(info)))
         }
         Action::DeleteAlias { alias } => {
-            api.delete_alias(function, alias).await?;
+            api.call(&DeleteAlias { function: function.to_owned(), name: alias.to_owned() }).await?;
             Ok((alias.clone(), Effect::AliasDeleted(alias.clone())))
         }
         Action::AddPermission { alias, statement, revision_id, .. } => {
-            api.add_permission(function, alias, statement, revision_id.as_deref()).await?;
+            api.call(&AddPermission {
+                function: function.to_owned(),
+                qualifier: alias.to_owned(),
+                statement: statement.clone(),
+                revision_id: revision_id.clone(),
+            })
+            .await?;
             let effect = Effect::StatementAdded { alias: alias.clone(), statement: statement.clone() };
             Ok((format!("{} on {alias}", statement.sid), effect))
         }
         Action::RemovePermission { alias, sid } => {
-            match api.remove_permission(function, alias, sid).await {
+            match api
+                .call(&RemovePermission {
+                    function: function.to_owned(),
+                    qualifier: alias.to_owned(),
+                    sid: sid.to_owned(),
+                })
+                .await
+            {
                 // Already gone is what we wanted.
                 Ok(()) | Err(AwsError::NotFound { .. }) => Ok((
                     format!("{sid} from {alias}"),
@@ -239,7 +277,7 @@ async fn execute_one<A: LambdaApi>(
                 enabled: *enabled,
                 starting_position: starting_position.clone(),
             };
-            let mapping = api.create_mapping(&request).await?;
+            let mapping = api.call(&request).await?;
             Ok((format!("mapping {} on {alias}", mapping.uuid), Effect::Mapping(mapping)))
         }
         Action::UpdateMapping { uuid, move_to, batch_size, enabled, .. } => {
@@ -249,17 +287,19 @@ async fn execute_one<A: LambdaApi>(
                 batch_size: *batch_size,
                 enabled: *enabled,
             };
-            let mapping = api.update_mapping(&request).await?;
+            let mapping = api.call(&request).await?;
             Ok((format!("mapping {uuid}"), Effect::Mapping(mapping)))
         }
-        Action::DeleteMapping { uuid, .. } => match api.delete_mapping(uuid).await {
-            Ok(()) | Err(AwsError::NotFound { .. }) => {
-                Ok((format!("mapping {uuid}"), Effect::MappingDeleted(uuid.clone())))
+        Action::DeleteMapping { uuid, .. } => {
+            match api.call(&DeleteMapping { uuid: uuid.to_owned() }).await {
+                Ok(()) | Err(AwsError::NotFound { .. }) => {
+                    Ok((format!("mapping {uuid}"), Effect::MappingDeleted(uuid.clone())))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         Action::DeleteVersion { version } => {
-            api.delete_version(function, *version).await?;
+            api.call(&DeleteVersion { function: function.to_owned(), version: *version }).await?;
             Ok((format!("version {version}"), Effect::VersionDeleted(*version)))
         }
     }

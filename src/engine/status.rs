@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{CertificationReview, LambdaAliasSetStatus, Rotation, SkillStatus};
-use crate::aws::api::AwsError;
+use crate::aws::AwsError;
 use crate::plan::{Outcome, Report};
 
 /// The health a reconcile ends with, in kstatus terms.

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::bucket::{Bucket, BucketLimit};
 use super::lock;
-use crate::aws::api::Operation;
+use crate::aws::Operation;
 
 /// `--drift-budget`'s default: periodic drift checks use at most a quarter of each pool.
 pub const DEFAULT_DRIFT_SHARE: f64 = 0.25;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::lock;
-use crate::aws::api::Operation;
+use crate::aws::Operation;
 
 /// The outcome label of a successful request.
 pub const OUTCOME_OK: &str = "ok";

@@ -1,20 +1,20 @@
 //! [`Metered`]: the one retry layer. Every request — first attempts, retries and each page of a
 //! listing — takes a token from the budget of its (account, region) and is counted.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use super::budgets::{Budgets, Pools};
 use super::calls::{CallCounter, OUTCOME_OK};
 use super::retry::{Attempts, Next};
-use crate::aws::api::{AwsResult, CreateMapping, LambdaApi, Operation, Requests, UpdateMapping};
-use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
+use crate::aws::AwsResult;
+use crate::aws::seam::{Call, Request};
 
-/// A [`LambdaApi`] that spends from the budget of its (account, region), counts every request by
-/// operation and outcome, and retries what is safe (see `Attempts::after`). A throttle pauses the
+/// Wraps the seam ([`Call`]) of any AWS service: each request spends from the budget of its
+/// (account, region), is counted by operation and outcome, and is retried when that is safe (see
+/// `Attempts::after`). Each page of a listing is one request ([`crate::aws::List`]). A throttle pauses the
 /// pool for every client of the (account, region), not only this caller.
 #[derive(Debug)]
-pub struct Metered<A: LambdaApi> {
+pub struct Metered<A> {
     inner: A,
     key: (String, String),
     budgets: Budgets,
@@ -23,7 +23,7 @@ pub struct Metered<A: LambdaApi> {
     pools: Arc<Pools>,
 }
 
-impl<A: LambdaApi> Metered<A> {
+impl<A> Metered<A> {
     pub fn new(
         inner: A,
         account: impl Into<String>,
@@ -58,18 +58,18 @@ impl<A: LambdaApi> Metered<A> {
     }
 }
 
-impl<A: LambdaApi> Requests for Metered<A> {
-    async fn send<T, F, Fut>(&self, op: Operation, mut request: F) -> AwsResult<T>
-    where
-        T: Send,
-        F: FnMut() -> Fut + Send,
-        Fut: Future<Output = AwsResult<T>> + Send,
-    {
+impl<A, R> Call<R> for Metered<A>
+where
+    A: Call<R>,
+    R: Request,
+{
+    async fn call(&self, request: &R) -> AwsResult<R::Output> {
+        let op = R::OPERATION;
         let pool = self.pools.for_operation(op);
         let mut attempts = Attempts::default();
         loop {
             pool.acquire().await;
-            let error = match request().await {
+            let error = match self.inner.call(request).await {
                 Ok(value) => {
                     self.calls.record(op, OUTCOME_OK);
                     return Ok(value);
@@ -90,108 +90,6 @@ impl<A: LambdaApi> Requests for Metered<A> {
     }
 }
 
-impl<A: LambdaApi> LambdaApi for Metered<A> {
-    async fn get_function(&self, function: &str) -> AwsResult<FunctionInfo> {
-        self.send(Operation::GetFunction, || self.inner.get_function(function)).await
-    }
-
-    async fn list_versions(&self, function: &str) -> AwsResult<Vec<VersionInfo>> {
-        self.inner.list_versions_via(function, self).await
-    }
-
-    async fn list_aliases(&self, function: &str) -> AwsResult<Vec<AliasInfo>> {
-        self.inner.list_aliases_via(function, self).await
-    }
-
-    async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {
-        self.send(Operation::GetPolicy, || self.inner.get_policy(function, qualifier)).await
-    }
-
-    async fn list_mappings(&self, qualified_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        self.inner.list_mappings_via(qualified_arn, self).await
-    }
-
-    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        self.inner.list_mappings_for_source_via(event_source_arn, self).await
-    }
-
-    async fn publish_version(
-        &self,
-        function: &str,
-        code_sha256: &str,
-        revision_id: Option<&str>,
-        description: Option<&str>,
-    ) -> AwsResult<VersionInfo> {
-        self.send(Operation::PublishVersion, || {
-            self.inner.publish_version(function, code_sha256, revision_id, description)
-        })
-        .await
-    }
-
-    async fn create_alias(
-        &self,
-        function: &str,
-        name: &str,
-        version: &str,
-        description: &str,
-    ) -> AwsResult<AliasInfo> {
-        self.send(Operation::CreateAlias, || self.inner.create_alias(function, name, version, description))
-            .await
-    }
-
-    async fn update_alias(
-        &self,
-        function: &str,
-        name: &str,
-        version: &str,
-        description: &str,
-        revision_id: Option<&str>,
-    ) -> AwsResult<AliasInfo> {
-        self.send(Operation::UpdateAlias, || {
-            self.inner.update_alias(function, name, version, description, revision_id)
-        })
-        .await
-    }
-
-    async fn delete_alias(&self, function: &str, name: &str) -> AwsResult<()> {
-        self.send(Operation::DeleteAlias, || self.inner.delete_alias(function, name)).await
-    }
-
-    async fn add_permission(
-        &self,
-        function: &str,
-        qualifier: &str,
-        statement: &Statement,
-        revision_id: Option<&str>,
-    ) -> AwsResult<()> {
-        self.send(Operation::AddPermission, || {
-            self.inner.add_permission(function, qualifier, statement, revision_id)
-        })
-        .await
-    }
-
-    async fn remove_permission(&self, function: &str, qualifier: &str, sid: &str) -> AwsResult<()> {
-        self.send(Operation::RemovePermission, || self.inner.remove_permission(function, qualifier, sid))
-            .await
-    }
-
-    async fn create_mapping(&self, request: &CreateMapping) -> AwsResult<MappingInfo> {
-        self.send(Operation::CreateEventSourceMapping, || self.inner.create_mapping(request)).await
-    }
-
-    async fn update_mapping(&self, request: &UpdateMapping) -> AwsResult<MappingInfo> {
-        self.send(Operation::UpdateEventSourceMapping, || self.inner.update_mapping(request)).await
-    }
-
-    async fn delete_mapping(&self, uuid: &str) -> AwsResult<()> {
-        self.send(Operation::DeleteEventSourceMapping, || self.inner.delete_mapping(uuid)).await
-    }
-
-    async fn delete_version(&self, function: &str, version: u64) -> AwsResult<()> {
-        self.send(Operation::DeleteFunction, || self.inner.delete_version(function, version)).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -200,9 +98,11 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::aws::api::AwsError;
     use crate::aws::budget::{BucketLimit, BudgetLimits, MAX_THROTTLE_RETRIES, MAX_UNAVAILABLE_RETRIES};
     use crate::aws::fake::{FakeLambda, Fault};
+    use crate::aws::lambda::*;
+    use crate::aws::{AwsError, List, Operation, Page};
+    use crate::plan::AliasInfo;
 
     const ACCOUNT: &str = "123456789012";
     const REGION: &str = "eu-west-1";
@@ -261,10 +161,10 @@ mod tests {
         let b = rig.client(ACCOUNT, REGION);
         for i in 0..15 {
             let client = if i % 2 == 0 { &a } else { &b };
-            client.list_aliases(FN).await.unwrap();
+            client.list(ListAliases::new(FN)).await.unwrap();
         }
         rig.assert_elapsed(Duration::ZERO, "15 calls fit in the burst");
-        b.list_versions(FN).await.unwrap();
+        b.list(ListVersions::new(FN)).await.unwrap();
         rig.assert_elapsed(interval(15.0), "the 16th waits for one token");
         assert_eq!(rig.calls.total(), 16);
     }
@@ -277,7 +177,7 @@ mod tests {
         let other_account = rig.client("210987654321", REGION);
         for client in [&here, &other_region, &other_account] {
             for _ in 0..15 {
-                client.list_aliases(FN).await.unwrap();
+                client.list(ListAliases::new(FN)).await.unwrap();
             }
         }
         rig.assert_elapsed(Duration::ZERO, "no wait");
@@ -289,15 +189,15 @@ mod tests {
         let rig = Rig::new(limits);
         let client = rig.client(ACCOUNT, REGION);
         for _ in 0..limits.other.burst {
-            client.list_aliases(FN).await.unwrap();
+            client.list(ListAliases::new(FN)).await.unwrap();
         }
         for _ in 0..limits.get_function.burst {
-            client.get_function(FN).await.unwrap();
+            client.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
         }
         rig.assert_elapsed(Duration::ZERO, "the shared bucket's burst is spent, not GetFunction's");
-        client.get_function(FN).await.unwrap();
+        client.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
         rig.assert_elapsed(interval(80.0), "GetFunction's burst is spent");
-        client.list_aliases(FN).await.unwrap();
+        client.list(ListAliases::new(FN)).await.unwrap();
         rig.assert_elapsed(interval(12.0), "the shared bucket refills at its own rate");
     }
 
@@ -308,11 +208,11 @@ mod tests {
         let client = rig.client(ACCOUNT, REGION);
         client.inner().oob_create_alias(FN, "PROD1", "$LATEST", "").unwrap();
         for _ in 0..limits.get_policy.burst.min(limits.other.burst) {
-            client.list_aliases(FN).await.unwrap();
-            client.get_policy(FN, "PROD1").await.unwrap();
+            client.list(ListAliases::new(FN)).await.unwrap();
+            client.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() }).await.unwrap();
         }
         rig.assert_elapsed(Duration::ZERO, "no wait");
-        client.get_policy(FN, "PROD1").await.unwrap();
+        client.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() }).await.unwrap();
         rig.assert_elapsed(interval(12.0), "GetPolicy's burst is spent");
     }
 
@@ -322,7 +222,7 @@ mod tests {
         let rig = Rig::new(limits);
         let client = rig.client(ACCOUNT, REGION);
         for _ in 0..limits.other.burst + 120 {
-            client.list_aliases(FN).await.unwrap();
+            client.list(ListAliases::new(FN)).await.unwrap();
         }
         // After the burst, 120 more at 12/s take 10 seconds.
         rig.assert_elapsed(interval(12.0) * 120, "after the burst, 120 more at 12/s");
@@ -335,7 +235,7 @@ mod tests {
         let b = rig.client(ACCOUNT, REGION);
         async fn run(client: &Metered<FakeLambda>) {
             for _ in 0..15 {
-                client.list_aliases(FN).await.unwrap();
+                client.list(ListAliases::new(FN)).await.unwrap();
             }
         }
         tokio::join!(run(&a), run(&b));
@@ -348,7 +248,7 @@ mod tests {
         let rig = Rig::new(BudgetLimits::default());
         let client = rig.client(ACCOUNT, REGION);
         client.inner().throttle_next(1, Some(Duration::from_secs(2)));
-        client.list_aliases(FN).await.unwrap();
+        client.list(ListAliases::new(FN)).await.unwrap();
         rig.assert_elapsed(Duration::from_secs(2), "the hint");
         assert_eq!(client.inner().calls(), vec![Operation::ListAliases; 2]);
         assert_eq!(rig.calls.get(Operation::ListAliases, "Throttled"), 1);
@@ -365,7 +265,15 @@ mod tests {
         // Throttled on every attempt: three retries a second apart, then the error; the bucket
         // stays paused for the last hint.
         a.inner().throttle_next(4, Some(Duration::from_secs(1)));
-        let error = a.create_alias(FN, "PROD1", "$LATEST", "").await.unwrap_err();
+        let error = a
+            .call(&CreateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: "$LATEST".to_owned(),
+                description: String::new(),
+            })
+            .await
+            .unwrap_err();
         assert_eq!(
             error,
             AwsError::Throttled {
@@ -374,12 +282,12 @@ mod tests {
             }
         );
         rig.assert_elapsed(Duration::from_secs(3), "three hints of 1s");
-        elsewhere.list_aliases(FN).await.unwrap();
+        elsewhere.list(ListAliases::new(FN)).await.unwrap();
         rig.assert_elapsed(Duration::from_secs(3), "another region is not paused");
-        b.list_aliases(FN).await.unwrap();
+        b.list(ListAliases::new(FN)).await.unwrap();
         rig.assert_elapsed(Duration::from_secs(4), "the same key waits out the pause");
         // GetFunction has its own quota and is not held back by a throttled shared bucket.
-        b.get_function(FN).await.unwrap();
+        b.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
         rig.assert_elapsed(Duration::from_secs(4), "GetFunction is not paused");
     }
 
@@ -388,7 +296,7 @@ mod tests {
         let rig = Rig::new(BudgetLimits::default());
         let client = rig.client(ACCOUNT, REGION);
         client.inner().throttle_next(10, None);
-        let error = client.list_aliases(FN).await.unwrap_err();
+        let error = client.list(ListAliases::new(FN)).await.unwrap_err();
         assert_eq!(error.reason(), "Throttled");
         assert_eq!(client.inner().calls().len(), 1 + MAX_THROTTLE_RETRIES as usize);
         assert_eq!(rig.calls.get(Operation::ListAliases, "Throttled"), 4);
@@ -404,7 +312,15 @@ mod tests {
     async fn precondition_failed_is_not_retried() {
         let rig = Rig::new(BudgetLimits::default());
         let client = rig.client(ACCOUNT, REGION);
-        let error = client.publish_version(FN, "sha-a", Some("stale"), None).await.unwrap_err();
+        let error = client
+            .call(&PublishVersion {
+                function: FN.to_owned(),
+                code_sha256: "sha-a".to_owned(),
+                revision_id: Some("stale".to_owned()),
+                description: None,
+            })
+            .await
+            .unwrap_err();
         assert_eq!(error.reason(), "PreconditionFailed");
         assert_eq!(client.inner().calls().len(), 1);
         assert_eq!(
@@ -420,7 +336,7 @@ mod tests {
         let client = rig.client(ACCOUNT, REGION);
         for fault in [Fault::Conflict, Fault::NotFound, Fault::AccessDenied, Fault::Invalid] {
             client.inner().fail_next(1, fault);
-            client.list_aliases(FN).await.unwrap_err();
+            client.list(ListAliases::new(FN)).await.unwrap_err();
         }
         assert_eq!(client.inner().calls().len(), 4);
         rig.assert_elapsed(Duration::ZERO, "no wait");
@@ -431,7 +347,15 @@ mod tests {
         let rig = Rig::new(BudgetLimits::default());
         let client = rig.client(ACCOUNT, REGION);
         client.inner().fail_next(1, Fault::Timeout);
-        let error = client.create_alias(FN, "PROD1", "$LATEST", "").await.unwrap_err();
+        let error = client
+            .call(&CreateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: "$LATEST".to_owned(),
+                description: String::new(),
+            })
+            .await
+            .unwrap_err();
         assert_eq!(error.reason(), "Unavailable");
         assert_eq!(client.inner().calls(), vec![Operation::CreateAlias]);
         assert!(client.inner().aliases(FN).is_empty());
@@ -442,12 +366,12 @@ mod tests {
         let rig = Rig::new(BudgetLimits::default());
         let client = rig.client(ACCOUNT, REGION);
         client.inner().fail_next(1, Fault::Unavailable);
-        client.get_function(FN).await.unwrap();
+        client.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
         assert_eq!(client.inner().calls().len(), 2);
 
         client.inner().clear_calls();
         client.inner().fail_next(5, Fault::Timeout);
-        let error = client.get_function(FN).await.unwrap_err();
+        let error = client.call(&GetFunction { function: FN.to_owned() }).await.unwrap_err();
         assert_eq!(error.reason(), "Unavailable");
         assert_eq!(client.inner().calls().len(), 1 + MAX_UNAVAILABLE_RETRIES as usize);
         assert_eq!(rig.calls.get(Operation::GetFunction, "Unavailable"), 4);
@@ -461,8 +385,9 @@ mod tests {
         throttle_page_two: std::sync::atomic::AtomicBool,
     }
 
-    impl Paged {
-        async fn page(&self, marker: Option<String>) -> AwsResult<(Vec<AliasInfo>, Option<String>)> {
+    impl Call<ListAliases> for Paged {
+        async fn call(&self, request: &ListAliases) -> AwsResult<Page<AliasInfo>> {
+            let marker = request.marker.clone();
             self.requests.lock().unwrap().push(marker.clone());
             let alias = |name: &str| AliasInfo {
                 name: name.into(),
@@ -472,16 +397,20 @@ mod tests {
                 routing: BTreeMap::new(),
                 revision_id: String::new(),
             };
+            let page = |name: &str, next: Option<&str>| Page {
+                items: vec![alias(name)],
+                next_marker: next.map(Into::into),
+            };
             match marker.as_deref() {
-                None => Ok((vec![alias("A")], Some("m1".into()))),
+                None => Ok(page("A", Some("m1"))),
                 Some("m1") if self.throttle_page_two.swap(false, std::sync::atomic::Ordering::SeqCst) => {
                     Err(AwsError::Throttled {
                         operation: Operation::ListAliases,
                         retry_after: Some(Duration::from_secs(2)),
                     })
                 }
-                Some("m1") => Ok((vec![alias("B")], Some("m2".into()))),
-                _ => Ok((vec![alias("C")], None)),
+                Some("m1") => Ok(page("B", Some("m2"))),
+                _ => Ok(page("C", None)),
             }
         }
     }
@@ -489,19 +418,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn each_page_is_a_request_of_its_own() {
         let rig = Rig::new(BudgetLimits::default());
-        let client = rig.client(ACCOUNT, REGION);
         let paged = Paged { requests: Default::default(), throttle_page_two: true.into() };
-        let mut marker = None;
-        let mut names = Vec::new();
-        loop {
-            let (aliases, next) =
-                client.send(Operation::ListAliases, || paged.page(marker.clone())).await.unwrap();
-            names.extend(aliases.into_iter().map(|a| a.name));
-            match next {
-                Some(next) => marker = Some(next),
-                None => break,
-            }
-        }
+        let client = Metered::new(paged, ACCOUNT, REGION, rig.budgets.clone(), rig.calls.clone());
+        let names: Vec<String> =
+            client.list(ListAliases::new(FN)).await.unwrap().into_iter().map(|a| a.name).collect();
+        let paged = client.inner();
         assert_eq!(names, ["A", "B", "C"]);
         assert_eq!(
             *paged.requests.lock().unwrap(),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::aws::api::{AwsError, Operation};
+use crate::aws::{AwsError, Operation};
 
 /// Retries after `Throttled` before the error is returned.
 pub const MAX_THROTTLE_RETRIES: u32 = 3;

@@ -1,4 +1,4 @@
-//! A faithful in-memory [`LambdaApi`] for tests.
+//! A faithful in-memory [`LambdaApi`](super::LambdaApi) for tests: one answer per request of the seam.
 //!
 //! moto ignores RevisionId, keeps one policy for all qualifiers, drops EventSourceToken, accepts
 //! duplicate Sids and reuses version numbers (DESIGN §6). This fake enforces those rules, records
@@ -13,7 +13,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::api::{AwsError, AwsResult, CreateMapping, LambdaApi, Operation, UpdateMapping};
+use super::lambda::{
+    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
+    GetPolicy, ListAliases, ListMappings, ListVersions, MappingFilter, PublishVersion, RemovePermission,
+    UpdateAlias, UpdateMapping,
+};
+use super::seam::{Call, Operation, Page, Request};
+use super::{AwsError, AwsResult};
 use crate::plan::{AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Statement, VersionInfo};
 
 /// Longest alias or version description AWS accepts.
@@ -228,7 +234,7 @@ impl FakeLambda {
     }
 
     /// One API call: recorded, subject to injected faults, and counted as a write on success.
-    fn call<T>(&self, op: Operation, body: impl FnOnce(&mut State) -> AwsResult<T>) -> AwsResult<T> {
+    fn request<T>(&self, op: Operation, body: impl FnOnce(&mut State) -> AwsResult<T>) -> AwsResult<T> {
         let mut state = self.lock();
         state.calls.push(op);
         if let Some(fault) = state.take_fault(op) {
@@ -548,133 +554,149 @@ impl FakeLambda {
     }
 }
 
-impl LambdaApi for FakeLambda {
-    async fn get_function(&self, function: &str) -> AwsResult<FunctionInfo> {
-        let op = Operation::GetFunction;
-        self.call(op, |state| state.function(function, op).map(Function::info))
-    }
+// One answer per request of the seam; each is one call (recorded, subject to injected faults).
 
-    async fn list_versions(&self, function: &str) -> AwsResult<Vec<VersionInfo>> {
-        let op = Operation::ListVersionsByFunction;
-        self.call(op, |state| {
-            let f = state.function(function, op)?;
-            Ok(f.versions.iter().map(|(n, v)| Function::version_info(*n, v)).collect())
+impl Call<GetFunction> for FakeLambda {
+    async fn call(&self, r: &GetFunction) -> AwsResult<FunctionInfo> {
+        let op = GetFunction::OPERATION;
+        self.request(op, |state| state.function(&r.function, op).map(Function::info))
+    }
+}
+
+impl Call<ListVersions> for FakeLambda {
+    async fn call(&self, r: &ListVersions) -> AwsResult<Page<VersionInfo>> {
+        let op = ListVersions::OPERATION;
+        self.request(op, |state| {
+            let f = state.function(&r.function, op)?;
+            Ok(Page::last(f.versions.iter().map(|(n, v)| Function::version_info(*n, v)).collect()))
         })
     }
+}
 
-    async fn list_aliases(&self, function: &str) -> AwsResult<Vec<AliasInfo>> {
-        let op = Operation::ListAliases;
-        self.call(op, |state| {
-            let f = state.function(function, op)?;
-            Ok(f.aliases.iter().map(|(name, a)| f.alias_info(name, a)).collect())
+impl Call<ListAliases> for FakeLambda {
+    async fn call(&self, r: &ListAliases) -> AwsResult<Page<AliasInfo>> {
+        let op = ListAliases::OPERATION;
+        self.request(op, |state| {
+            let f = state.function(&r.function, op)?;
+            Ok(Page::last(f.aliases.iter().map(|(name, a)| f.alias_info(name, a)).collect()))
         })
     }
+}
 
-    async fn get_policy(&self, function: &str, qualifier: &str) -> AwsResult<Option<PolicyInfo>> {
-        let op = Operation::GetPolicy;
-        self.call(op, |state| {
-            let f = state.function(function, op)?;
-            let key = f.policy_key_of(qualifier, op)?;
+impl Call<GetPolicy> for FakeLambda {
+    async fn call(&self, r: &GetPolicy) -> AwsResult<Option<PolicyInfo>> {
+        let op = GetPolicy::OPERATION;
+        self.request(op, |state| {
+            let f = state.function(&r.function, op)?;
+            let key = f.policy_key_of(&r.qualifier, op)?;
             Ok(f.policies
                 .get(&key)
                 .map(|p| PolicyInfo { revision_id: p.revision_id.clone(), statements: p.statements.clone() }))
         })
     }
+}
 
-    async fn list_mappings(&self, qualified_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        let op = Operation::ListEventSourceMappings;
-        self.call(op, |state| {
-            let (name, qualifier) = state.parse(qualified_arn, op)?;
-            let mut arn = state.function_arn(&name);
-            if let Some(q) = qualifier {
-                arn = format!("{arn}:{q}");
-            }
-            Ok(state.mappings.values().filter(|m| m.function_arn == arn).cloned().collect())
+impl Call<ListMappings> for FakeLambda {
+    async fn call(&self, r: &ListMappings) -> AwsResult<Page<MappingInfo>> {
+        let op = ListMappings::OPERATION;
+        self.request(op, |state| {
+            let keep: Box<dyn Fn(&MappingInfo) -> bool> = match &r.filter {
+                MappingFilter::Function(qualified_arn) => {
+                    let (name, qualifier) = state.parse(qualified_arn, op)?;
+                    let mut arn = state.function_arn(&name);
+                    if let Some(q) = qualifier {
+                        arn = format!("{arn}:{q}");
+                    }
+                    Box::new(move |m| m.function_arn == arn)
+                }
+                MappingFilter::EventSource(source) => Box::new(move |m| m.event_source_arn == *source),
+            };
+            Ok(Page::last(state.mappings.values().filter(|m| keep(m)).cloned().collect()))
         })
     }
+}
 
-    async fn list_mappings_for_source(&self, event_source_arn: &str) -> AwsResult<Vec<MappingInfo>> {
-        let op = Operation::ListEventSourceMappings;
-        self.call(op, |state| {
-            Ok(state.mappings.values().filter(|m| m.event_source_arn == event_source_arn).cloned().collect())
+impl Call<PublishVersion> for FakeLambda {
+    async fn call(&self, r: &PublishVersion) -> AwsResult<VersionInfo> {
+        let op = PublishVersion::OPERATION;
+        self.request(op, |state| {
+            state.publish(&r.function, &r.code_sha256, r.revision_id.as_deref(), r.description.as_deref(), op)
         })
     }
+}
 
-    async fn publish_version(
-        &self,
-        function: &str,
-        code_sha256: &str,
-        revision_id: Option<&str>,
-        description: Option<&str>,
-    ) -> AwsResult<VersionInfo> {
-        let op = Operation::PublishVersion;
-        self.call(op, |state| state.publish(function, code_sha256, revision_id, description, op))
+impl Call<CreateAlias> for FakeLambda {
+    async fn call(&self, r: &CreateAlias) -> AwsResult<AliasInfo> {
+        let op = CreateAlias::OPERATION;
+        self.request(op, |state| state.create_alias(&r.function, &r.name, &r.version, &r.description, op))
     }
+}
 
-    async fn create_alias(
-        &self,
-        function: &str,
-        name: &str,
-        version: &str,
-        description: &str,
-    ) -> AwsResult<AliasInfo> {
-        let op = Operation::CreateAlias;
-        self.call(op, |state| state.create_alias(function, name, version, description, op))
-    }
-
-    async fn update_alias(
-        &self,
-        function: &str,
-        name: &str,
-        version: &str,
-        description: &str,
-        revision_id: Option<&str>,
-    ) -> AwsResult<AliasInfo> {
-        let op = Operation::UpdateAlias;
-        self.call(op, |state| {
-            state.update_alias(function, name, version, Some(description), revision_id, true, op)
+impl Call<UpdateAlias> for FakeLambda {
+    async fn call(&self, r: &UpdateAlias) -> AwsResult<AliasInfo> {
+        let op = UpdateAlias::OPERATION;
+        self.request(op, |state| {
+            state.update_alias(
+                &r.function,
+                &r.name,
+                &r.version,
+                Some(&r.description),
+                r.revision_id.as_deref(),
+                true,
+                op,
+            )
         })
     }
+}
 
-    async fn delete_alias(&self, function: &str, name: &str) -> AwsResult<()> {
-        let op = Operation::DeleteAlias;
-        self.call(op, |state| state.delete_alias(function, name, op))
+impl Call<DeleteAlias> for FakeLambda {
+    async fn call(&self, r: &DeleteAlias) -> AwsResult<()> {
+        let op = DeleteAlias::OPERATION;
+        self.request(op, |state| state.delete_alias(&r.function, &r.name, op))
     }
+}
 
-    async fn add_permission(
-        &self,
-        function: &str,
-        qualifier: &str,
-        statement: &Statement,
-        revision_id: Option<&str>,
-    ) -> AwsResult<()> {
-        let op = Operation::AddPermission;
-        self.call(op, |state| state.add_permission(function, qualifier, statement, revision_id, op))
+impl Call<AddPermission> for FakeLambda {
+    async fn call(&self, r: &AddPermission) -> AwsResult<()> {
+        let op = AddPermission::OPERATION;
+        self.request(op, |state| {
+            state.add_permission(&r.function, &r.qualifier, &r.statement, r.revision_id.as_deref(), op)
+        })
     }
+}
 
-    async fn remove_permission(&self, function: &str, qualifier: &str, sid: &str) -> AwsResult<()> {
-        let op = Operation::RemovePermission;
-        self.call(op, |state| state.remove_permission(function, qualifier, sid, op))
+impl Call<RemovePermission> for FakeLambda {
+    async fn call(&self, r: &RemovePermission) -> AwsResult<()> {
+        let op = RemovePermission::OPERATION;
+        self.request(op, |state| state.remove_permission(&r.function, &r.qualifier, &r.sid, op))
     }
+}
 
-    async fn create_mapping(&self, request: &CreateMapping) -> AwsResult<MappingInfo> {
-        let op = Operation::CreateEventSourceMapping;
-        self.call(op, |state| state.create_mapping(request, op))
+impl Call<CreateMapping> for FakeLambda {
+    async fn call(&self, r: &CreateMapping) -> AwsResult<MappingInfo> {
+        let op = CreateMapping::OPERATION;
+        self.request(op, |state| state.create_mapping(r, op))
     }
+}
 
-    async fn update_mapping(&self, request: &UpdateMapping) -> AwsResult<MappingInfo> {
-        let op = Operation::UpdateEventSourceMapping;
-        self.call(op, |state| state.update_mapping(request, op))
+impl Call<UpdateMapping> for FakeLambda {
+    async fn call(&self, r: &UpdateMapping) -> AwsResult<MappingInfo> {
+        let op = UpdateMapping::OPERATION;
+        self.request(op, |state| state.update_mapping(r, op))
     }
+}
 
-    async fn delete_mapping(&self, uuid: &str) -> AwsResult<()> {
-        let op = Operation::DeleteEventSourceMapping;
-        self.call(op, |state| state.delete_mapping(uuid, op))
+impl Call<DeleteMapping> for FakeLambda {
+    async fn call(&self, r: &DeleteMapping) -> AwsResult<()> {
+        let op = DeleteMapping::OPERATION;
+        self.request(op, |state| state.delete_mapping(&r.uuid, op))
     }
+}
 
-    async fn delete_version(&self, function: &str, version: u64) -> AwsResult<()> {
-        let op = Operation::DeleteFunction;
-        self.call(op, |state| state.delete_version(function, version, op))
+impl Call<DeleteVersion> for FakeLambda {
+    async fn call(&self, r: &DeleteVersion) -> AwsResult<()> {
+        let op = DeleteVersion::OPERATION;
+        self.request(op, |state| state.delete_version(&r.function, r.version, op))
     }
 }
 

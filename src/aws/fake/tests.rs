@@ -1,5 +1,6 @@
 //! The fake against the rules it enforces, call by call.
 use super::*;
+use crate::aws::List;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
@@ -32,8 +33,16 @@ fn sqs(queue: &str, target: &str) -> CreateMapping {
 }
 
 async fn publish(fake: &FakeLambda) -> u64 {
-    let latest = fake.get_function(FN).await.unwrap();
-    fake.publish_version(FN, &latest.code_sha256, Some(&latest.revision_id), None).await.unwrap().version
+    let latest = fake.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
+    fake.call(&PublishVersion {
+        function: FN.to_owned(),
+        code_sha256: latest.code_sha256.to_owned(),
+        revision_id: Some(latest.revision_id.to_owned()),
+        description: None,
+    })
+    .await
+    .unwrap()
+    .version
 }
 
 fn reason<T: std::fmt::Debug>(result: AwsResult<T>) -> &'static str {
@@ -45,38 +54,98 @@ async fn function_identifiers_accept_name_partial_and_full_arn() {
     let fake = fake();
     let arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FN}");
     for ident in [FN.to_string(), format!("{ACCOUNT}:function:{FN}"), arn.clone()] {
-        assert_eq!(fake.get_function(&ident).await.unwrap().function_arn, arn, "{ident}");
+        assert_eq!(
+            fake.call(&GetFunction { function: ident.to_owned() }).await.unwrap().function_arn,
+            arn,
+            "{ident}"
+        );
     }
-    assert_eq!(reason(fake.get_function("other").await), "NotFound");
+    assert_eq!(reason(fake.call(&GetFunction { function: "other".to_owned() }).await), "NotFound");
     let elsewhere = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FN}");
-    assert_eq!(reason(fake.get_function(&elsewhere).await), "NotFound");
-    assert_eq!(reason(fake.get_function("222222222222:function:skill").await), "NotFound");
-    assert_eq!(reason(fake.get_function(&format!("{FN}:PROD1")).await), "InvalidRequest");
+    assert_eq!(reason(fake.call(&GetFunction { function: elsewhere.to_owned() }).await), "NotFound");
+    assert_eq!(
+        reason(fake.call(&GetFunction { function: "222222222222:function:skill".to_owned() }).await),
+        "NotFound"
+    );
+    assert_eq!(reason(fake.call(&GetFunction { function: format!("{FN}:PROD1") }).await), "InvalidRequest");
 }
 
 #[tokio::test]
 async fn stale_revision_id_is_refused() {
     let fake = fake();
-    let stale = fake.get_function(FN).await.unwrap().revision_id;
+    let stale = fake.call(&GetFunction { function: FN.to_owned() }).await.unwrap().revision_id;
     fake.set_config_changed(FN).unwrap();
-    let publish = fake.publish_version(FN, "sha-a", Some(&stale), None).await;
+    let publish = fake
+        .call(&PublishVersion {
+            function: FN.to_owned(),
+            code_sha256: "sha-a".to_owned(),
+            revision_id: Some(stale.to_owned()),
+            description: None,
+        })
+        .await;
     assert_eq!(reason(publish), "PreconditionFailed");
 
     let v1 = publish_latest(&fake).await;
-    let alias = fake.create_alias(FN, "PROD1", &v1, "").await.unwrap();
+    let alias = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: v1.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
     fake.oob_set_alias_description(FN, "PROD1", "changed by hand").unwrap();
-    let update = fake.update_alias(FN, "PROD1", LATEST, "", Some(&alias.revision_id)).await;
+    let update = fake
+        .call(&UpdateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+            revision_id: Some(alias.revision_id.to_owned()),
+        })
+        .await;
     assert_eq!(reason(update), "PreconditionFailed");
     assert_eq!(fake.alias(FN, "PROD1").unwrap().function_version, v1);
 
-    fake.add_permission(FN, "PROD1", &alexa("las-a", "skill-1"), None).await.unwrap();
-    let policy = fake.get_policy(FN, "PROD1").await.unwrap().unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("las-a", "skill-1"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    let policy = fake
+        .call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() })
+        .await
+        .unwrap()
+        .unwrap();
     fake.oob_add_statement(FN, "PROD1", alexa("foreign", "skill-2")).unwrap();
-    let add = fake.add_permission(FN, "PROD1", &alexa("las-b", "skill-3"), Some(&policy.revision_id)).await;
+    let add = fake
+        .call(&AddPermission {
+            function: FN.to_owned(),
+            qualifier: "PROD1".to_owned(),
+            statement: alexa("las-b", "skill-3"),
+            revision_id: Some(policy.revision_id.to_owned()),
+        })
+        .await;
     assert_eq!(reason(add), "PreconditionFailed");
     // With the current RevisionId the same writes go through.
-    let current = fake.get_policy(FN, "PROD1").await.unwrap().unwrap().revision_id;
-    fake.add_permission(FN, "PROD1", &alexa("las-b", "skill-3"), Some(&current)).await.unwrap();
+    let current = fake
+        .call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() })
+        .await
+        .unwrap()
+        .unwrap()
+        .revision_id;
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("las-b", "skill-3"),
+        revision_id: Some(current.to_owned()),
+    })
+    .await
+    .unwrap();
 }
 
 async fn publish_latest(fake: &FakeLambda) -> String {
@@ -86,17 +155,56 @@ async fn publish_latest(fake: &FakeLambda) -> String {
 #[tokio::test]
 async fn every_write_changes_the_revision_id() {
     let fake = fake();
-    let r0 = fake.get_function(FN).await.unwrap().revision_id;
+    let r0 = fake.call(&GetFunction { function: FN.to_owned() }).await.unwrap().revision_id;
     let r1 = fake.deploy(FN, "sha-b").unwrap().revision_id;
     let r2 = fake.set_config_changed(FN).unwrap().revision_id;
     let v = publish_latest(&fake).await;
-    let a0 = fake.create_alias(FN, "PROD1", &v, "").await.unwrap().revision_id;
-    let a1 = fake.update_alias(FN, "PROD1", &v, "d", Some(&a0)).await.unwrap().revision_id;
-    fake.add_permission(FN, "PROD1", &alexa("s1", "k"), None).await.unwrap();
+    let a0 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: v.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .revision_id;
+    let a1 = fake
+        .call(&UpdateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: v.to_owned(),
+            description: "d".to_owned(),
+            revision_id: Some(a0.to_owned()),
+        })
+        .await
+        .unwrap()
+        .revision_id;
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("s1", "k"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
     let p0 = fake.policy(FN, "PROD1").unwrap().revision_id;
-    fake.add_permission(FN, "PROD1", &alexa("s2", "k"), None).await.unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("s2", "k"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
     let p1 = fake.policy(FN, "PROD1").unwrap().revision_id;
-    fake.remove_permission(FN, "PROD1", "s1").await.unwrap();
+    fake.call(&RemovePermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        sid: "s1".to_owned(),
+    })
+    .await
+    .unwrap();
     let p2 = fake.policy(FN, "PROD1").unwrap().revision_id;
     let all = [r0, r1, r2, a0, a1, p0, p1, p2];
     let distinct: BTreeSet<_> = all.iter().collect();
@@ -106,7 +214,14 @@ async fn every_write_changes_the_revision_id() {
 #[tokio::test]
 async fn publish_with_other_code_sha256_is_refused() {
     let fake = fake();
-    let result = fake.publish_version(FN, "sha-other", None, None).await;
+    let result = fake
+        .call(&PublishVersion {
+            function: FN.to_owned(),
+            code_sha256: "sha-other".to_owned(),
+            revision_id: None,
+            description: None,
+        })
+        .await;
     assert_eq!(reason(result), "PreconditionFailed");
     assert!(fake.versions(FN).is_empty());
 }
@@ -141,12 +256,13 @@ async fn version_numbers_are_never_reused() {
     let v1 = publish(&fake).await;
     fake.deploy(FN, "sha-b").unwrap();
     let v2 = publish(&fake).await;
-    fake.delete_version(FN, v2).await.unwrap();
+    fake.call(&DeleteVersion { function: FN.to_owned(), version: v2 }).await.unwrap();
     fake.deploy(FN, "sha-c").unwrap();
     let v3 = publish(&fake).await;
     assert_eq!((v1, v2, v3), (1, 2, 3));
     assert_eq!(fake.high_water_mark(FN), 3);
-    let numbers: Vec<u64> = fake.list_versions(FN).await.unwrap().iter().map(|v| v.version).collect();
+    let numbers: Vec<u64> =
+        fake.list(ListVersions::new(FN)).await.unwrap().iter().map(|v| v.version).collect();
     assert_eq!(numbers, vec![1, 3]);
 }
 
@@ -154,7 +270,7 @@ async fn version_numbers_are_never_reused() {
 async fn publish_after_deleting_the_newest_version_creates_a_new_one() {
     let fake = fake();
     let v1 = publish(&fake).await;
-    fake.delete_version(FN, v1).await.unwrap();
+    fake.call(&DeleteVersion { function: FN.to_owned(), version: v1 }).await.unwrap();
     assert_eq!(publish(&fake).await, 2);
 }
 
@@ -163,11 +279,30 @@ async fn alias_names_are_validated() {
     let fake = fake();
     let long = "a".repeat(129);
     for bad in ["", "123", "$LATEST", "PROD 1", "PROD.1", "PROD:1", long.as_str()] {
-        assert_eq!(reason(fake.create_alias(FN, bad, LATEST, "").await), "InvalidRequest", "{bad:?}");
+        assert_eq!(
+            reason(
+                fake.call(&CreateAlias {
+                    function: FN.to_owned(),
+                    name: bad.to_owned(),
+                    version: LATEST.to_owned(),
+                    description: String::new()
+                })
+                .await
+            ),
+            "InvalidRequest",
+            "{bad:?}"
+        );
     }
     let max = "a".repeat(128);
     for good in ["PROD1", "live", "1a", "a-b_c", max.as_str()] {
-        fake.create_alias(FN, good, LATEST, "").await.unwrap();
+        fake.call(&CreateAlias {
+            function: FN.to_owned(),
+            name: good.to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
     }
 }
 
@@ -175,32 +310,114 @@ async fn alias_names_are_validated() {
 async fn alias_description_is_limited_to_256_characters() {
     let fake = fake();
     let too_long = "x".repeat(257);
-    assert_eq!(reason(fake.create_alias(FN, "PROD1", LATEST, &too_long).await), "InvalidRequest");
-    let alias = fake.create_alias(FN, "PROD1", LATEST, &"x".repeat(256)).await.unwrap();
-    let update = fake.update_alias(FN, "PROD1", LATEST, &too_long, Some(&alias.revision_id)).await;
+    assert_eq!(
+        reason(
+            fake.call(&CreateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: LATEST.to_owned(),
+                description: too_long.to_owned()
+            })
+            .await
+        ),
+        "InvalidRequest"
+    );
+    let alias = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: "x".repeat(256),
+        })
+        .await
+        .unwrap();
+    let update = fake
+        .call(&UpdateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: too_long.to_owned(),
+            revision_id: Some(alias.revision_id.to_owned()),
+        })
+        .await;
     assert_eq!(reason(update), "InvalidRequest");
 }
 
 #[tokio::test]
 async fn create_alias_on_existing_name_conflicts() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    assert_eq!(reason(fake.create_alias(FN, "PROD1", LATEST, "").await), "Conflict");
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reason(
+            fake.call(&CreateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: LATEST.to_owned(),
+                description: String::new()
+            })
+            .await
+        ),
+        "Conflict"
+    );
 }
 
 #[tokio::test]
 async fn create_alias_on_missing_version_is_not_found() {
     let fake = fake();
-    assert_eq!(reason(fake.create_alias(FN, "PROD1", "7", "").await), "NotFound");
-    assert_eq!(reason(fake.create_alias(FN, "PROD1", "latest", "").await), "InvalidRequest");
+    assert_eq!(
+        reason(
+            fake.call(&CreateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: "7".to_owned(),
+                description: String::new()
+            })
+            .await
+        ),
+        "NotFound"
+    );
+    assert_eq!(
+        reason(
+            fake.call(&CreateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: "latest".to_owned(),
+                description: String::new()
+            })
+            .await
+        ),
+        "InvalidRequest"
+    );
     assert!(fake.aliases(FN).is_empty());
 }
 
 #[tokio::test]
 async fn update_missing_alias_is_not_found() {
     let fake = fake();
-    assert_eq!(reason(fake.update_alias(FN, "PROD1", LATEST, "", None).await), "NotFound");
-    assert_eq!(reason(fake.delete_alias(FN, "PROD1").await), "NotFound");
+    assert_eq!(
+        reason(
+            fake.call(&UpdateAlias {
+                function: FN.to_owned(),
+                name: "PROD1".to_owned(),
+                version: LATEST.to_owned(),
+                description: String::new(),
+                revision_id: None
+            })
+            .await
+        ),
+        "NotFound"
+    );
+    assert_eq!(
+        reason(fake.call(&DeleteAlias { function: FN.to_owned(), name: "PROD1".to_owned() }).await),
+        "NotFound"
+    );
 }
 
 #[tokio::test]
@@ -209,10 +426,26 @@ async fn update_alias_clears_routing() {
     let v1 = publish_latest(&fake).await;
     fake.set_config_changed(FN).unwrap();
     let v2 = publish_latest(&fake).await;
-    fake.create_alias(FN, "PROD1", &v1, "").await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: v1.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
     let weighted = fake.set_alias_routing(FN, "PROD1", &v2, 0.1).unwrap();
     assert_eq!(weighted.routing, BTreeMap::from([(v2.clone(), 0.1)]));
-    let updated = fake.update_alias(FN, "PROD1", &v2, "", Some(&weighted.revision_id)).await.unwrap();
+    let updated = fake
+        .call(&UpdateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: v2.to_owned(),
+            description: String::new(),
+            revision_id: Some(weighted.revision_id.to_owned()),
+        })
+        .await
+        .unwrap();
     assert!(updated.routing.is_empty());
     assert_eq!(fake.alias(FN, "PROD1").unwrap(), updated);
 }
@@ -225,8 +458,22 @@ async fn routing_is_validated() {
     let v2 = publish_latest(&fake).await;
     fake.set_config_changed(FN).unwrap();
     let v3 = publish_latest(&fake).await;
-    fake.create_alias(FN, "PROD1", &v1, "").await.unwrap();
-    fake.create_alias(FN, "DEV", LATEST, "").await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: v1.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "DEV".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
     let err = |r: AwsResult<AliasInfo>| r.unwrap_err().reason();
     assert_eq!(err(fake.set_alias_routing(FN, "PROD1", &v2, 1.5)), "InvalidRequest");
     assert_eq!(err(fake.set_alias_routing(FN, "PROD1", &v2, -0.1)), "InvalidRequest");
@@ -250,25 +497,78 @@ async fn routing_is_validated() {
 #[tokio::test]
 async fn alias_arn_is_function_arn_and_name() {
     let fake = fake();
-    let alias = fake.create_alias(FN, "PROD1", LATEST, "live").await.unwrap();
+    let alias = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: "live".to_owned(),
+        })
+        .await
+        .unwrap();
     assert_eq!(alias.alias_arn, format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FN}:PROD1"));
     assert_eq!(alias.alias_arn, fake.alias_arn(FN, "PROD1"));
-    assert_eq!(fake.list_aliases(FN).await.unwrap(), vec![alias]);
+    assert_eq!(fake.list(ListAliases::new(FN)).await.unwrap(), vec![alias]);
 }
 
 #[tokio::test]
 async fn policies_are_per_qualifier() {
     let fake = fake();
     let v1 = publish_latest(&fake).await;
-    fake.create_alias(FN, "PROD1", &v1, "").await.unwrap();
-    fake.create_alias(FN, "PROD2", &v1, "").await.unwrap();
-    fake.add_permission(FN, "PROD1", &alexa("las-alexa", "skill-1"), None).await.unwrap();
-    assert_eq!(fake.get_policy(FN, "PROD1").await.unwrap().unwrap().statements.len(), 1);
-    assert_eq!(fake.get_policy(FN, "PROD2").await.unwrap(), None);
-    assert_eq!(fake.get_policy(FN, &v1).await.unwrap(), None);
-    assert_eq!(fake.get_policy(FN, "").await.unwrap(), None);
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: v1.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD2".to_owned(),
+        version: v1.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("las-alexa", "skill-1"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() })
+            .await
+            .unwrap()
+            .unwrap()
+            .statements
+            .len(),
+        1
+    );
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD2".to_owned() }).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: v1.to_owned() }).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: String::new() }).await.unwrap(),
+        None
+    );
     // The same Sid on another qualifier is another statement.
-    fake.add_permission(FN, "PROD2", &alexa("las-alexa", "skill-2"), None).await.unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD2".to_owned(),
+        statement: alexa("las-alexa", "skill-2"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(fake.statements(FN, "PROD1")[0].event_source_token.as_deref(), Some("skill-1"));
     assert_eq!(fake.statements(FN, "PROD2")[0].event_source_token.as_deref(), Some("skill-2"));
 }
@@ -276,9 +576,30 @@ async fn policies_are_per_qualifier() {
 #[tokio::test]
 async fn duplicate_sid_conflicts() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    fake.add_permission(FN, "PROD1", &alexa("las-alexa", "skill-1"), None).await.unwrap();
-    let again = fake.add_permission(FN, "PROD1", &alexa("las-alexa", "skill-other"), None).await;
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("las-alexa", "skill-1"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    let again = fake
+        .call(&AddPermission {
+            function: FN.to_owned(),
+            qualifier: "PROD1".to_owned(),
+            statement: alexa("las-alexa", "skill-other"),
+            revision_id: None,
+        })
+        .await;
     assert_eq!(reason(again), "Conflict");
     assert_eq!(fake.statements(FN, "PROD1"), vec![alexa("las-alexa", "skill-1")]);
 }
@@ -286,71 +607,232 @@ async fn duplicate_sid_conflicts() {
 #[tokio::test]
 async fn event_source_token_round_trips() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
     let statement = Statement {
         source_arn: Some("arn:aws:execute-api:eu-west-1:123456789012:abc/*".to_string()),
         source_account: Some(ACCOUNT.to_string()),
         ..alexa("las-alexa", "amzn1.ask.skill.1234")
     };
-    fake.add_permission(FN, "PROD1", &statement, None).await.unwrap();
-    let policy = fake.get_policy(FN, "PROD1").await.unwrap().unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: statement.clone(),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    let policy = fake
+        .call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(policy.statements, vec![statement]);
 }
 
 #[tokio::test]
 async fn empty_policy_reads_as_none() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    assert_eq!(fake.get_policy(FN, "PROD1").await.unwrap(), None);
-    fake.add_permission(FN, "PROD1", &alexa("s", "k"), None).await.unwrap();
-    fake.remove_permission(FN, "PROD1", "s").await.unwrap();
-    assert_eq!(fake.get_policy(FN, "PROD1").await.unwrap(), None);
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() }).await.unwrap(),
+        None
+    );
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("s", "k"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    fake.call(&RemovePermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        sid: "s".to_owned(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() }).await.unwrap(),
+        None
+    );
     // No policy means no RevisionId to hold on to.
-    let add = fake.add_permission(FN, "PROD1", &alexa("s", "k"), Some("stale")).await;
+    let add = fake
+        .call(&AddPermission {
+            function: FN.to_owned(),
+            qualifier: "PROD1".to_owned(),
+            statement: alexa("s", "k"),
+            revision_id: Some("stale".to_owned()),
+        })
+        .await;
     assert_eq!(reason(add), "PreconditionFailed");
 }
 
 #[tokio::test]
 async fn removing_missing_sid_is_not_found() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    assert_eq!(reason(fake.remove_permission(FN, "PROD1", "nope").await), "NotFound");
-    fake.add_permission(FN, "PROD1", &alexa("s", "k"), None).await.unwrap();
-    assert_eq!(reason(fake.remove_permission(FN, "PROD1", "nope").await), "NotFound");
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reason(
+            fake.call(&RemovePermission {
+                function: FN.to_owned(),
+                qualifier: "PROD1".to_owned(),
+                sid: "nope".to_owned()
+            })
+            .await
+        ),
+        "NotFound"
+    );
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("s", "k"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reason(
+            fake.call(&RemovePermission {
+                function: FN.to_owned(),
+                qualifier: "PROD1".to_owned(),
+                sid: "nope".to_owned()
+            })
+            .await
+        ),
+        "NotFound"
+    );
 }
 
 #[tokio::test]
 async fn policy_qualifier_must_exist() {
     let fake = fake();
-    assert_eq!(reason(fake.add_permission(FN, "PROD1", &alexa("s", "k"), None).await), "NotFound");
-    assert_eq!(reason(fake.get_policy(FN, "PROD1").await), "NotFound");
-    assert_eq!(reason(fake.get_policy(FN, "3").await), "NotFound");
-    assert_eq!(reason(fake.remove_permission(FN, "PROD1", "s").await), "NotFound");
+    assert_eq!(
+        reason(
+            fake.call(&AddPermission {
+                function: FN.to_owned(),
+                qualifier: "PROD1".to_owned(),
+                statement: alexa("s", "k"),
+                revision_id: None
+            })
+            .await
+        ),
+        "NotFound"
+    );
+    assert_eq!(
+        reason(fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() }).await),
+        "NotFound"
+    );
+    assert_eq!(
+        reason(fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "3".to_owned() }).await),
+        "NotFound"
+    );
+    assert_eq!(
+        reason(
+            fake.call(&RemovePermission {
+                function: FN.to_owned(),
+                qualifier: "PROD1".to_owned(),
+                sid: "s".to_owned()
+            })
+            .await
+        ),
+        "NotFound"
+    );
     let v1 = publish_latest(&fake).await;
-    fake.add_permission(FN, &v1, &alexa("s", "k"), None).await.unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: v1.to_owned(),
+        statement: alexa("s", "k"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(fake.statements(FN, &v1).len(), 1);
 }
 
 #[tokio::test]
 async fn invalid_statements_are_refused() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
     let bad_sid = alexa("las alexa", "k");
     let no_principal = Statement { principal: String::new(), ..alexa("s", "k") };
     let bad_action = Statement { action: "InvokeFunction".to_string(), ..alexa("s", "k") };
     for statement in [bad_sid, no_principal, bad_action] {
-        assert_eq!(reason(fake.add_permission(FN, "PROD1", &statement, None).await), "InvalidRequest");
+        assert_eq!(
+            reason(
+                fake.call(&AddPermission {
+                    function: FN.to_owned(),
+                    qualifier: "PROD1".to_owned(),
+                    statement: statement.clone(),
+                    revision_id: None
+                })
+                .await
+            ),
+            "InvalidRequest"
+        );
     }
 }
 
 #[tokio::test]
 async fn deleting_an_alias_drops_its_policy() {
     let fake = fake();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    fake.add_permission(FN, "PROD1", &alexa("s", "k"), None).await.unwrap();
-    fake.delete_alias(FN, "PROD1").await.unwrap();
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    assert_eq!(fake.get_policy(FN, "PROD1").await.unwrap(), None);
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    fake.call(&AddPermission {
+        function: FN.to_owned(),
+        qualifier: "PROD1".to_owned(),
+        statement: alexa("s", "k"),
+        revision_id: None,
+    })
+    .await
+    .unwrap();
+    fake.call(&DeleteAlias { function: FN.to_owned(), name: "PROD1".to_owned() }).await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.call(&GetPolicy { function: FN.to_owned(), qualifier: "PROD1".to_owned() }).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -361,23 +843,30 @@ async fn referenced_version_cannot_be_deleted() {
     let v2 = publish(&fake).await;
     fake.set_config_changed(FN).unwrap();
     let v3 = publish(&fake).await;
-    fake.create_alias(FN, "PROD1", &v1.to_string(), "").await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: v1.to_string().to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
     fake.set_alias_routing(FN, "PROD1", &v2.to_string(), 0.05).unwrap();
-    assert_eq!(reason(fake.delete_version(FN, v1).await), "Conflict");
-    assert_eq!(reason(fake.delete_version(FN, v2).await), "Conflict");
-    fake.delete_version(FN, v3).await.unwrap();
+    assert_eq!(reason(fake.call(&DeleteVersion { function: FN.to_owned(), version: v1 }).await), "Conflict");
+    assert_eq!(reason(fake.call(&DeleteVersion { function: FN.to_owned(), version: v2 }).await), "Conflict");
+    fake.call(&DeleteVersion { function: FN.to_owned(), version: v3 }).await.unwrap();
     assert_eq!(fake.versions(FN).len(), 2);
     fake.clear_alias_routing(FN, "PROD1").unwrap();
-    fake.delete_version(FN, v2).await.unwrap();
+    fake.call(&DeleteVersion { function: FN.to_owned(), version: v2 }).await.unwrap();
 }
 
 #[tokio::test]
 async fn deleting_missing_version_is_not_found() {
     let fake = fake();
-    assert_eq!(reason(fake.delete_version(FN, 1).await), "NotFound");
+    assert_eq!(reason(fake.call(&DeleteVersion { function: FN.to_owned(), version: 1 }).await), "NotFound");
     let v1 = publish(&fake).await;
-    fake.delete_version(FN, v1).await.unwrap();
-    assert_eq!(reason(fake.delete_version(FN, v1).await), "NotFound");
+    fake.call(&DeleteVersion { function: FN.to_owned(), version: v1 }).await.unwrap();
+    assert_eq!(reason(fake.call(&DeleteVersion { function: FN.to_owned(), version: v1 }).await), "NotFound");
 }
 
 #[tokio::test]
@@ -385,21 +874,28 @@ async fn version_with_mapping_can_be_deleted() {
     let fake = fake();
     let v1 = publish(&fake).await;
     let target = fake.alias_arn(FN, &v1.to_string());
-    fake.create_mapping(&sqs("q", &target)).await.unwrap();
-    fake.delete_version(FN, v1).await.unwrap();
+    fake.call(&sqs("q", &target)).await.unwrap();
+    fake.call(&DeleteVersion { function: FN.to_owned(), version: v1 }).await.unwrap();
 }
 
 #[tokio::test]
 async fn mapping_target_must_exist() {
     let fake = fake();
     let missing_alias = fake.alias_arn(FN, "PROD1");
-    assert_eq!(reason(fake.create_mapping(&sqs("q", &missing_alias)).await), "NotFound");
+    assert_eq!(reason(fake.call(&sqs("q", &missing_alias)).await), "NotFound");
     let missing_version = fake.alias_arn(FN, "4");
-    assert_eq!(reason(fake.create_mapping(&sqs("q", &missing_version)).await), "NotFound");
+    assert_eq!(reason(fake.call(&sqs("q", &missing_version)).await), "NotFound");
     let other_function = fake.alias_arn("other", "PROD1");
-    assert_eq!(reason(fake.create_mapping(&sqs("q", &other_function)).await), "NotFound");
-    fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    let mapping = fake.create_mapping(&sqs("q", &format!("{FN}:PROD1"))).await.unwrap();
+    assert_eq!(reason(fake.call(&sqs("q", &other_function)).await), "NotFound");
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    let mapping = fake.call(&sqs("q", &format!("{FN}:PROD1"))).await.unwrap();
     // Stored under the full qualified ARN, however it was named.
     assert_eq!(mapping.function_arn, missing_alias);
     assert_eq!((mapping.enabled, mapping.state.as_str()), (true, "Enabled"));
@@ -408,28 +904,55 @@ async fn mapping_target_must_exist() {
 #[tokio::test]
 async fn stream_mappings_need_a_starting_position() {
     let fake = fake();
-    let target = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap().alias_arn;
+    let target = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
     let stream = CreateMapping {
         event_source_arn: format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/s"),
         ..sqs("q", &target)
     };
-    assert_eq!(reason(fake.create_mapping(&stream).await), "InvalidRequest");
+    assert_eq!(reason(fake.call(&stream).await), "InvalidRequest");
     let queue = CreateMapping { starting_position: Some("LATEST".to_string()), ..sqs("q", &target) };
-    assert_eq!(reason(fake.create_mapping(&queue).await), "InvalidRequest");
+    assert_eq!(reason(fake.call(&queue).await), "InvalidRequest");
     let stream = CreateMapping { starting_position: Some("TRIM_HORIZON".to_string()), ..stream };
-    fake.create_mapping(&stream).await.unwrap();
+    fake.call(&stream).await.unwrap();
 }
 
 #[tokio::test]
 async fn duplicate_mapping_conflicts() {
     let fake = fake();
-    let prod1 = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap().alias_arn;
-    let prod2 = fake.create_alias(FN, "PROD2", LATEST, "").await.unwrap().alias_arn;
-    fake.create_mapping(&sqs("q", &prod1)).await.unwrap();
-    assert_eq!(reason(fake.create_mapping(&sqs("q", &prod1)).await), "Conflict");
+    let prod1 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
+    let prod2 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD2".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
+    fake.call(&sqs("q", &prod1)).await.unwrap();
+    assert_eq!(reason(fake.call(&sqs("q", &prod1)).await), "Conflict");
     // The same queue on another alias, or another queue on the same alias, is fine...
-    let on_prod2 = fake.create_mapping(&sqs("q", &prod2)).await.unwrap();
-    fake.create_mapping(&sqs("other", &prod1)).await.unwrap();
+    let on_prod2 = fake.call(&sqs("q", &prod2)).await.unwrap();
+    fake.call(&sqs("other", &prod1)).await.unwrap();
     // ...but moving it onto an alias that already polls that queue is a duplicate.
     let moved = UpdateMapping {
         uuid: on_prod2.uuid.clone(),
@@ -437,64 +960,112 @@ async fn duplicate_mapping_conflicts() {
         batch_size: None,
         enabled: None,
     };
-    assert_eq!(reason(fake.update_mapping(&moved).await), "Conflict");
+    assert_eq!(reason(fake.call(&moved).await), "Conflict");
     assert_eq!(fake.mapping(&on_prod2.uuid).unwrap().function_arn, prod2);
 }
 
 #[tokio::test]
 async fn mapping_uuids_are_unique() {
     let fake = fake();
-    let target = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap().alias_arn;
+    let target = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
     let mut uuids = BTreeSet::new();
     for i in 0..20 {
-        let mapping = fake.create_mapping(&sqs(&format!("q{i}"), &target)).await.unwrap();
-        fake.delete_mapping(&mapping.uuid).await.unwrap();
+        let mapping = fake.call(&sqs(&format!("q{i}"), &target)).await.unwrap();
+        fake.call(&DeleteMapping { uuid: mapping.uuid.to_owned() }).await.unwrap();
         assert!(uuids.insert(mapping.uuid));
     }
-    assert_eq!(reason(fake.delete_mapping(uuids.first().unwrap()).await), "NotFound");
+    assert_eq!(reason(fake.call(&DeleteMapping { uuid: uuids.first().unwrap().clone() }).await), "NotFound");
 }
 
 #[tokio::test]
 async fn list_mappings_matches_the_qualified_arn_exactly() {
     let fake = fake();
     let v1 = publish_latest(&fake).await;
-    let prod1 = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap().alias_arn;
-    let prod10 = fake.create_alias(FN, "PROD10", LATEST, "").await.unwrap().alias_arn;
-    let a = fake.create_mapping(&sqs("a", &prod1)).await.unwrap();
-    fake.create_mapping(&sqs("b", &prod10)).await.unwrap();
-    fake.create_mapping(&sqs("c", &fake.alias_arn(FN, &v1))).await.unwrap();
-    fake.create_mapping(&sqs("d", &fake.function_arn(FN))).await.unwrap();
-    assert_eq!(fake.list_mappings(&prod1).await.unwrap(), vec![a.clone()]);
-    assert_eq!(fake.list_mappings(&fake.alias_arn(FN, "PROD2")).await.unwrap(), vec![]);
-    assert_eq!(fake.list_mappings(&fake.function_arn(FN)).await.unwrap().len(), 1);
+    let prod1 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
+    let prod10 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD10".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
+    let a = fake.call(&sqs("a", &prod1)).await.unwrap();
+    fake.call(&sqs("b", &prod10)).await.unwrap();
+    fake.call(&sqs("c", &fake.alias_arn(FN, &v1))).await.unwrap();
+    fake.call(&sqs("d", &fake.function_arn(FN))).await.unwrap();
+    assert_eq!(fake.list(ListMappings::of_function(&prod1)).await.unwrap(), vec![a.clone()]);
+    assert_eq!(fake.list(ListMappings::of_function(&fake.alias_arn(FN, "PROD2"))).await.unwrap(), vec![]);
+    assert_eq!(fake.list(ListMappings::of_function(&fake.function_arn(FN))).await.unwrap().len(), 1);
     // By event source: every function's and qualifier's mapping of it, nothing else.
-    let by_source = fake.list_mappings_for_source(&a.event_source_arn).await.unwrap();
+    let by_source = fake.list(ListMappings::of_source(&a.event_source_arn)).await.unwrap();
     assert_eq!(by_source, vec![a]);
     assert!(
-        fake.list_mappings_for_source("arn:aws:sqs:us-east-1:123456789012:none").await.unwrap().is_empty()
+        fake.list(ListMappings::of_source("arn:aws:sqs:us-east-1:123456789012:none"))
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
 #[tokio::test]
 async fn update_mapping_moves_it() {
     let fake = fake();
-    let prod1 = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap().alias_arn;
-    let prod2 = fake.create_alias(FN, "PROD2", LATEST, "").await.unwrap().alias_arn;
-    let mapping = fake.create_mapping(&sqs("q", &prod1)).await.unwrap();
+    let prod1 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
+    let prod2 = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD2".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .alias_arn;
+    let mapping = fake.call(&sqs("q", &prod1)).await.unwrap();
     let request = UpdateMapping {
         uuid: mapping.uuid.clone(),
         function_arn: Some(prod2.clone()),
         batch_size: Some(5),
         enabled: Some(false),
     };
-    let moved = fake.update_mapping(&request).await.unwrap();
+    let moved = fake.call(&request).await.unwrap();
     assert_eq!((moved.function_arn.as_str(), moved.batch_size), (prod2.as_str(), Some(5)));
     assert_eq!((moved.enabled, moved.state.as_str()), (false, "Disabled"));
-    assert!(fake.list_mappings(&prod1).await.unwrap().is_empty());
+    assert!(fake.list(ListMappings::of_function(&prod1)).await.unwrap().is_empty());
     let to_nowhere = UpdateMapping { function_arn: Some(fake.alias_arn(FN, "GONE")), ..request.clone() };
-    assert_eq!(reason(fake.update_mapping(&to_nowhere).await), "NotFound");
+    assert_eq!(reason(fake.call(&to_nowhere).await), "NotFound");
     let unknown = UpdateMapping { uuid: "nope".to_string(), ..request };
-    assert_eq!(reason(fake.update_mapping(&unknown).await), "NotFound");
+    assert_eq!(reason(fake.call(&unknown).await), "NotFound");
 }
 
 #[tokio::test]
@@ -502,7 +1073,7 @@ async fn throttle_carries_retry_hint() {
     let fake = fake();
     fake.throttle_next(2, Some(Duration::from_secs(3)));
     for _ in 0..2 {
-        let error = fake.list_aliases(FN).await.unwrap_err();
+        let error = fake.list(ListAliases::new(FN)).await.unwrap_err();
         assert_eq!(
             error,
             AwsError::Throttled {
@@ -511,7 +1082,7 @@ async fn throttle_carries_retry_hint() {
             }
         );
     }
-    fake.list_aliases(FN).await.unwrap();
+    fake.list(ListAliases::new(FN)).await.unwrap();
 }
 
 #[tokio::test]
@@ -519,25 +1090,57 @@ async fn fail_next_injects_unavailable_and_timeout() {
     let fake = fake();
     fake.fail_next(1, Fault::Unavailable);
     fake.fail_next(1, Fault::Timeout);
-    assert_eq!(reason(fake.get_function(FN).await), "Unavailable");
-    let timeout = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap_err();
+    assert_eq!(reason(fake.call(&GetFunction { function: FN.to_owned() }).await), "Unavailable");
+    let timeout = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(
         timeout,
         AwsError::Unavailable { operation: Operation::CreateAlias, message: "timeout".to_string() }
     );
     // A failed write wrote nothing.
     assert!(fake.aliases(FN).is_empty());
-    fake.get_function(FN).await.unwrap();
+    fake.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
 }
 
 #[tokio::test]
 async fn fail_next_on_hits_only_that_operation() {
     let fake = fake();
     fake.fail_next_on(Operation::UpdateAlias, 1, Fault::Conflict);
-    let alias = fake.create_alias(FN, "PROD1", LATEST, "").await.unwrap();
-    let update = fake.update_alias(FN, "PROD1", LATEST, "", Some(&alias.revision_id)).await;
+    let alias = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
+    let update = fake
+        .call(&UpdateAlias {
+            function: FN.to_owned(),
+            name: "PROD1".to_owned(),
+            version: LATEST.to_owned(),
+            description: String::new(),
+            revision_id: Some(alias.revision_id.to_owned()),
+        })
+        .await;
     assert_eq!(reason(update), "Conflict");
-    fake.update_alias(FN, "PROD1", LATEST, "", Some(&alias.revision_id)).await.unwrap();
+    fake.call(&UpdateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: LATEST.to_owned(),
+        description: String::new(),
+        revision_id: Some(alias.revision_id.to_owned()),
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -545,19 +1148,55 @@ async fn crash_after_writes_stops_every_later_write() {
     let fake = fake();
     fake.crash_after_writes(2);
     let v1 = publish_latest(&fake).await;
-    fake.create_alias(FN, "PROD1", &v1, "").await.unwrap();
-    let crashed = fake.create_alias(FN, "PROD2", &v1, "").await.unwrap_err();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD1".to_owned(),
+        version: v1.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
+    let crashed = fake
+        .call(&CreateAlias {
+            function: FN.to_owned(),
+            name: "PROD2".to_owned(),
+            version: v1.to_owned(),
+            description: String::new(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(
         crashed,
         AwsError::Unavailable { operation: Operation::CreateAlias, message: "crashed".to_string() }
     );
-    assert_eq!(reason(fake.delete_alias(FN, "PROD1").await), "Unavailable");
-    assert_eq!(reason(fake.add_permission(FN, "PROD1", &alexa("s", "k"), None).await), "Unavailable");
+    assert_eq!(
+        reason(fake.call(&DeleteAlias { function: FN.to_owned(), name: "PROD1".to_owned() }).await),
+        "Unavailable"
+    );
+    assert_eq!(
+        reason(
+            fake.call(&AddPermission {
+                function: FN.to_owned(),
+                qualifier: "PROD1".to_owned(),
+                statement: alexa("s", "k"),
+                revision_id: None
+            })
+            .await
+        ),
+        "Unavailable"
+    );
     // Reads still observe what the first writes did.
-    assert_eq!(fake.list_aliases(FN).await.unwrap().len(), 1);
+    assert_eq!(fake.list(ListAliases::new(FN)).await.unwrap().len(), 1);
     assert_eq!(fake.writes(), 2);
     fake.recover();
-    fake.create_alias(FN, "PROD2", &v1, "").await.unwrap();
+    fake.call(&CreateAlias {
+        function: FN.to_owned(),
+        name: "PROD2".to_owned(),
+        version: v1.to_owned(),
+        description: String::new(),
+    })
+    .await
+    .unwrap();
     assert_eq!(fake.writes(), 3);
 }
 
@@ -565,21 +1204,36 @@ async fn crash_after_writes_stops_every_later_write() {
 async fn denied_operation_is_access_denied() {
     let fake = fake();
     fake.deny(Operation::PublishVersion);
-    let error = fake.publish_version(FN, "sha-a", None, None).await.unwrap_err();
+    let error = fake
+        .call(&PublishVersion {
+            function: FN.to_owned(),
+            code_sha256: "sha-a".to_owned(),
+            revision_id: None,
+            description: None,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(error.reason(), "AccessDenied");
     assert!(error.to_string().contains("lambda:PublishVersion"), "{error}");
-    fake.get_function(FN).await.unwrap();
+    fake.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
     fake.allow(Operation::PublishVersion);
-    fake.publish_version(FN, "sha-a", None, None).await.unwrap();
+    fake.call(&PublishVersion {
+        function: FN.to_owned(),
+        code_sha256: "sha-a".to_owned(),
+        revision_id: None,
+        description: None,
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn calls_are_recorded_including_failures() {
     let fake = fake();
-    fake.get_function(FN).await.unwrap();
-    let _ = fake.delete_alias(FN, "missing").await;
+    fake.call(&GetFunction { function: FN.to_owned() }).await.unwrap();
+    let _ = fake.call(&DeleteAlias { function: FN.to_owned(), name: "missing".to_owned() }).await;
     fake.throttle_next(1, None);
-    let _ = fake.list_aliases(FN).await;
+    let _ = fake.list(ListAliases::new(FN)).await;
     assert_eq!(fake.calls(), vec![Operation::GetFunction, Operation::DeleteAlias, Operation::ListAliases]);
     assert_eq!(fake.calls_of(Operation::DeleteAlias), 1);
     // Only successful writes count as writes.
@@ -612,8 +1266,9 @@ async fn out_of_band_changes_are_not_calls_but_bump_revisions() {
 fn futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     let fake = fake();
-    let future = fake.get_function(FN);
+    let get = GetFunction { function: FN.to_owned() };
+    let future = fake.call(&get);
     assert_send(&future);
     let request = sqs("q", "x");
-    assert_send(&fake.create_mapping(&request));
+    assert_send(&fake.call(&request));
 }
