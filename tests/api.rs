@@ -9,8 +9,9 @@ use lambda_alias_controller::api::{
     self, AlexaSkillKind, DeletionPolicy, LambdaAliasSet, Phase,
     validate::{InvalidObject, openapi_schema, parse_object, validate_object},
 };
-use serde_json::{Value, json};
-use support::objects::{SHA_A, SHA_B, valid, with, without};
+use serde_json::Value;
+use support::objects::{valid, with};
+use support::validation_cases::{Case, cases, minimal, minimal_triggers, named};
 
 mod support;
 
@@ -26,24 +27,6 @@ fn rejects(object: &Value, field: &str) -> InvalidObject {
     err
 }
 
-#[track_caller]
-fn rejects_update(old: &Value, new: &Value, field: &str) {
-    let err = validate_object(new, Some(old)).expect_err("update must be rejected");
-    assert!(err.names(field), "expected an error naming {field}, got: {err}");
-}
-
-/// The CEL rules alone, the way the API server evaluates them after structural validation.
-#[track_caller]
-fn cel_rejects(object: &Value, field: &str, words: &str) {
-    let errors = Validator::new()
-        .validate(openapi_schema(), object, None)
-        .expect_err("a CEL rule must reject the object");
-    assert!(
-        errors.iter().any(|e| e.field_path == field && e.message.contains(words)),
-        "expected a CEL error at {field} saying {words:?}, got: {errors:?}"
-    );
-}
-
 #[test]
 fn valid_object_passes_schema_and_cel() {
     validate_object(&valid(), None).expect("valid object");
@@ -52,21 +35,14 @@ fn valid_object_passes_schema_and_cel() {
 
 #[test]
 fn minimal_object_gets_the_schema_defaults() {
-    let minimal = json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1", "kind": "LambdaAliasSet",
-        "metadata": {"name": "m"}, "spec": {"functionName": "f"}
-    });
-    let las: LambdaAliasSet = parse_object(&minimal).expect("minimal object is valid");
+    let las: LambdaAliasSet = parse_object(&minimal()).expect("minimal object is valid");
     assert_eq!(las.spec.aliases, vec!["PROD1", "PROD2"]);
     assert_eq!(las.spec.certification.phase, Phase::Development);
     assert_eq!(las.spec.drain_seconds, 300);
     assert_eq!(las.spec.deletion_policy, DeletionPolicy::Retain);
     assert!(!las.spec.suspend);
     assert_eq!(las.spec.retain_versions, None);
-    let alexa = json!([{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.1"}},
-                       {"name": "p", "permission": {"principal": "sns.amazonaws.com"}},
-                       {"name": "q", "eventSourceMapping": {"eventSourceArn": "arn:aws:sqs:eu-west-1:111122223333:q"}}]);
-    let las = parse_object(&with(minimal, "/spec/triggers", alexa)).expect("valid");
+    let las = parse_object(&with(minimal(), "/spec/triggers", minimal_triggers())).expect("valid");
     assert_eq!(las.spec.triggers[0].alexa_skill.as_ref().map(|a| a.kind), Some(AlexaSkillKind::Custom));
     assert_eq!(
         las.spec.triggers[1].permission.as_ref().map(|p| p.action.as_str()),
@@ -75,379 +51,77 @@ fn minimal_object_gets_the_schema_defaults() {
     assert_eq!(las.spec.triggers[2].event_source_mapping.as_ref().map(|m| m.enabled), Some(true));
 }
 
-// --- OpenAPI: required, types, enums, ranges, patterns, unknown fields -------------------
+// --- the validation cases: OpenAPI (required, types, enums, ranges, patterns, unknown fields),
+// CEL rules and transition rules (oldSelf), in tests/support/validation_cases.rs, which
+// tests/k8s_agreement.rs holds a real API server to ---------------------------------------------
 
-#[test]
-fn function_name_is_required() {
-    rejects(&without(valid(), "/spec/functionName"), "spec.functionName");
-}
-
-#[test]
-fn function_name_accepts_name_partial_arn_and_arn_without_qualifier() {
-    for ok in [
-        "trivia-backend",
-        "111122223333:function:trivia",
-        "arn:aws:lambda:eu-west-1:111122223333:function:trivia",
-    ] {
-        validate_object(&with(valid(), "/spec/functionName", json!(ok)), None)
-            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+/// What is wrong with the controller's verdict on `case`, if anything.
+fn wrong_verdict(case: &Case) -> Option<String> {
+    let verdict = validate_object(&case.object, case.old.as_ref());
+    match (case.expect, verdict) {
+        (None, Ok(())) => None,
+        (None, Err(err)) => Some(format!("rejected: {err}")),
+        (Some(field), Ok(())) => Some(format!("accepted, expected an error at {field}")),
+        (Some(field), Err(err)) if !err.errors.iter().any(|e| e.field == field) => {
+            Some(format!("expected an error at {field}, got: {err}"))
+        }
+        (Some(_), Err(err)) => match case.message {
+            Some(words) if !err.to_string().contains(words) => {
+                Some(format!("the error does not say {words:?}: {err}"))
+            }
+            _ => None,
+        },
     }
-    for bad in
-        ["arn:aws:lambda:eu-west-1:111122223333:function:trivia:PROD1", "trivia:PROD1", "has space", ""]
-    {
-        rejects(&with(valid(), "/spec/functionName", json!(bad)), "spec.functionName");
-    }
 }
 
-#[test]
-fn phase_is_an_enum() {
-    let err =
-        rejects(&with(valid(), "/spec/certification/phase", json!("Released")), "spec.certification.phase");
-    assert!(err.to_string().contains("Development"), "lists the allowed values: {err}");
-}
-
-#[test]
-fn alexa_kind_is_an_enum() {
-    rejects(
-        &with(valid(), "/spec/triggers/0/alexaSkill/kind", json!("Music")),
-        "spec.triggers[0].alexaSkill.kind",
-    );
-    let smart_home = with(valid(), "/spec/triggers/0/alexaSkill/kind", json!("SmartHome"));
-    validate_object(&smart_home, None).expect("SmartHome is allowed");
-}
-
-#[test]
-fn deletion_policy_is_an_enum() {
-    rejects(&with(valid(), "/spec/deletionPolicy", json!("Orphan")), "spec.deletionPolicy");
-    validate_object(&with(valid(), "/spec/deletionPolicy", json!("Delete")), None)
-        .expect("Delete is allowed");
-}
-
-#[test]
-fn starting_position_is_an_enum() {
-    rejects(
-        &with(valid(), "/spec/triggers/5/eventSourceMapping/startingPosition", json!("EARLIEST")),
-        "spec.triggers[5].eventSourceMapping.startingPosition",
-    );
-}
-
-#[test]
-fn drain_seconds_is_not_negative() {
-    rejects(&with(valid(), "/spec/drainSeconds", json!(-1)), "spec.drainSeconds");
-    rejects(&with(valid(), "/spec/drainSeconds", json!("300")), "spec.drainSeconds");
-    validate_object(&with(valid(), "/spec/drainSeconds", json!(0)), None).expect("zero drain is allowed");
-}
-
-#[test]
-fn retain_versions_is_not_negative() {
-    rejects(&with(valid(), "/spec/retainVersions", json!(-3)), "spec.retainVersions");
-    validate_object(&with(valid(), "/spec/retainVersions", json!(0)), None).expect("zero is allowed");
-}
-
-#[test]
-fn batch_size_is_between_1_and_10000() {
-    for bad in [0, 10001] {
-        rejects(
-            &with(valid(), "/spec/triggers/5/eventSourceMapping/batchSize", json!(bad)),
-            "spec.triggers[5].eventSourceMapping.batchSize",
-        );
-    }
-    for ok in [1, 10000] {
-        validate_object(&with(valid(), "/spec/triggers/5/eventSourceMapping/batchSize", json!(ok)), None)
-            .expect("in range");
+/// What is wrong with the CEL rules' verdict alone, evaluated the way the API server evaluates
+/// them after structural validation, if the case says what it must be.
+fn wrong_cel_verdict(case: &Case) -> Option<String> {
+    let (field, words) = case.cel?;
+    match Validator::new().validate(openapi_schema(), &case.object, case.old.as_ref()) {
+        Ok(()) => Some(format!("no CEL rule rejects it, expected one at {field} saying {words:?}")),
+        Err(errors) if errors.iter().any(|e| e.field_path == field && e.message.contains(words)) => None,
+        Err(errors) => Some(format!("expected a CEL error at {field} saying {words:?}, got: {errors:?}")),
     }
 }
 
 #[test]
-fn trigger_names_follow_the_pattern() {
-    for bad in ["Alexa", "a_b", "-a", "a-", "a234567890123456789012345678901234"] {
-        rejects(&with(valid(), "/spec/triggers/0/name", json!(bad)), "spec.triggers[0].name");
+fn the_validator_gives_every_case_its_verdict() {
+    let cases = cases();
+    let mut wrong = Vec::new();
+    for case in &cases {
+        wrong.extend(wrong_verdict(case).map(|w| format!("{}: {w}", case.name)));
+        wrong.extend(wrong_cel_verdict(case).map(|w| format!("{} (CEL alone): {w}", case.name)));
     }
+    let cel = cases.iter().filter(|c| c.cel.is_some()).count();
+    assert!(cases.len() >= 248 && cel >= 14, "{} cases, {cel} with a CEL verdict", cases.len());
+    assert!(wrong.is_empty(), "cases the validator gets wrong:\n{}", wrong.join("\n"));
 }
 
-#[test]
-fn skill_ids_are_alexa_skill_ids() {
-    rejects(
-        &with(valid(), "/spec/triggers/0/alexaSkill/skillId", json!("skill-123")),
-        "spec.triggers[0].alexaSkill.skillId",
-    );
-    validate_object(
-        &with(
-            valid(),
-            "/spec/triggers/0/alexaSkill/skillId",
-            json!("amzn1.ask.skill.3b4c5d6e-1234-4f00-9a9a-0123456789ab"),
-        ),
-        None,
-    )
-    .expect("real skill id shape");
-}
-
-#[test]
-fn alias_names_are_lambda_alias_names_and_not_all_digits() {
-    for bad in ["123", "PROD 1", "$LATEST", ""] {
-        rejects(&with(valid(), "/spec/aliases", json!(["PROD1", bad])), "spec.aliases[1]");
-    }
-    rejects(&with(valid(), "/spec/aliases", json!(["PROD1", "A".repeat(129)])), "spec.aliases[1]");
-    validate_object(&with(valid(), "/spec/aliases", json!(["blue", "green_2"])), None).expect("valid names");
-    rejects(&with(valid(), "/spec/stages/0/alias", json!("42")), "spec.stages[0].alias");
-}
-
-#[test]
-fn arns_and_accounts_follow_their_patterns() {
-    rejects(
-        &with(
-            valid(),
-            "/spec/triggers/1/apiGateway/sourceArn",
-            json!("arn:aws:sns:eu-west-1:111122223333:t"),
-        ),
-        "spec.triggers[1].apiGateway.sourceArn",
-    );
-    rejects(
-        &with(valid(), "/spec/triggers/2/s3/bucketArn", json!("trivia-uploads")),
-        "spec.triggers[2].s3.bucketArn",
-    );
-    rejects(
-        &with(valid(), "/spec/triggers/2/s3/sourceAccount", json!("1234")),
-        "spec.triggers[2].s3.sourceAccount",
-    );
-    rejects(
-        &with(
-            valid(),
-            "/spec/triggers/3/eventBridge/ruleArn",
-            json!("arn:aws:events:eu-west-1:111122223333:bus/x"),
-        ),
-        "spec.triggers[3].eventBridge.ruleArn",
-    );
-    rejects(&with(valid(), "/spec/roleArn", json!("arn:aws:iam::1:user/x")), "spec.roleArn");
-    rejects(
-        &with(valid(), "/spec/certification/codeSha256", json!("not-a-hash")),
-        "spec.certification.codeSha256",
-    );
-    rejects(&with(valid(), "/spec/live", json!({"version": "$LATEST"})), "spec.live.version");
-    rejects(&with(valid(), "/spec/region", json!("Europe")), "spec.region");
-}
-
-#[test]
-fn unknown_fields_are_refused_not_dropped() {
-    rejects(&with(valid(), "/spec/liveAlias", json!("PROD1")), "spec.liveAlias");
-    rejects(&with(valid(), "/spec/triggers/0/on", json!("Live")), "spec.triggers[0].on");
-}
-
-#[test]
-fn identity_and_name_are_checked() {
-    rejects(&with(valid(), "/kind", json!("Deployment")), "kind");
-    rejects(&with(valid(), "/apiVersion", json!("lambda.aliasset.dev/v1")), "apiVersion");
-    rejects(&with(valid(), "/metadata/name", json!("Trivia_1")), "metadata.name");
-    rejects(&without(valid(), "/spec"), "spec");
-}
-
-// --- read as the API server reads it (tests/k8s_agreement.rs holds a real one to this) --------
+// --- more than a verdict: what the errors say -----------------------------------------------
 
 #[test]
 fn only_blocking_errors_skip_the_cel_rules_and_then_say_so() {
-    let orphan = with(valid(), "/spec/externalId", json!("abc"));
     // A pattern error does not block: the CEL rule on externalId speaks too.
-    let err = rejects(&with(orphan.clone(), "/spec/region", json!("Europe")), "spec.region");
+    let err = rejects(&named("pattern error and CEL error together").object, "spec.region");
     assert!(err.names("spec.externalId"), "CEL ran: {err}");
     // An unsupported enum value (or a wrong type, a missing field, a too long string or list)
     // blocks them, with an error about no particular field.
-    let err =
-        rejects(&with(orphan, "/spec/certification/phase", json!("Released")), "spec.certification.phase");
+    let err = rejects(&named("an enum error skips the CEL rules").object, "spec.certification.phase");
     assert!(!err.names("spec.externalId"), "CEL skipped: {err}");
     assert!(err.errors.iter().any(|e| e.field.is_empty() && e.message.contains("not checked")), "{err}");
 }
 
 #[test]
-fn nulls_status_and_whole_number_floats_read_as_the_api_server_reads_them() {
-    validate_object(&with(valid(), "/spec/drainSeconds", Value::Null), None).expect("pruned, then defaulted");
-    validate_object(&with(valid(), "/spec/live", json!({"codeSha256": SHA_A, "version": null})), None)
-        .expect("a null field is absent to CEL");
-    // An optional enum is not nullable: null is pruned, and the stage then has no target.
-    rejects(&with(valid(), "/spec/stages/0/track", Value::Null), "spec.stages[0]");
-    validate_object(&with(valid(), "/status", json!({"phase": "Bogus"})), None).expect("status is ignored");
-    let las = parse_object(&with(valid(), "/spec/drainSeconds", json!(10.0))).expect("a whole number");
+fn whole_number_floats_read_as_integers() {
+    let las = parse_object(&named("drainSeconds 10.0 is a whole number").object).expect("a whole number");
     assert_eq!(las.spec.drain_seconds, 10);
-    rejects(&with(valid(), "/spec/drainSeconds", json!(10.5)), "spec.drainSeconds");
 }
 
 #[test]
-fn unknown_fields_come_alone_and_duplicates_name_the_item() {
-    let err =
-        rejects(&with(with(valid(), "/spec/bogus", json!(1)), "/spec/drainSeconds", json!(-1)), "spec.bogus");
+fn unknown_fields_come_alone() {
+    let err = rejects(&named("unknown field hides other errors").object, "spec.bogus");
     assert_eq!(err.errors.len(), 1, "strict decoding fails before validation: {err}");
-    rejects(&with(valid(), "/metadata/label", json!({"a": "b"})), "metadata.label");
-    rejects(&with(valid(), "/spec/triggers/1/name", json!("alexa")), "spec.triggers[1]");
-}
-
-#[test]
-fn patterns_have_go_re2_meaning() {
-    // RE2's `\s` is ASCII white space: a no-break space is a principal's character.
-    let nbsp = with(valid(), "/spec/triggers/4/permission/principal", json!("sns.amazonaws.com\u{a0}x"));
-    validate_object(&nbsp, None).expect("[^\\s] accepts U+00A0");
-    rejects(
-        &with(valid(), "/spec/triggers/4/permission/principal", json!("sns amazonaws.com")),
-        "spec.triggers[4].permission.principal",
-    );
-}
-
-// --- CEL rules -----------------------------------------------------------------------------
-
-#[test]
-fn exactly_two_distinct_aliases() {
-    rejects(&with(valid(), "/spec/aliases", json!(["PROD1"])), "spec.aliases");
-    rejects(&with(valid(), "/spec/aliases", json!(["PROD1", "PROD2", "PROD3"])), "spec.aliases");
-    rejects(&with(valid(), "/spec/aliases", json!(["PROD1", "PROD1"])), "spec.aliases");
-    cel_rejects(&with(valid(), "/spec/aliases", json!(["PROD1", "PROD1"])), "spec.aliases", "two distinct");
-    cel_rejects(&with(valid(), "/spec/aliases", json!(["PROD1"])), "spec.aliases", "two distinct");
-}
-
-#[test]
-fn aliases_are_never_latest() {
-    // The pattern already refuses `$`; the CEL rule says why in words.
-    cel_rejects(&with(valid(), "/spec/aliases", json!(["$LATEST", "PROD2"])), "spec.aliases", "$LATEST");
-}
-
-#[test]
-fn exactly_one_trigger_kind_per_entry() {
-    let none = json!({"name": "empty"});
-    rejects(&with(valid(), "/spec/triggers/0", none.clone()), "spec.triggers[0]");
-    cel_rejects(&with(valid(), "/spec/triggers/0", none), "spec.triggers[0]", "exactly one of alexaSkill");
-    let two = json!({"name": "two", "s3": {"bucketArn": "arn:aws:s3:::b-1"}, "eventBridge": {"ruleArn": "arn:aws:events:eu-west-1:111122223333:rule/r"}});
-    rejects(&with(valid(), "/spec/triggers/0", two.clone()), "spec.triggers[0]");
-    cel_rejects(&with(valid(), "/spec/triggers/0", two), "spec.triggers[0]", "exactly one of alexaSkill");
-}
-
-#[test]
-fn trigger_names_are_unique() {
-    let err = rejects(&with(valid(), "/spec/triggers/1/name", json!("alexa")), "spec.triggers");
-    assert!(err.to_string().contains("alexa"), "names the duplicate: {err}");
-}
-
-#[test]
-fn live_hash_and_version_not_both() {
-    let both = with(valid(), "/spec/live", json!({"codeSha256": SHA_A, "version": "3"}));
-    rejects(&both, "spec.live");
-    cel_rejects(&both, "spec.live", "exactly one of codeSha256 or version");
-    validate_object(&with(valid(), "/spec/live", json!({"version": "3"})), None).expect("a pin alone");
-    validate_object(&with(valid(), "/spec/live", json!({"codeSha256": SHA_A})), None).expect("a hash alone");
-}
-
-fn certified() -> Value {
-    with(valid(), "/spec/certification", json!({"phase": "Certified", "codeSha256": SHA_A}))
-}
-
-#[test]
-fn certified_forbids_a_live_pin() {
-    let pinned = with(certified(), "/spec/live", json!({"version": "3"}));
-    rejects(&pinned, "spec.live.version");
-    cel_rejects(&pinned, "spec.live.version", "absent in phase Certified");
-    let certifying = with(pinned, "/spec/certification/phase", json!("Certifying"));
-    validate_object(&certifying, None).expect("a pin is fine while Certifying");
-}
-
-#[test]
-fn certified_forbids_a_stale_live_hash() {
-    let stale = with(certified(), "/spec/live", json!({"codeSha256": SHA_B}));
-    rejects(&stale, "spec.live.codeSha256");
-    cel_rejects(&stale, "spec.live.codeSha256", "equal certification.codeSha256");
-    let no_cert_hash = with(
-        with(certified(), "/spec/certification", json!({"phase": "Certified"})),
-        "/spec/live",
-        json!({"codeSha256": SHA_A}),
-    );
-    rejects(&no_cert_hash, "spec.live.codeSha256");
-    validate_object(&with(certified(), "/spec/live", json!({"codeSha256": SHA_A})), None)
-        .expect("same hash as certified");
-    validate_object(&certified(), None).expect("no live override");
-}
-
-#[test]
-fn stage_aliases_are_distinct() {
-    let dup = with(
-        valid(),
-        "/spec/stages",
-        json!([{"alias": "BETA", "track": "$LATEST"}, {"alias": "BETA", "version": "2"}]),
-    );
-    rejects(&dup, "spec.stages");
-}
-
-#[test]
-fn stage_aliases_are_not_in_the_pair() {
-    let clash = with(valid(), "/spec/stages/0/alias", json!("PROD2"));
-    rejects(&clash, "spec.stages");
-    cel_rejects(&clash, "spec.stages", "rotating aliases");
-}
-
-#[test]
-fn stage_has_exactly_one_of_hash_version_track() {
-    let none = with(valid(), "/spec/stages/0", json!({"alias": "BETA"}));
-    rejects(&none, "spec.stages[0]");
-    cel_rejects(&none, "spec.stages[0]", "exactly one of codeSha256, version or track");
-    let two = with(valid(), "/spec/stages/0", json!({"alias": "BETA", "version": "2", "track": "$LATEST"}));
-    cel_rejects(&two, "spec.stages[0]", "exactly one of codeSha256, version or track");
-    rejects(&with(valid(), "/spec/stages/0/track", json!("LATEST")), "spec.stages[0].track");
-    validate_object(&with(valid(), "/spec/stages/0", json!({"alias": "BETA", "codeSha256": SHA_A})), None)
-        .expect("hash");
-}
-
-#[test]
-fn trigger_target_is_a_role_or_a_declared_stage() {
-    let undeclared = with(valid(), "/spec/triggers/6/target", json!("STG"));
-    rejects(&undeclared, "spec.triggers");
-    cel_rejects(&undeclared, "spec.triggers", "declared stage");
-    for ok in ["Live", "Candidate", "Both", "BETA"] {
-        validate_object(&with(valid(), "/spec/triggers/6/target", json!(ok)), None)
-            .unwrap_or_else(|e| panic!("{ok}: {e}"));
-    }
-}
-
-#[test]
-fn external_id_needs_role_arn() {
-    let orphan = with(valid(), "/spec/externalId", json!("abc-123"));
-    rejects(&orphan, "spec.externalId");
-    cel_rejects(&orphan, "spec.externalId", "roleArn");
-    let with_role = with(orphan, "/spec/roleArn", json!("arn:aws:iam::111122223333:role/deployer"));
-    validate_object(&with_role, None).expect("externalId with roleArn");
-}
-
-#[test]
-fn region_agrees_with_the_function_arn() {
-    let arn =
-        with(valid(), "/spec/functionName", json!("arn:aws:lambda:us-east-1:111122223333:function:trivia"));
-    rejects(&arn, "spec.region");
-    cel_rejects(&arn, "spec.region", "region in the functionName ARN");
-    validate_object(&with(arn, "/spec/region", json!("us-east-1")), None).expect("same region");
-}
-
-// --- transition rules (oldSelf) ------------------------------------------------------------
-
-#[test]
-fn function_name_is_immutable() {
-    rejects_update(&valid(), &with(valid(), "/spec/functionName", json!("other")), "spec.functionName");
-    validate_object(&with(valid(), "/spec/drainSeconds", json!(60)), Some(&valid()))
-        .expect("other fields may change");
-}
-
-#[test]
-fn aliases_are_immutable() {
-    rejects_update(&valid(), &with(valid(), "/spec/aliases", json!(["PROD2", "PROD1"])), "spec.aliases");
-}
-
-#[test]
-fn phase_cannot_skip_certifying() {
-    let phase = |p: &str| with(valid(), "/spec/certification/phase", json!(p));
-    rejects_update(&phase("Development"), &phase("Certified"), "spec.certification.phase");
-    for (from, to) in [
-        ("Development", "Certifying"),
-        ("Certifying", "Certified"),
-        ("Certified", "Development"),
-        ("Certifying", "Development"),
-        ("Certified", "Certified"),
-    ] {
-        validate_object(&phase(to), Some(&phase(from))).unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
-    }
-    // An object stored before `certification` existed defaults to Development.
-    rejects_update(&without(valid(), "/spec/certification"), &phase("Certified"), "spec.certification.phase");
 }
 
 // --- bounds that keep the API server's CEL cost estimate finite ------------------------------

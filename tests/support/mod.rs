@@ -35,6 +35,7 @@ use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_confi
 pub mod cluster;
 pub mod objects;
 pub mod smapi;
+pub mod validation_cases;
 
 /// Region every test uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";

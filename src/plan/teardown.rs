@@ -1,0 +1,59 @@
+//! Deletion of a set (its finalizer), outside any plan: `deletionPolicy: Retain` releases what the
+//! set owns, `Delete` removes it.
+
+use std::collections::BTreeSet;
+
+use super::{Action, AliasChange, AliasInfo, Marker, Snapshot, VersionRef};
+
+/// Deletion with `deletionPolicy: Retain`: leave AWS as it is and release ownership. Each owned
+/// alias keeps its version and its record of roles, without an owner, so a set created later on
+/// the same function adopts the same live alias without re-pointing anything.
+pub fn release(owner: &str, observed: &Snapshot) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for alias in &observed.aliases {
+        let Some(mut marker) = Marker::parse(&alias.description).filter(|m| m.is_owned_by(owner)) else {
+            continue;
+        };
+        let Some(version) = VersionRef::parse(&alias.function_version) else { continue };
+        marker.owner = None;
+        actions.push(Action::UpdateAlias {
+            alias: alias.name.clone(),
+            version,
+            marker,
+            revision_id: alias.revision_id.clone(),
+            change: AliasChange::Release,
+        });
+    }
+    actions
+}
+
+/// Deletion with `deletionPolicy: Delete`: the mappings on the set's aliases, then the aliases
+/// (their resource policies, and so the owned statements, go with them). Never the function,
+/// never an alias another set or a person owns. The aliases in `keep` (those an Alexa skill's
+/// live stage calls) are released as with `Retain` instead, mappings and permissions included.
+pub fn teardown(owner: &str, observed: &Snapshot, keep: &BTreeSet<String>) -> Vec<Action> {
+    let owned: Vec<&AliasInfo> = observed
+        .aliases
+        .iter()
+        .filter(|a| Marker::parse(&a.description).is_some_and(|m| m.is_owned_by(owner)))
+        .filter(|a| !keep.contains(&a.name))
+        .collect();
+    let mut actions: Vec<Action> = release(owner, observed)
+        .into_iter()
+        .filter(|a| matches!(a, Action::UpdateAlias { alias, .. } if keep.contains(alias)))
+        .collect();
+    for alias in &owned {
+        for mapping in observed.mappings.iter().filter(|m| m.function_arn == alias.alias_arn) {
+            actions.push(Action::DeleteMapping {
+                uuid: mapping.uuid.clone(),
+                alias: alias.name.clone(),
+                event_source_arn: mapping.event_source_arn.clone(),
+            });
+        }
+    }
+    actions.extend(owned.iter().map(|a| Action::DeleteAlias { alias: a.name.clone() }));
+    actions
+}
+
+#[cfg(test)]
+mod tests;
