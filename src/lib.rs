@@ -1,8 +1,17 @@
 //! lambda-alias-controller: keeps AWS Lambda versions, aliases and triggers in the state a
 //! `LambdaAliasSet` declares.
 //!
-//! Layout: [`api`] (the CRD types, no I/O), [`plan`] (the pure planner), [`aws`] (the adapter),
-//! [`controller`] (the Kubernetes glue) and [`cli`] (the verbs of the one binary).
+//! The map is ARCHITECTURE.md. In one line each:
+//! - [`api`]: the CRD types (spec, status, CEL rules, printer columns) and the validator; no I/O;
+//! - [`plan`]: the pure planner, `(spec, snapshot, now) -> actions + report`, and its vocabulary;
+//! - [`tenancy`]: the pure Namespace rules of `--tenancy strict`;
+//! - [`aws`]: the one seam for AWS operations, the SDK and the fake behind it, the call budget;
+//! - [`alexa`]: the Skill Management API / Login with Amazon adapter, filling the planner's
+//!   skill observation;
+//! - [`engine`]: observe -> plan -> execute against the seam, the drift check and the status,
+//!   shared by the CLI and the controller;
+//! - [`controller`]: the Kubernetes glue (watch, finalizer, status patch, Events, metrics, health);
+//! - [`cli`]: the verbs of the one binary (`crd`, `run`, `plan`, `apply`).
 
 pub mod alexa;
 pub mod api;

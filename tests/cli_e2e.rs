@@ -3,7 +3,7 @@
 //! Each test writes manifests into a fresh temp dir, runs the binary as a child process with
 //! the moto environment (`support::moto_env()`), and inspects AWS with the SDK. Every test uses
 //! its own uniquely named function(s) and queue(s): moto is shared by the tests of this binary,
-//! which run in parallel. The contract checked after every successful `apply` is DESIGN §3's:
+//! which run in parallel. The contract checked after every successful `apply` is the README's ("The CLI"):
 //! `plan` then exits 0.
 //!
 //! moto here runs through tests/support/moto_faithful.py, so resource policies are per

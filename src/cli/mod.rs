@@ -1,4 +1,4 @@
-//! The verbs of the one binary (DESIGN §3): `crd`, `run`, `plan`, `apply`.
+//! The verbs of the one binary (README, "The CLI"): `crd`, `run`, `plan`, `apply`.
 
 mod manifests;
 

@@ -18,7 +18,7 @@
 //! The drift check reads them again and compares: equal, and the planner would decide the same
 //! as last time; different, and the caller runs the full observe -> plan -> execute.
 //!
-//! What the cheap reads do not see, and when it is caught instead (README "Drift detection"):
+//! What the cheap reads do not see, and when it is caught instead (README, "Drift checks and the two lanes"):
 //! versions published or deleted by hand without touching `$LATEST` or any alias (retention
 //! applies them at the next full observe), and a mapping of an undeclared event source attached
 //! by hand to one of the set's aliases (removed at the next full observe).

@@ -1,4 +1,4 @@
-//! The AWS call budget (DESIGN §5).
+//! The AWS call budget (README, "The controller"; ARCHITECTURE.md, "Invariants").
 //!
 //! Lambda's control-plane quotas are per account and region and cannot be raised: GetFunction
 //! 100 req/s, GetPolicy 15 req/s, every other operation 15 req/s together. [`Budgets`] holds one

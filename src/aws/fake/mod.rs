@@ -1,7 +1,7 @@
 //! A faithful in-memory [`LambdaApi`](super::LambdaApi) for tests: one answer per request of the seam.
 //!
 //! moto ignores RevisionId, keeps one policy for all qualifiers, drops EventSourceToken, accepts
-//! duplicate Sids and reuses version numbers (DESIGN §6). This fake enforces those rules, records
+//! duplicate Sids and reuses version numbers (README, "Testing against AWS without AWS"). This fake enforces those rules, records
 //! every call, and injects throttling, faults, crashes and access denials deterministically, so
 //! the engine's behaviour under each of them is an ordinary unit test.
 //!

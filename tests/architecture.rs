@@ -1,0 +1,103 @@
+//! The code map's rules that a compiler does not check (ARCHITECTURE.md, "Code map" and
+//! "Invariants"): the planner imports no I/O layer, and the code cites only documents that are
+//! in the repository.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The code of a file without its comments (`//` to the end of the line), so that a comment may
+/// name a module the code must not import.
+fn code_of(text: &str) -> String {
+    text.lines().map(|line| line.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn the_planner_imports_nothing_from_the_io_layers_or_kube() {
+    let forbidden = [
+        "crate::aws",
+        "crate::controller",
+        "crate::cli",
+        "crate::engine",
+        "crate::alexa",
+        "kube::",
+        "aws_sdk",
+    ];
+    let files = rust_files(&root().join("src/plan"));
+    assert!(files.len() >= 5, "src/plan has its files: {files:?}");
+    let mut found = Vec::new();
+    for file in files {
+        let code = code_of(&fs::read_to_string(&file).expect("readable"));
+        for word in forbidden {
+            if code.contains(word) {
+                found.push(format!("{}: {word}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "the planner owns its words and imports no I/O layer: {found:#?}");
+}
+
+#[test]
+fn the_code_cites_only_documents_in_the_repository() {
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "benches"] {
+        files.extend(rust_files(&root().join(dir)));
+    }
+    assert!(files.len() > 50, "found the sources: {}", files.len());
+    let this = root().join("tests/architecture.rs");
+    let outside = ["DESIGN §", "DESIGN.md", "shared/STYLE"];
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| **f != this) {
+        let text = fs::read_to_string(file).expect("readable");
+        for (n, line) in text.lines().enumerate() {
+            if outside.iter().any(|word| line.contains(word)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "cite ARCHITECTURE.md or the README instead: {found:#?}");
+}
+
+#[test]
+fn the_architecture_map_names_modules_that_exist() {
+    let map =
+        fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md is in the repository");
+    // Every `src/...` path the map names in backquotes exists.
+    let mut missing = Vec::new();
+    for part in map.split('`').skip(1).step_by(2) {
+        if let Some(path) = part.strip_prefix("src/") {
+            let path = path.trim_end_matches('/');
+            if !root().join("src").join(path).exists() {
+                missing.push(part.to_owned());
+            }
+        }
+    }
+    assert!(missing.is_empty(), "ARCHITECTURE.md names paths that do not exist: {missing:?}");
+    // And every module directory or file directly under src/ is on the map.
+    for entry in fs::read_dir(root().join("src")).expect("src/") {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let listed = if name.ends_with(".rs") { format!("`src/{name}`") } else { format!("`src/{name}/`") };
+        assert!(map.contains(&listed), "ARCHITECTURE.md's code map lists {listed}");
+    }
+}
