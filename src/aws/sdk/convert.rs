@@ -49,6 +49,30 @@ pub(super) fn version_info(config: &FunctionConfiguration) -> Option<VersionInfo
     })
 }
 
+/// The view of any SDK output that has the view's fields as methods (the alias and mapping
+/// outputs are distinct SDK types with the same accessors).
+macro_rules! view {
+    (AliasView, $out:expr) => {
+        $crate::aws::sdk::convert::AliasView {
+            name: $out.name(),
+            alias_arn: $out.alias_arn(),
+            function_version: $out.function_version(),
+            description: $out.description(),
+            routing: $out.routing_config(),
+            revision_id: $out.revision_id(),
+        }
+    };
+    (MappingView, $out:expr) => {
+        $crate::aws::sdk::convert::MappingView {
+            uuid: $out.uuid(),
+            function_arn: $out.function_arn(),
+            event_source_arn: $out.event_source_arn(),
+            batch_size: $out.batch_size(),
+            state: $out.state(),
+        }
+    };
+}
+
 /// The alias fields every alias-returning output shares (they are distinct SDK types).
 pub(super) struct AliasView<'a> {
     pub(super) name: Option<&'a str>,
@@ -61,14 +85,7 @@ pub(super) struct AliasView<'a> {
 
 impl<'a> From<&'a AliasConfiguration> for AliasView<'a> {
     fn from(alias: &'a AliasConfiguration) -> Self {
-        Self {
-            name: alias.name(),
-            alias_arn: alias.alias_arn(),
-            function_version: alias.function_version(),
-            description: alias.description(),
-            routing: alias.routing_config(),
-            revision_id: alias.revision_id(),
-        }
+        view!(AliasView, alias)
     }
 }
 
@@ -98,14 +115,8 @@ pub(super) struct MappingView<'a> {
 }
 
 impl<'a> From<&'a EventSourceMappingConfiguration> for MappingView<'a> {
-    fn from(m: &'a EventSourceMappingConfiguration) -> Self {
-        Self {
-            uuid: m.uuid(),
-            function_arn: m.function_arn(),
-            event_source_arn: m.event_source_arn(),
-            batch_size: m.batch_size(),
-            state: m.state(),
-        }
+    fn from(mapping: &'a EventSourceMappingConfiguration) -> Self {
+        view!(MappingView, mapping)
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `policy`: GetPolicy's JSON into statements;
 //! - `errors`: the one translation of SDK errors into [`AwsError`].
 
+#[macro_use]
 mod convert;
 mod errors;
 mod policy;
@@ -187,17 +188,7 @@ impl Call<CreateAlias> for SdkLambda {
             .send()
             .await
             .map_err(|e| map_error(OP, e))?;
-        alias_info(
-            OP,
-            AliasView {
-                name: out.name(),
-                alias_arn: out.alias_arn(),
-                function_version: out.function_version(),
-                description: out.description(),
-                routing: out.routing_config(),
-                revision_id: out.revision_id(),
-            },
-        )
+        alias_info(OP, view!(AliasView, out))
     }
 }
 
@@ -220,17 +211,7 @@ impl Call<UpdateAlias> for SdkLambda {
             .send()
             .await
             .map_err(|e| map_error(OP, e))?;
-        alias_info(
-            OP,
-            AliasView {
-                name: out.name(),
-                alias_arn: out.alias_arn(),
-                function_version: out.function_version(),
-                description: out.description(),
-                routing: out.routing_config(),
-                revision_id: out.revision_id(),
-            },
-        )
+        alias_info(OP, view!(AliasView, out))
     }
 }
 
@@ -309,16 +290,7 @@ impl Call<CreateMapping> for SdkLambda {
             .send()
             .await
             .map_err(|e| map_error(OP, e))?;
-        mapping_info(
-            OP,
-            MappingView {
-                uuid: out.uuid(),
-                function_arn: out.function_arn(),
-                event_source_arn: out.event_source_arn(),
-                batch_size: out.batch_size(),
-                state: out.state(),
-            },
-        )
+        mapping_info(OP, view!(MappingView, out))
     }
 }
 
@@ -335,16 +307,7 @@ impl Call<UpdateMapping> for SdkLambda {
             .send()
             .await
             .map_err(|e| map_error(OP, e))?;
-        mapping_info(
-            OP,
-            MappingView {
-                uuid: out.uuid(),
-                function_arn: out.function_arn(),
-                event_source_arn: out.event_source_arn(),
-                batch_size: out.batch_size(),
-                state: out.state(),
-            },
-        )
+        mapping_info(OP, view!(MappingView, out))
     }
 }
 
