@@ -8,7 +8,7 @@
 
 use std::{fmt, future::Future, time::Duration};
 
-use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
+use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Reason, Statement, VersionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateMapping {
@@ -165,15 +165,15 @@ impl AwsError {
     }
 
     /// A low-cardinality label for metrics and the Ready condition's reason.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            AwsError::NotFound { .. } => "NotFound",
-            AwsError::PreconditionFailed { .. } => "PreconditionFailed",
-            AwsError::Conflict { .. } => "Conflict",
-            AwsError::AccessDenied { .. } => "AccessDenied",
-            AwsError::Throttled { .. } => "Throttled",
-            AwsError::Invalid { .. } => "InvalidRequest",
-            AwsError::Unavailable { .. } => "Unavailable",
+            AwsError::NotFound { .. } => Reason::NotFound,
+            AwsError::PreconditionFailed { .. } => Reason::PreconditionFailed,
+            AwsError::Conflict { .. } => Reason::Conflict,
+            AwsError::AccessDenied { .. } => Reason::AccessDenied,
+            AwsError::Throttled { .. } => Reason::Throttled,
+            AwsError::Invalid { .. } => Reason::InvalidRequest,
+            AwsError::Unavailable { .. } => Reason::Unavailable,
         }
     }
 }

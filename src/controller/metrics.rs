@@ -518,7 +518,7 @@ mod tests {
     #[test]
     fn throttled_outcome_is_the_aws_error_reason() {
         let error = AwsError::Throttled { operation: Operation::GetFunction, retry_after: None };
-        assert_eq!(error.reason(), THROTTLED_OUTCOME);
+        assert_eq!(error.reason().as_str(), THROTTLED_OUTCOME);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::aws::sdk::SdkLambda;
 use crate::engine::drift::Baseline;
 use crate::engine::status::{Health, status};
 use crate::engine::{self, EngineError};
-use crate::plan::{self, Outcome, Report};
+use crate::plan::{self, Outcome, Reason, Report};
 
 use events::EventSink;
 use metrics::Metrics;
@@ -106,7 +106,7 @@ impl Error {
         match self {
             Error::Kube(_) => "KubeError",
             Error::Finalizer(_) => "FinalizerError",
-            Error::Cleanup(e) => e.reason(),
+            Error::Cleanup(e) => e.reason().as_str(),
             Error::Serialize(_) => "SerializeError",
         }
     }
@@ -261,15 +261,11 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
     }
 }
 
-/// The Ready reasons of outcomes only a change the cheap drift reads see can move a set from:
-/// its next look is a periodic drift check. (`VersionNotFound` waits for a version to be
-/// published, which only the full observe lists: it stays in the priority lane.) One list for
-/// both the outcome just planned and the status of a set the watch hands over.
-const STEADY_REASONS: [&str; 5] =
-    ["Converged", "Suspended", "NothingToPromote", "OwnedByOther", "SkillEndpointMismatch"];
-
+/// Whether only a change the cheap drift reads see can move a set from `outcome`
+/// ([`Reason::is_steady`]): its next look is a periodic drift check. One rule for both the
+/// outcome just planned and the status of a set the watch hands over ([`lane_of`]).
 pub fn is_steady(outcome: &Outcome) -> bool {
-    STEADY_REASONS.contains(&outcome.reason())
+    outcome.reason().is_steady()
 }
 
 /// Whether the status says the controller acted on this generation and ended steady: then
@@ -280,7 +276,7 @@ pub fn lane_of(obj: &LambdaAliasSet) -> Lane {
     let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
     let steady = status.observed_generation.is_some()
         && status.observed_generation == obj.metadata.generation
-        && ready.is_some_and(|c| STEADY_REASONS.contains(&c.reason.as_str()));
+        && ready.is_some_and(|c| c.reason.parse().is_ok_and(Reason::is_steady));
     if steady { Lane::Drift } else { Lane::Priority }
 }
 
@@ -358,8 +354,9 @@ async fn apply<P: LambdaProvider>(
     let now = (ctx.clock)();
     let previous = obj.status.as_ref();
     let reference = obj.object_ref(&());
-    let ready_before =
-        previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
+    let ready_before = previous
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .and_then(|c| c.reason.parse().ok());
 
     // The same schema and CEL rules as the API server: objects stored before a rule existed
     // get the same answer. Invalid specs are parked until they change: no retry storm.
@@ -370,7 +367,7 @@ async fn apply<P: LambdaProvider>(
     if let Err(invalid) = validate_object(&object, None) {
         let health = Health::invalid_spec(format!("{key}: {invalid}"));
         let new = status(&report_from(previous), &health, generation, now, previous);
-        if ready_before.as_deref() != Some("InvalidSpec") {
+        if ready_before != Some(Reason::InvalidSpec) {
             let event = events::warning("InvalidSpec", "Validate", health.message.clone());
             ctx.events.publish(&reference, event).await;
         }
@@ -387,7 +384,7 @@ async fn apply<P: LambdaProvider>(
             Err(error) => {
                 tracing::warn!(set = %key, error = %error, "cannot read the skill's state");
                 let health = error.health();
-                if health.newly_stalled(ready_before.as_deref()) {
+                if health.newly_stalled(ready_before) {
                     let event =
                         events::warning(health.warning_reason(), "ObserveSkill", health.message.clone());
                     ctx.events.publish(&reference, event).await;
@@ -395,7 +392,7 @@ async fn apply<P: LambdaProvider>(
                 let new = status(&report_from(previous), &health, generation, now, previous);
                 patch_status(api, &obj, &new).await?;
                 ctx.metrics.set_state(&key, phase_label(&new), "False");
-                ctx.metrics.reconciled(started.elapsed(), health.reason, true);
+                ctx.metrics.reconciled(started.elapsed(), health.reason.as_str(), true);
                 return Ok(Action::requeue(error.retry_after()));
             }
         }
@@ -428,8 +425,8 @@ async fn apply<P: LambdaProvider>(
         if let Some(pass) = ctx.drift.seen(&uid) {
             ctx.metrics.drift_pass(pass);
         }
-        let reason = ready_before.as_deref().unwrap_or("Converged");
-        ctx.metrics.reconciled(started.elapsed(), reason, false);
+        let reason = ready_before.unwrap_or(Reason::Converged);
+        ctx.metrics.reconciled(started.elapsed(), reason.as_str(), false);
         return Ok(Action::requeue(ctx.drift.schedule_next(&uid, &spec)));
     }
     let clock = ctx.clock.clone();
@@ -480,7 +477,7 @@ async fn apply<P: LambdaProvider>(
     for d in &done {
         ctx.events.publish(&reference, events::for_action(d, previous)).await;
     }
-    if health.newly_stalled(ready_before.as_deref()) {
+    if health.newly_stalled(ready_before) {
         let event = events::warning(health.warning_reason(), "Reconcile", health.message.clone());
         ctx.events.publish(&reference, event).await;
     }
@@ -494,7 +491,7 @@ async fn apply<P: LambdaProvider>(
     let new = status(&report, &health, generation, (ctx.clock)(), previous);
     patch_status(api, &obj, &new).await?;
     ctx.metrics.set_state(&key, phase_label(&new), if health.ready { "True" } else { "False" });
-    ctx.metrics.reconciled(started.elapsed(), health.reason, health.is_error());
+    ctx.metrics.reconciled(started.elapsed(), health.reason.as_str(), health.is_error());
     Ok(action)
 }
 
@@ -520,24 +517,25 @@ async fn refuse<P: LambdaProvider>(
     started: Instant,
 ) -> Result<Action, Error> {
     let previous = obj.status.as_ref();
-    let ready_before =
-        previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
+    let ready_before = previous
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .and_then(|c| c.reason.parse().ok());
     let health = Health {
         ready: false,
         reconciling: false,
         stalled: true,
-        reason: crate::tenancy::NOT_ALLOWED,
+        reason: Reason::NotAllowed,
         message: format!("{key}: {message}"),
     };
     ctx.drift.forget(uid);
-    if health.newly_stalled(ready_before.as_deref()) {
+    if health.newly_stalled(ready_before) {
         let event = events::warning(health.warning_reason(), "Admit", health.message.clone());
         ctx.events.publish(&obj.object_ref(&()), event).await;
     }
     let new = status(&report_from(previous), &health, obj.metadata.generation, (ctx.clock)(), previous);
     patch_status(api, obj, &new).await?;
     ctx.metrics.set_state(key, phase_label(&new), "False");
-    ctx.metrics.reconciled(started.elapsed(), health.reason, true);
+    ctx.metrics.reconciled(started.elapsed(), health.reason.as_str(), true);
     Ok(Action::await_change())
 }
 

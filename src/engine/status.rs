@@ -7,7 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{CertificationReview, LambdaAliasSetStatus, Rotation, SkillStatus};
 use crate::aws::api::AwsError;
-use crate::plan::{Outcome, Report};
+use crate::plan::{Outcome, Reason, Report};
 
 /// The health a reconcile ends with, in kstatus terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,60 +15,47 @@ pub struct Health {
     pub ready: bool,
     pub reconciling: bool,
     pub stalled: bool,
-    /// The Ready condition's reason: one of a fixed set (the planner's outcomes, the AWS and
-    /// skill errors' reasons, [`INVALID_SPEC`], [`PROGRESSING`]), so a low-cardinality label.
-    pub reason: &'static str,
+    /// The Ready condition's reason, also the metrics' low-cardinality label.
+    pub reason: Reason,
     pub message: String,
 }
 
-/// The reason of a spec the schema refuses.
-pub const INVALID_SPEC: &str = "InvalidSpec";
-/// The reason while work is pending (also when a pass limit ran out).
-pub const PROGRESSING: &str = "Progressing";
-
 impl Health {
     pub fn from_outcome(outcome: &Outcome) -> Health {
-        let ready = matches!(outcome, Outcome::Converged);
-        let stalled = outcome.is_stalled();
-        let reconciling = !ready && !stalled && !matches!(outcome, Outcome::Suspended { .. });
-        Health { ready, reconciling, stalled, reason: outcome.reason(), message: outcome.message() }
+        let reason = outcome.reason();
+        let ready = reason == Reason::Converged;
+        let stalled = reason.is_stalled();
+        let reconciling = !ready && !stalled && reason != Reason::Suspended;
+        Health { ready, reconciling, stalled, reason, message: outcome.message() }
+    }
+
+    /// A reconcile that ended without reaching the planner's outcome: not Ready; Stalled when a
+    /// person must act, else still Reconciling (a retry heals it).
+    pub fn failed(reason: Reason, message: impl Into<String>) -> Health {
+        let stalled = reason.is_stalled();
+        Health { ready: false, reconciling: !stalled, stalled, reason, message: message.into() }
     }
 
     pub fn invalid_spec(message: impl Into<String>) -> Health {
-        Health {
-            ready: false,
-            reconciling: false,
-            stalled: true,
-            reason: INVALID_SPEC,
-            message: message.into(),
-        }
+        Health::failed(Reason::InvalidSpec, message)
     }
 
-    /// Whether the metrics count this end of a reconcile as an error: anything not Ready but a
-    /// reconcile in progress, a drain or a wait the spec asked for.
+    /// Whether the metrics count this end of a reconcile as an error ([`Reason::is_error`]).
     pub fn is_error(&self) -> bool {
-        !self.ready
-            && ![
-                PROGRESSING,
-                Outcome::Draining { until: 0 }.reason(),
-                Outcome::Suspended { pending: 0 }.reason(),
-                Outcome::AwaitingPublication { message: String::new() }.reason(),
-            ]
-            .contains(&self.reason)
+        !self.ready && self.reason.is_error()
     }
 
     /// The Warning Event a newly stalled set gets: its reason, named for the person who reads it.
     pub fn warning_reason(&self) -> &'static str {
-        if self.reason == (Outcome::OwnedByOther { alias: String::new(), owner: String::new() }).reason() {
-            "OwnershipRefused"
-        } else {
-            self.reason
+        match self.reason {
+            Reason::OwnedByOther => "OwnershipRefused",
+            other => other.as_str(),
         }
     }
 
     /// Whether this health is news for the Warning Events: stalled, and not with the reason the
     /// Ready condition already had.
-    pub fn newly_stalled(&self, ready_before: Option<&str>) -> bool {
+    pub fn newly_stalled(&self, ready_before: Option<Reason>) -> bool {
         self.stalled && ready_before != Some(self.reason)
     }
 
@@ -77,26 +64,13 @@ impl Health {
     pub fn engine_error(error: &crate::engine::EngineError) -> Health {
         match error.aws() {
             Some(aws) => Health::aws_error(aws),
-            None => Health {
-                ready: false,
-                reconciling: true,
-                stalled: false,
-                reason: PROGRESSING,
-                message: error.to_string(),
-            },
+            None => Health::failed(Reason::Progressing, error.to_string()),
         }
     }
 
     /// AccessDenied needs an IAM change (stalled); throttling and outages heal by retrying.
     pub fn aws_error(error: &AwsError) -> Health {
-        let stalled = matches!(error, AwsError::AccessDenied { .. } | AwsError::Invalid { .. });
-        Health {
-            ready: false,
-            reconciling: !stalled,
-            stalled,
-            reason: error.reason(),
-            message: error.to_string(),
-        }
+        Health::failed(error.reason(), error.to_string())
     }
 }
 

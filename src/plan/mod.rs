@@ -7,6 +7,7 @@
 
 pub mod marker;
 pub mod model;
+mod reason;
 pub mod skill;
 pub mod snapshot;
 
@@ -18,6 +19,7 @@ use crate::api::{AlexaSkillKind, AliasStatus, LambdaAliasSetSpec, Phase, Trigger
 
 pub use marker::{Marker, Role, VersionRef};
 pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport};
+pub use reason::{Reason, UnknownReason};
 pub use snapshot::{
     AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Snapshot, Statement, VersionInfo,
 };
