@@ -534,7 +534,8 @@ async fn apply(args: ApplyArgs) -> ExitCode {
                 (health, Default::default())
             }
         };
-        let status = engine::status::status(&report, &health, m.object.metadata.generation, now(), None);
+        let status =
+            engine::status::status(Some(&report), &health, m.object.metadata.generation, now(), None);
         let document = json!({
             "apiVersion": crate::api::API_VERSION,
             "kind": "LambdaAliasSet",

@@ -28,7 +28,7 @@ use crate::aws::sdk::SdkLambda;
 use crate::engine::drift::Baseline;
 use crate::engine::status::{Health, status};
 use crate::engine::{self, EngineError};
-use crate::plan::{self, Outcome, Reason, Report};
+use crate::plan::{self, Outcome, Reason};
 
 use events::EventSink;
 use metrics::Metrics;
@@ -200,37 +200,6 @@ fn waiting<P: LambdaProvider>(obj: &LambdaAliasSet, ctx: &Context<P>, key: &str,
     Action::requeue(wait)
 }
 
-/// A cached report from the last status, for when AWS cannot be observed.
-fn report_from(previous: Option<&LambdaAliasSetStatus>) -> Report {
-    let Some(s) = previous else { return Report::default() };
-    Report {
-        function_arn: s.function_arn.clone(),
-        phase: s.phase,
-        live: s.live.clone(),
-        candidate: s.candidate.clone(),
-        stages: s.stages.clone(),
-        drain_until: s.drain_until.as_ref().map(|t| t.0.as_second()),
-        last_rotation: s
-            .last_rotation
-            .as_ref()
-            .map(|r| (r.at.0.as_second(), r.live_alias.clone(), r.version.clone())),
-        triggers: s.triggers.clone(),
-        skill: s.skill.as_ref().map(|k| crate::plan::model::SkillReport {
-            skill_id: k.skill_id.clone(),
-            live: k.live.clone(),
-            development: k.development.clone(),
-            review: k.certification.as_ref().and_then(|c| {
-                Some(crate::plan::skill::Review {
-                    id: c.id.clone(),
-                    status: crate::plan::skill::CertificationStatus::parse(&c.status)?,
-                    submitted_at: c.submitted_at.0.as_second(),
-                })
-            }),
-            note: k.note.clone(),
-        }),
-    }
-}
-
 /// ±10 % around `base`, stable per object and moment, so sets spread out over the interval.
 fn jitter(base: Duration, key: &str, now: i64) -> Duration {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -366,7 +335,7 @@ async fn apply<P: LambdaProvider>(
     }
     if let Err(invalid) = validate_object(&object, None) {
         let health = Health::invalid_spec(format!("{key}: {invalid}"));
-        let new = status(&report_from(previous), &health, generation, now, previous);
+        let new = status(None, &health, generation, now, previous);
         if ready_before != Some(Reason::InvalidSpec) {
             let event = events::warning("InvalidSpec", "Validate", health.message.clone());
             ctx.events.publish(&reference, event).await;
@@ -389,7 +358,7 @@ async fn apply<P: LambdaProvider>(
                         events::warning(health.warning_reason(), "ObserveSkill", health.message.clone());
                     ctx.events.publish(&reference, event).await;
                 }
-                let new = status(&report_from(previous), &health, generation, now, previous);
+                let new = status(None, &health, generation, now, previous);
                 patch_status(api, &obj, &new).await?;
                 ctx.metrics.set_state(&key, phase_label(&new), "False");
                 ctx.metrics.reconciled(started.elapsed(), health.reason.as_str(), true);
@@ -460,7 +429,7 @@ async fn apply<P: LambdaProvider>(
                 ctx.drift.unschedule(&uid);
                 requeue_for(&outcome, (ctx.clock)(), ctx.resync, &key)
             };
-            (Health::from_outcome(&outcome), converged.last.plan.report, converged.done, action)
+            (Health::from_outcome(&outcome), Some(converged.last.plan.report), converged.done, action)
         }
         Err(error) => {
             tracing::warn!(set = %key, error = %error, "reconcile against AWS failed");
@@ -471,7 +440,7 @@ async fn apply<P: LambdaProvider>(
                 _ => Vec::new(),
             };
             let health = Health::engine_error(&error);
-            (health, report_from(previous), done, requeue_after_error(&error))
+            (health, None, done, requeue_after_error(&error))
         }
     };
     for d in &done {
@@ -482,13 +451,13 @@ async fn apply<P: LambdaProvider>(
         ctx.events.publish(&reference, event).await;
     }
     // The development stage does not call the candidate: worth a Warning once, not a block.
-    let note = report.skill.as_ref().and_then(|s| s.note.clone());
+    let note = report.as_ref().and_then(|r| r.skill.as_ref()).and_then(|s| s.note.clone());
     if note.is_some() && note != previous.and_then(|p| p.skill.as_ref()).and_then(|s| s.note.clone()) {
         let event =
             events::warning("DevelopmentStageMismatch", "ObserveSkill", note.clone().unwrap_or_default());
         ctx.events.publish(&reference, event).await;
     }
-    let new = status(&report, &health, generation, (ctx.clock)(), previous);
+    let new = status(report.as_ref(), &health, generation, (ctx.clock)(), previous);
     patch_status(api, &obj, &new).await?;
     ctx.metrics.set_state(&key, phase_label(&new), if health.ready { "True" } else { "False" });
     ctx.metrics.reconciled(started.elapsed(), health.reason.as_str(), health.is_error());
@@ -532,7 +501,7 @@ async fn refuse<P: LambdaProvider>(
         let event = events::warning(health.warning_reason(), "Admit", health.message.clone());
         ctx.events.publish(&obj.object_ref(&()), event).await;
     }
-    let new = status(&report_from(previous), &health, obj.metadata.generation, (ctx.clock)(), previous);
+    let new = status(None, &health, obj.metadata.generation, (ctx.clock)(), previous);
     patch_status(api, obj, &new).await?;
     ctx.metrics.set_state(key, phase_label(&new), "False");
     ctx.metrics.reconciled(started.elapsed(), health.reason.as_str(), true);

@@ -109,14 +109,26 @@ fn condition(
     }
 }
 
-/// The whole status; pure, so an unchanged AWS gives an unchanged status.
+/// The whole status; pure, so an unchanged AWS gives an unchanged status. `report` is what AWS
+/// looks like now; `None` when it could not be observed (an invalid spec, a refused set, an AWS
+/// or skill error): then what the previous status said of AWS stands, and only the conditions
+/// and the generation they speak for are new.
 pub fn status(
-    report: &Report,
+    report: Option<&Report>,
     health: &Health,
     generation: Option<i64>,
     now: i64,
     previous: Option<&LambdaAliasSetStatus>,
 ) -> LambdaAliasSetStatus {
+    let conditions = vec![
+        condition("Ready", health.ready, health, generation, now, previous),
+        condition("Reconciling", health.reconciling, health, generation, now, previous),
+        condition("Stalled", health.stalled, health, generation, now, previous),
+    ];
+    let Some(report) = report else {
+        let kept = previous.cloned().unwrap_or_default();
+        return LambdaAliasSetStatus { observed_generation: generation, conditions, ..kept };
+    };
     LambdaAliasSetStatus {
         observed_generation: generation,
         phase: report.phase,
@@ -142,11 +154,7 @@ pub fn status(
             }),
             note: k.note.clone(),
         }),
-        conditions: vec![
-            condition("Ready", health.ready, health, generation, now, previous),
-            condition("Reconciling", health.reconciling, health, generation, now, previous),
-            condition("Stalled", health.stalled, health, generation, now, previous),
-        ],
+        conditions,
     }
 }
 
@@ -158,11 +166,11 @@ mod tests {
     fn transition_time_only_moves_when_status_flips() {
         let report = Report::default();
         let converged = Health::from_outcome(&Outcome::Converged);
-        let first = status(&report, &converged, Some(1), 1_000, None);
-        let again = status(&report, &converged, Some(1), 2_000, Some(&first));
+        let first = status(Some(&report), &converged, Some(1), 1_000, None);
+        let again = status(Some(&report), &converged, Some(1), 2_000, Some(&first));
         assert_eq!(first, again, "an unchanged world gives an identical status");
         let progressing = Health::from_outcome(&Outcome::Progressing);
-        let moved = status(&report, &progressing, Some(2), 3_000, Some(&again));
+        let moved = status(Some(&report), &progressing, Some(2), 3_000, Some(&again));
         let ready = moved.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
         assert_eq!(ready.status, "False");
         assert_eq!(ready.last_transition_time, Time(Timestamp::from_second(3_000).expect("ts")));
@@ -179,5 +187,50 @@ mod tests {
         assert!(h.stalled && h.reason == "InvalidSpec");
         let h = Health::from_outcome(&Outcome::Suspended { pending: 2 });
         assert!(!h.ready && !h.reconciling && !h.stalled);
+    }
+
+    #[test]
+    fn an_unobserved_aws_keeps_what_the_last_status_said_of_it() {
+        use crate::api::AliasStatus;
+        use crate::plan::SkillReport;
+        let report = Report {
+            function_arn: Some("arn:aws:lambda:eu-west-1:111122223333:function:f".into()),
+            live: Some(AliasStatus::new("PROD1", "3", None, None)),
+            drain_until: Some(5_000),
+            last_rotation: Some((4_000, "PROD1".into(), "3".into())),
+            skill: Some(SkillReport {
+                skill_id: "s".into(),
+                note: Some("look".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut previous =
+            status(Some(&report), &Health::from_outcome(&Outcome::Converged), Some(1), 1_000, None);
+        // A review written by a newer controller, whose status this one cannot parse, stays too.
+        let skill = previous.skill.as_mut().expect("skill");
+        skill.certification = Some(CertificationReview {
+            id: "r".into(),
+            status: "SOMETHING_NEW".into(),
+            submitted_at: time(3_000).expect("ts"),
+        });
+        let denied = Health::failed(Reason::AccessDenied, "no");
+        let kept = status(None, &denied, Some(2), 2_000, Some(&previous));
+        assert_eq!(kept.observed_generation, Some(2));
+        let ready = kept.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "AccessDenied"));
+        assert_eq!(
+            LambdaAliasSetStatus {
+                observed_generation: Some(1),
+                conditions: previous.conditions.clone(),
+                ..kept
+            },
+            previous
+        );
+        let first = status(None, &denied, Some(2), 2_000, None);
+        assert_eq!(
+            LambdaAliasSetStatus { conditions: Vec::new(), ..first },
+            LambdaAliasSetStatus { observed_generation: Some(2), ..Default::default() }
+        );
     }
 }
