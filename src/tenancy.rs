@@ -17,8 +17,6 @@ use crate::api::LambdaAliasSetSpec;
 
 pub const ALLOWED_FUNCTIONS: &str = "lambda.aliasset.dev/allowed-functions";
 pub const ALLOWED_ROLE_ARNS: &str = "lambda.aliasset.dev/allowed-role-arns";
-/// The Ready reason of a set its namespace does not allow.
-pub const NOT_ALLOWED: &str = "NotAllowed";
 
 /// `--tenancy`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

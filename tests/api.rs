@@ -290,3 +290,34 @@ fn every_example_is_valid() {
     }
     assert_eq!(seen_kinds.len(), 5, "examples cover alexa, API Gateway, S3, SQS and stages: {seen_kinds:?}");
 }
+
+/// The Ready reasons the CRD users install (`crds/`, `kubectl explain`) and the README list are
+/// exactly the controller's `Reason::ALL`: none missing, none that the controller never writes.
+#[test]
+fn the_crd_and_the_readme_list_exactly_the_ready_reasons() {
+    use lambda_alias_controller::api::Reason;
+    use std::collections::BTreeSet;
+    let all: BTreeSet<String> = Reason::ALL.iter().map(|r| r.as_str().to_string()).collect();
+    assert_eq!(all.len(), Reason::ALL.len(), "each reason once");
+
+    let crd: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("crds/lambdaaliasset.yaml")).expect("the CRD"),
+    )
+    .expect("CRD YAML");
+    let description = crd
+        .pointer(
+            "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/conditions/description",
+        )
+        .and_then(Value::as_str)
+        .expect("status.conditions has a description");
+    let (_, listed) = description.split_once("is one of: ").expect("the description lists the reasons");
+    let in_crd: BTreeSet<String> =
+        listed.trim_end_matches('.').split(", ").map(|r| r.trim().to_string()).collect();
+    assert_eq!(in_crd, all, "the CRD's status.conditions description (run `make crds`)");
+
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let (_, from) = readme.split_once("`Ready` (reason ").expect("the README lists the Ready reasons");
+    let (span, _) = from.split_once("), `Reconciling`").expect("... up to the Reconciling condition");
+    let in_readme: BTreeSet<String> = span.split('`').skip(1).step_by(2).map(|r| r.to_string()).collect();
+    assert_eq!(in_readme, all, "README.md's list of Ready reasons (Status)");
+}

@@ -59,6 +59,29 @@ fn the_planner_imports_nothing_from_the_io_layers_or_kube() {
 }
 
 #[test]
+fn the_api_types_import_no_other_module_of_the_crate() {
+    let forbidden = [
+        "crate::plan",
+        "crate::aws",
+        "crate::engine",
+        "crate::controller",
+        "crate::cli",
+        "crate::alexa",
+        "crate::tenancy",
+    ];
+    let mut found = Vec::new();
+    for file in rust_files(&root().join("src/api")) {
+        let code = code_of(&fs::read_to_string(&file).expect("readable"));
+        for word in forbidden {
+            if code.contains(word) {
+                found.push(format!("{}: {word}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "src/api is the bottom layer: {found:#?}");
+}
+
+#[test]
 fn the_code_cites_only_documents_in_the_repository() {
     let mut files = Vec::new();
     for dir in ["src", "tests", "benches"] {

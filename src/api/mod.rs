@@ -5,10 +5,12 @@
 //! client-side, so the CLI and the controller give the same answer for objects that were
 //! created before a rule existed.
 
+mod reason;
 mod spec;
 mod status;
 pub mod validate;
 
+pub use reason::{Reason, UnknownReason};
 pub use spec::*;
 pub use status::*;
 

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Phase;
+use super::reason::Reason;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -34,10 +35,24 @@ pub struct LambdaAliasSetStatus {
     /// Alexa-aware sets: what the skill's stages call and its latest certification review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill: Option<SkillStatus>,
-    /// kstatus conditions: Ready, Reconciling, Stalled.
+    /// kstatus conditions: Ready, Reconciling, Stalled. The CRD's description lists the Ready
+    /// reasons too ([`conditions_description`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(
+        description = conditions_description(),
+        extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"])
+    )]
     pub conditions: Vec<Condition>,
+}
+
+/// The CRD's description of `status.conditions`, with every Ready reason ([`Reason::ALL`]), so
+/// that `kubectl explain` lists them.
+fn conditions_description() -> String {
+    let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    format!(
+        "kstatus conditions: Ready, Reconciling, Stalled. The reason of the Ready condition is one of: {}.",
+        reasons.join(", ")
+    )
 }
 
 /// Where one alias points.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Operation;
+use crate::api::Reason;
 
 /// What went wrong, in the terms the engine acts on.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -46,15 +47,15 @@ impl AwsError {
     }
 
     /// A low-cardinality label for metrics and the Ready condition's reason.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            AwsError::NotFound { .. } => "NotFound",
-            AwsError::PreconditionFailed { .. } => "PreconditionFailed",
-            AwsError::Conflict { .. } => "Conflict",
-            AwsError::AccessDenied { .. } => "AccessDenied",
-            AwsError::Throttled { .. } => "Throttled",
-            AwsError::Invalid { .. } => "InvalidRequest",
-            AwsError::Unavailable { .. } => "Unavailable",
+            AwsError::NotFound { .. } => Reason::NotFound,
+            AwsError::PreconditionFailed { .. } => Reason::PreconditionFailed,
+            AwsError::Conflict { .. } => Reason::Conflict,
+            AwsError::AccessDenied { .. } => Reason::AccessDenied,
+            AwsError::Throttled { .. } => Reason::Throttled,
+            AwsError::Invalid { .. } => Reason::InvalidRequest,
+            AwsError::Unavailable { .. } => Reason::Unavailable,
         }
     }
 }

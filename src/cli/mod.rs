@@ -383,7 +383,7 @@ async fn police(
         );
         match (refusal, &m.object.spec.role_arn, cluster_name) {
             (Err(message), _, _) => {
-                errors.push(format!("{} ({}): {}: {message}", m.owner(), m.source, crate::tenancy::NOT_ALLOWED))
+                errors.push(format!("{} ({}): {}: {message}", m.owner(), m.source, crate::api::Reason::NotAllowed))
             }
             (Ok(()), Some(_), None) => errors.push(format!(
                 "{} ({}): spec.roleArn is assumed with the ExternalId <cluster-name>/{namespace}: pass --cluster-name",
@@ -407,17 +407,10 @@ fn print_calls(target: &Target, calls: &CallCounter) {
     }
 }
 
-/// Outcomes that stop a manifest from reaching its spec: errors for both verbs.
+/// Outcomes that stop a manifest from reaching its spec: errors for both verbs (exit code 1),
+/// the same outcomes the controller counts as errors.
 fn is_error(outcome: &Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::CodeMismatch { .. }
-            | Outcome::VersionNotFound { .. }
-            | Outcome::NothingToPromote
-            | Outcome::OwnedByOther { .. }
-            | Outcome::FunctionNotFound
-            | Outcome::SkillEndpointMismatch { .. }
-    )
+    outcome.reason().is_error()
 }
 
 async fn plan(args: PlanArgs) -> ExitCode {
@@ -487,7 +480,7 @@ fn plan_json(m: &Manifest, plan: Option<&Plan>, error: Option<String>) -> serde_
         "source": m.source,
         "function": m.object.spec.function_name,
         "actions": plan.map(|p| p.actions.iter().map(|a| json!({"action": a.verb(), "description": a.to_string()})).collect::<Vec<_>>()).unwrap_or_default(),
-        "outcome": plan.map(|p| json!({"reason": p.outcome.reason(), "message": p.outcome.message()})),
+        "outcome": plan.map(|p| json!({"reason": p.outcome.reason().as_str(), "message": p.outcome.message()})),
         "error": error,
     })
 }
@@ -541,7 +534,8 @@ async fn apply(args: ApplyArgs) -> ExitCode {
                 (health, Default::default())
             }
         };
-        let status = engine::status::status(&report, &health, m.object.metadata.generation, now(), None);
+        let status =
+            engine::status::status(Some(&report), &health, m.object.metadata.generation, now(), None);
         let document = json!({
             "apiVersion": crate::api::API_VERSION,
             "kind": "LambdaAliasSet",

@@ -1,4 +1,4 @@
-//! The controller's HTTP endpoints (DESIGN §3 `--http-addr`): `/metrics`, `/healthz`, `/readyz`.
+//! The controller's HTTP endpoints (README, "The controller": `--http-addr`): `/metrics`, `/healthz`, `/readyz`.
 //!
 //! hyper's HTTP/1 server, one request per connection (`Connection: close`, as the kubelet and
 //! Prometheus need nothing more). The bounds that keep a slow or malicious client from holding

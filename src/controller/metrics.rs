@@ -1,4 +1,4 @@
-//! The controller's Prometheus metrics, served on `/metrics` (DESIGN §3 `--http-addr`).
+//! The controller's Prometheus metrics, served on `/metrics` (README, "The controller": `--http-addr`).
 //!
 //! Built with prometheus-client and encoded in the Prometheus text format 0.0.4, the format
 //! (and so the series names, `le` labels and content type) this endpoint has always served:
@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -20,6 +20,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Metric, Registry};
 
+use crate::api::Reason;
 use crate::aws::budget::{Budgets, CallCounter, Lane};
 
 /// Upper bounds (seconds) of the reconcile duration histogram, without the implicit `+Inf`.
@@ -102,6 +103,11 @@ impl Metrics {
     /// reason, without a duration sample (`error_policy` does not know how long it ran).
     pub fn failed(&self, reason: &str) {
         self.count(reason, true);
+    }
+
+    /// Starts timing one reconcile: see [`ReconcileTimer`].
+    pub fn timer(&self) -> ReconcileTimer<'_> {
+        ReconcileTimer { metrics: self, started: Instant::now(), end: TimerEnd::Failed }
     }
 
     fn count(&self, reason: &str, error: bool) {
@@ -312,6 +318,49 @@ impl<L: EncodeLabelSet + fmt::Debug, M: EncodeMetric + TypedMetric + fmt::Debug>
     }
 }
 
+/// Times one reconcile from its start to its end, whichever way it ends: it records when it is
+/// dropped (the guard of controller-rs's metrics), so the reconcile has one ending.
+/// [`ReconcileTimer::ended`] counts the reconcile by the Ready reason it ended with and records
+/// its duration; dropped without it (the reconcile failed, and `error_policy` counts it), only the
+/// duration is recorded; [`ReconcileTimer::waited`] records nothing, for a steady set that only
+/// waited for its drift check (no reconcile ran).
+#[must_use = "a timer records when it is dropped"]
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    started: Instant,
+    end: TimerEnd,
+}
+
+enum TimerEnd {
+    Failed,
+    Ended { reason: Reason, error: bool },
+    Waited,
+}
+
+impl ReconcileTimer<'_> {
+    /// The reconcile ended with `reason`; `error`: counted as an error too.
+    pub fn ended(mut self, reason: Reason, error: bool) {
+        self.end = TimerEnd::Ended { reason, error };
+    }
+
+    /// No reconcile ran: the set waits for its turn, and `then` is when it looks again.
+    pub fn waited<T>(mut self, then: T) -> T {
+        self.end = TimerEnd::Waited;
+        then
+    }
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        match self.end {
+            TimerEnd::Ended { reason, error } => self.metrics.reconciled(elapsed, reason.as_str(), error),
+            TimerEnd::Failed => self.metrics.duration.observe(elapsed.as_secs_f64()),
+            TimerEnd::Waited => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,7 +567,7 @@ mod tests {
     #[test]
     fn throttled_outcome_is_the_aws_error_reason() {
         let error = AwsError::Throttled { operation: Operation::GetFunction, retry_after: None };
-        assert_eq!(error.reason(), THROTTLED_OUTCOME);
+        assert_eq!(error.reason().as_str(), THROTTLED_OUTCOME);
     }
 
     #[test]
@@ -542,5 +591,25 @@ mod tests {
         let text = metrics.render(&CallCounter::new(), &Budgets::default());
         assert_eq!(value(&text, RECONCILES_TOTAL), Some(400.0));
         assert_eq!(value(&text, "lac_reconcile_duration_seconds_count"), Some(400.0));
+    }
+
+    #[test]
+    fn the_timer_records_every_reconcile_once_whichever_way_it_ends() {
+        let metrics = Metrics::new();
+        metrics.timer().ended(Reason::Converged, false);
+        metrics.timer().ended(Reason::AccessDenied, true);
+        drop(metrics.timer()); // failed: error_policy counts it
+        let action = metrics.timer().waited(7);
+        assert_eq!(action, 7);
+        let text = metrics.render(&CallCounter::new(), &Budgets::default());
+        assert_eq!(value(&text, RECONCILES_TOTAL), Some(2.0), "counted by the reason they ended with");
+        assert_eq!(value(&text, "lac_ready_reasons_total{reason=\"Converged\"}"), Some(1.0));
+        assert_eq!(value(&text, "lac_reconcile_errors_total{reason=\"AccessDenied\"}"), Some(1.0));
+        assert_eq!(value(&text, "lac_reconcile_errors_total{reason=\"Converged\"}"), None);
+        assert_eq!(
+            value(&text, "lac_reconcile_duration_seconds_count"),
+            Some(3.0),
+            "the failed one is timed too"
+        );
     }
 }

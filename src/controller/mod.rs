@@ -1,34 +1,39 @@
 //! The Kubernetes glue: watch, finalizer, status patch, events, metrics. The reconcile is the
 //! same observe -> plan -> execute loop as the CLI's ([`crate::engine`]).
+//!
+//! Here: the entry points the watch calls ([`reconcile_meta`], [`reconcile`], [`error_policy`])
+//! and what a reconcile is given ([`Context`]). `reconcile` runs kube's finalizer helper, which
+//! hands the set to the steps of `reconcile.rs` (admit, validate, read the skill, check or
+//! converge, finish) or to the deletion of `cleanup.rs`; `requeue.rs` says when a set is looked
+//! at again.
 
+mod cleanup;
 pub mod drift;
 pub mod events;
 pub mod http;
 pub mod metrics;
+mod reconcile;
+mod requeue;
 pub mod run;
 pub mod skills;
 pub mod tenancy;
 
+pub use requeue::{is_steady, lane_of, requeue_after_error, requeue_for};
+
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kube::api::{Api, PartialObjectMeta, Patch, PatchParams};
+use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
-use crate::api::validate::validate_object;
-use crate::api::{DeletionPolicy, LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
-use crate::aws::budget::{CallCounter, Lane, Metered, in_lane};
+use crate::api::{LambdaAliasSet, LambdaAliasSetSpec};
+use crate::aws::budget::{CallCounter, Metered};
 use crate::aws::connections::Connections;
 use crate::aws::sdk::SdkLambda;
 use crate::aws::{AwsError, LambdaApi};
-use crate::engine::drift::Baseline;
-use crate::engine::status::{Health, status};
-use crate::engine::{self, EngineError};
-use crate::plan::{self, Outcome, Report};
 
 use events::EventSink;
 use metrics::Metrics;
@@ -37,8 +42,6 @@ use metrics::Metrics;
 pub const FINALIZER: &str = "lambda.aliasset.dev/cleanup";
 /// The one field manager status is written under (server-side apply).
 pub const MANAGER: &str = "lambda-alias-controller";
-/// A function that does not exist yet is looked for again this often.
-const MISSING_FUNCTION_RETRY: Duration = Duration::from_secs(300);
 
 /// Hands out one Lambda client per set (shared per region and role).
 pub trait LambdaProvider: Send + Sync + 'static {
@@ -106,7 +109,7 @@ impl Error {
         match self {
             Error::Kube(_) => "KubeError",
             Error::Finalizer(_) => "FinalizerError",
-            Error::Cleanup(e) => e.reason(),
+            Error::Cleanup(e) => e.reason().as_str(),
             Error::Serialize(_) => "SerializeError",
         }
     }
@@ -160,8 +163,8 @@ pub async fn reconcile<P: LambdaProvider>(
     let api: Api<LambdaAliasSet> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            Finalizer::Apply(obj) => apply(obj, &api, &ctx).await,
-            Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
+            Finalizer::Apply(obj) => reconcile::apply(obj, &api, &ctx).await,
+            Finalizer::Cleanup(obj) => cleanup::cleanup(obj, &ctx).await,
         }
     })
     .await
@@ -181,458 +184,12 @@ pub fn error_policy<K: Resource, P: LambdaProvider>(
     ctx: Arc<Context<P>>,
 ) -> Action {
     tracing::warn!(set = %key_of(&*obj), error = %error, "reconcile failed");
-    // Counted, but not timed: the reconcile's duration is not known here.
+    // Counted here, with the inner cause; the reconcile's own timer recorded its duration.
     ctx.metrics.failed(error.metric_label());
     match error {
         Error::Cleanup(AwsError::Throttled { retry_after: Some(d), .. }) => Action::requeue(*d),
         _ => Action::requeue(Duration::from_secs(15)),
     }
-}
-
-/// A steady set waits for its drift check; the gauge of sets fills from its status meanwhile
-/// (after a restart, before AWS is read).
-fn waiting<P: LambdaProvider>(obj: &LambdaAliasSet, ctx: &Context<P>, key: &str, wait: Duration) -> Action {
-    if let Some(status) = obj.status.as_ref() {
-        let ready =
-            status.conditions.iter().find(|c| c.type_ == "Ready").map_or("Unknown", |c| c.status.as_str());
-        ctx.metrics.set_state(key, phase_label(status), ready);
-    }
-    Action::requeue(wait)
-}
-
-/// A cached report from the last status, for when AWS cannot be observed.
-fn report_from(previous: Option<&LambdaAliasSetStatus>) -> Report {
-    let Some(s) = previous else { return Report::default() };
-    Report {
-        function_arn: s.function_arn.clone(),
-        phase: s.phase,
-        live: s.live.clone(),
-        candidate: s.candidate.clone(),
-        stages: s.stages.clone(),
-        drain_until: s.drain_until.as_ref().map(|t| t.0.as_second()),
-        last_rotation: s
-            .last_rotation
-            .as_ref()
-            .map(|r| (r.at.0.as_second(), r.live_alias.clone(), r.version.clone())),
-        triggers: s.triggers.clone(),
-        skill: s.skill.as_ref().map(|k| crate::plan::model::SkillReport {
-            skill_id: k.skill_id.clone(),
-            live: k.live.clone(),
-            development: k.development.clone(),
-            review: k.certification.as_ref().and_then(|c| {
-                Some(crate::plan::skill::Review {
-                    id: c.id.clone(),
-                    status: crate::plan::skill::CertificationStatus::parse(&c.status)?,
-                    submitted_at: c.submitted_at.0.as_second(),
-                })
-            }),
-            note: k.note.clone(),
-        }),
-    }
-}
-
-/// ±10 % around `base`, stable per object and moment, so sets spread out over the interval.
-fn jitter(base: Duration, key: &str, now: i64) -> Duration {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.bytes().chain(now.to_le_bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    let fraction = (hash % 2001) as f64 / 1000.0 - 1.0; // -1.0 ..= 1.0
-    base.mul_f64(1.0 + 0.1 * fraction)
-}
-
-/// When to look again after a reconcile that reached `outcome`. Steady outcomes
-/// ([`is_steady`]) are booked by the drift lane instead (`drift::Scheduler::schedule_next`).
-pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> Action {
-    match outcome {
-        // Exactly when the previously live alias may be re-pointed.
-        Outcome::Draining { until } => Action::requeue(Duration::from_secs((until - now).max(0) as u64 + 1)),
-        Outcome::Progressing => Action::requeue(Duration::from_secs(5)),
-        // Waiting on something outside the spec (a deploy, Amazon's publication): look again
-        // within a minute.
-        Outcome::CodeMismatch { .. } | Outcome::AwaitingPublication { .. } => {
-            Action::requeue(jitter(resync.min(Duration::from_secs(60)), key, now))
-        }
-        Outcome::FunctionNotFound => Action::requeue(jitter(MISSING_FUNCTION_RETRY.max(resync), key, now)),
-        // A version to be published (only a full observe lists versions); any other outcome
-        // not booked by the drift lane.
-        _ => Action::requeue(jitter(resync, key, now)),
-    }
-}
-
-/// The Ready reasons of outcomes only a change the cheap drift reads see can move a set from:
-/// its next look is a periodic drift check. (`VersionNotFound` waits for a version to be
-/// published, which only the full observe lists: it stays in the priority lane.) One list for
-/// both the outcome just planned and the status of a set the watch hands over.
-const STEADY_REASONS: [&str; 5] =
-    ["Converged", "Suspended", "NothingToPromote", "OwnedByOther", "SkillEndpointMismatch"];
-
-pub fn is_steady(outcome: &Outcome) -> bool {
-    STEADY_REASONS.contains(&outcome.reason())
-}
-
-/// Whether the status says the controller acted on this generation and ended steady: then
-/// this reconcile is a periodic drift check (or an echo of the controller's own write), and
-/// belongs to the drift lane. Anything else (a spec change, a timer, a retry) is priority.
-pub fn lane_of(obj: &LambdaAliasSet) -> Lane {
-    let Some(status) = obj.status.as_ref() else { return Lane::Priority };
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
-    let steady = status.observed_generation.is_some()
-        && status.observed_generation == obj.metadata.generation
-        && ready.is_some_and(|c| STEADY_REASONS.contains(&c.reason.as_str()));
-    if steady { Lane::Drift } else { Lane::Priority }
-}
-
-/// When to try again after an AWS failure: honour throttling hints, go slow on what needs a
-/// person (permissions), retry transient failures soon.
-pub fn requeue_after_error(error: &EngineError) -> Action {
-    match error.aws() {
-        Some(AwsError::Throttled { retry_after, .. }) => {
-            Action::requeue(retry_after.unwrap_or(Duration::from_secs(30)).max(Duration::from_secs(1)))
-        }
-        Some(AwsError::AccessDenied { .. } | AwsError::Invalid { .. }) => {
-            Action::requeue(Duration::from_secs(300))
-        }
-        Some(AwsError::PreconditionFailed { .. } | AwsError::Conflict { .. }) => {
-            Action::requeue(Duration::from_secs(5))
-        }
-        Some(AwsError::NotFound { .. } | AwsError::Unavailable { .. }) => {
-            Action::requeue(Duration::from_secs(30))
-        }
-        None => Action::requeue(Duration::from_secs(10)),
-    }
-}
-
-async fn patch_status(
-    api: &Api<LambdaAliasSet>,
-    obj: &LambdaAliasSet,
-    new: &LambdaAliasSetStatus,
-) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(new) {
-        return Ok(());
-    }
-    let patch = json!({
-        "apiVersion": crate::api::API_VERSION,
-        "kind": "LambdaAliasSet",
-        "status": new,
-    });
-    api.patch_status(&obj.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
-}
-
-async fn apply<P: LambdaProvider>(
-    obj: Arc<LambdaAliasSet>,
-    api: &Api<LambdaAliasSet>,
-    ctx: &Context<P>,
-) -> Result<Action, Error> {
-    let started = Instant::now();
-    let key = key_of(&*obj);
-    let uid = obj.metadata.uid.clone().unwrap_or_else(|| key.clone());
-    // Strict tenancy first: a set its namespace does not allow makes no AWS call at all, reads
-    // no Secret and adopts nothing; it waits for the Namespace's annotations to change.
-    let spec = match ctx.tenancy.admit(&obj.namespace().unwrap_or_default(), &obj.spec) {
-        Ok(spec) => spec.into_owned(),
-        Err(message) => return refuse(&obj, api, ctx, &key, &uid, message, started).await,
-    };
-    // A steady set is checked at its reserved time in the drift lane; an earlier event (the
-    // controller's own status write, a label edit) waits for that time without an AWS call.
-    let lane = lane_of(&obj);
-    let generation = obj.metadata.generation;
-    let epoch = ctx.tenancy.epoch(&obj.namespace().unwrap_or_default());
-    let mut _running = None;
-    if lane == Lane::Drift {
-        ctx.drift.stamp(&uid, generation, epoch);
-        match ctx.drift.admit(&uid, &spec) {
-            drift::Admit::Go => match ctx.drift.try_run() {
-                Some(running) => {
-                    ctx.drift.take(&uid);
-                    _running = Some(running);
-                }
-                // Half the workers are checking already: keep the reservation, look again soon.
-                None => return Ok(Action::requeue(drift::BUSY_RETRY)),
-            },
-            drift::Admit::Wait(wait) => return Ok(waiting(&obj, ctx, &key, wait)),
-        }
-    }
-    let now = (ctx.clock)();
-    let previous = obj.status.as_ref();
-    let reference = obj.object_ref(&());
-    let ready_before =
-        previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
-
-    // The same schema and CEL rules as the API server: objects stored before a rule existed
-    // get the same answer. Invalid specs are parked until they change: no retry storm.
-    let mut object = serde_json::to_value(&*obj)?;
-    if let Some(map) = object.as_object_mut() {
-        map.remove("status");
-    }
-    if let Err(invalid) = validate_object(&object, None) {
-        let health = Health::invalid_spec(format!("{key}: {invalid}"));
-        let new = status(&report_from(previous), &health, generation, now, previous);
-        if ready_before.as_deref() != Some("InvalidSpec") {
-            let event = events::warning("InvalidSpec", "Validate", health.message.clone());
-            ctx.events.publish(&reference, event).await;
-        }
-        patch_status(api, &obj, &new).await?;
-        ctx.metrics.set_state(&key, phase_label(&new), "False");
-        ctx.metrics.reconciled(started.elapsed(), "InvalidSpec", false);
-        return Ok(Action::await_change());
-    }
-
-    // Alexa-aware: nothing is written without the skill's state (the interlock needs it).
-    let observed_skills = if spec.is_alexa_aware() {
-        match ctx.skills.observe(&obj.namespace().unwrap_or_default(), &spec).await {
-            Ok(skills) => Some(skills),
-            Err(error) => {
-                tracing::warn!(set = %key, error = %error, "cannot read the skill's state");
-                let health = error.health();
-                if health.newly_stalled(ready_before.as_deref()) {
-                    let event =
-                        events::warning(health.warning_reason(), "ObserveSkill", health.message.clone());
-                    ctx.events.publish(&reference, event).await;
-                }
-                let new = status(&report_from(previous), &health, generation, now, previous);
-                patch_status(api, &obj, &new).await?;
-                ctx.metrics.set_state(&key, phase_label(&new), "False");
-                ctx.metrics.reconciled(started.elapsed(), health.reason, true);
-                return Ok(Action::requeue(error.retry_after()));
-            }
-        }
-    } else {
-        None
-    };
-    let aws = ctx.aws.client_for(&spec).await;
-    let skills_print = skills_fingerprint(observed_skills.as_deref());
-    // The cheap check first, when the set was seen converged at this generation: only if what
-    // it reads differs does the full observe run.
-    let baseline =
-        if lane == Lane::Drift { ctx.drift.baseline(&uid, generation, skills_print) } else { None };
-    let checked = match &baseline {
-        Some(baseline) => {
-            let check = engine::drift::unchanged(&*aws, &spec, &key, baseline);
-            Some(in_lane(lane, check).await.map_err(EngineError::Observe))
-        }
-        None => None,
-    };
-    if lane == Lane::Drift {
-        let result = match &checked {
-            Some(Ok(true)) => "unchanged",
-            Some(Ok(false)) => "changed",
-            Some(Err(_)) => "failed",
-            None => "full",
-        };
-        ctx.metrics.drift_check(result);
-    }
-    if let Some(Ok(true)) = checked {
-        if let Some(pass) = ctx.drift.seen(&uid) {
-            ctx.metrics.drift_pass(pass);
-        }
-        let reason = ready_before.as_deref().unwrap_or("Converged");
-        ctx.metrics.reconciled(started.elapsed(), reason, false);
-        return Ok(Action::requeue(ctx.drift.schedule_next(&uid, &spec)));
-    }
-    let clock = ctx.clock.clone();
-    let result = match checked {
-        Some(Err(error)) => Err(error),
-        _ => {
-            let converge = engine::converge(
-                &*aws,
-                &key,
-                &spec,
-                observed_skills.as_deref(),
-                move || clock(),
-                engine::MAX_PASSES,
-            );
-            in_lane(lane, converge).await
-        }
-    };
-    if let Some(pass) = ctx.drift.seen(&uid) {
-        ctx.metrics.drift_pass(pass);
-    }
-    let (health, report, done, action) = match result {
-        Ok(converged) => {
-            let outcome = converged.last.plan.outcome.clone();
-            let action = if is_steady(&outcome) {
-                let baseline = Baseline::of(&spec, &key, &converged.last.snapshot);
-                ctx.drift.set_baseline(&uid, Some((generation, skills_print, baseline)));
-                ctx.drift.stamp(&uid, generation, epoch);
-                Action::requeue(ctx.drift.schedule_next(&uid, &spec))
-            } else {
-                ctx.drift.set_baseline(&uid, None);
-                ctx.drift.unschedule(&uid);
-                requeue_for(&outcome, (ctx.clock)(), ctx.resync, &key)
-            };
-            (Health::from_outcome(&outcome), converged.last.plan.report, converged.done, action)
-        }
-        Err(error) => {
-            tracing::warn!(set = %key, error = %error, "reconcile against AWS failed");
-            ctx.drift.set_baseline(&uid, None);
-            ctx.drift.unschedule(&uid);
-            let done = match &error {
-                EngineError::Execute(e) => e.done.clone(),
-                _ => Vec::new(),
-            };
-            let health = Health::engine_error(&error);
-            (health, report_from(previous), done, requeue_after_error(&error))
-        }
-    };
-    for d in &done {
-        ctx.events.publish(&reference, events::for_action(d, previous)).await;
-    }
-    if health.newly_stalled(ready_before.as_deref()) {
-        let event = events::warning(health.warning_reason(), "Reconcile", health.message.clone());
-        ctx.events.publish(&reference, event).await;
-    }
-    // The development stage does not call the candidate: worth a Warning once, not a block.
-    let note = report.skill.as_ref().and_then(|s| s.note.clone());
-    if note.is_some() && note != previous.and_then(|p| p.skill.as_ref()).and_then(|s| s.note.clone()) {
-        let event =
-            events::warning("DevelopmentStageMismatch", "ObserveSkill", note.clone().unwrap_or_default());
-        ctx.events.publish(&reference, event).await;
-    }
-    let new = status(&report, &health, generation, (ctx.clock)(), previous);
-    patch_status(api, &obj, &new).await?;
-    ctx.metrics.set_state(&key, phase_label(&new), if health.ready { "True" } else { "False" });
-    ctx.metrics.reconciled(started.elapsed(), health.reason, health.is_error());
-    Ok(action)
-}
-
-/// What the skills' state looked like, for the drift baseline (0 for sets that are not
-/// Alexa-aware): another answer from SMAPI means a full observe.
-fn skills_fingerprint(skills: Option<&[crate::plan::skill::SkillObservation]>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let Some(skills) = skills else { return 0 };
-    let mut h = std::hash::DefaultHasher::new();
-    format!("{skills:?}").hash(&mut h);
-    h.finish()
-}
-
-/// A set its namespace does not allow (`--tenancy strict`): `Ready=False`, `Stalled=True`,
-/// reason `NotAllowed`, and nothing else until the Namespace (or the spec) changes.
-async fn refuse<P: LambdaProvider>(
-    obj: &LambdaAliasSet,
-    api: &Api<LambdaAliasSet>,
-    ctx: &Context<P>,
-    key: &str,
-    uid: &str,
-    message: String,
-    started: Instant,
-) -> Result<Action, Error> {
-    let previous = obj.status.as_ref();
-    let ready_before =
-        previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
-    let health = Health {
-        ready: false,
-        reconciling: false,
-        stalled: true,
-        reason: crate::tenancy::NOT_ALLOWED,
-        message: format!("{key}: {message}"),
-    };
-    ctx.drift.forget(uid);
-    if health.newly_stalled(ready_before.as_deref()) {
-        let event = events::warning(health.warning_reason(), "Admit", health.message.clone());
-        ctx.events.publish(&obj.object_ref(&()), event).await;
-    }
-    let new = status(&report_from(previous), &health, obj.metadata.generation, (ctx.clock)(), previous);
-    patch_status(api, obj, &new).await?;
-    ctx.metrics.set_state(key, phase_label(&new), "False");
-    ctx.metrics.reconciled(started.elapsed(), health.reason, true);
-    Ok(Action::await_change())
-}
-
-fn phase_label(status: &LambdaAliasSetStatus) -> &'static str {
-    status.phase.map_or("Unknown", |p| p.as_str())
-}
-
-/// Errors that retrying cannot heal: deletion lets the object go with a Warning Event.
-fn heals(error: &AwsError) -> bool {
-    matches!(
-        error,
-        AwsError::Throttled { .. }
-            | AwsError::Unavailable { .. }
-            | AwsError::PreconditionFailed { .. }
-            | AwsError::Conflict { .. }
-    )
-}
-
-async fn cleanup<P: LambdaProvider>(obj: Arc<LambdaAliasSet>, ctx: &Context<P>) -> Result<Action, Error> {
-    let key = key_of(&*obj);
-    ctx.drift.forget(obj.metadata.uid.as_deref().unwrap_or(&key));
-    let reference = obj.object_ref(&());
-    // A set its namespace does not allow never touched AWS and does not now: deletion only
-    // releases the finalizer.
-    let spec = match ctx.tenancy.admit(&obj.namespace().unwrap_or_default(), &obj.spec) {
-        Ok(spec) => spec.into_owned(),
-        Err(message) => {
-            let note = format!("not allowed, so AWS is left as it is: {message}");
-            ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", note)).await;
-            ctx.metrics.forget(&key);
-            return Ok(Action::await_change());
-        }
-    };
-    let aws = ctx.aws.client_for(&spec).await;
-    let policy = obj.spec.deletion_policy;
-    let give_up = |error: &AwsError| {
-        format!(
-            "deletionPolicy {policy:?} could not be applied ({error}); the object is released and AWS is left as it is"
-        )
-    };
-    let snapshot = match engine::observe(&*aws, &key, &obj.spec).await {
-        Ok(s) => s,
-        Err(e) if heals(&e) => return Err(Error::Cleanup(e)),
-        Err(e) => {
-            ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", give_up(&e))).await;
-            ctx.metrics.forget(&key);
-            return Ok(Action::await_change());
-        }
-    };
-    if snapshot.function.is_none() {
-        let note = format!("function {} not found: nothing to clean up", obj.spec.function_name);
-        ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", note)).await;
-        ctx.metrics.forget(&key);
-        return Ok(Action::await_change());
-    }
-    let actions = match policy {
-        DeletionPolicy::Retain => plan::release(&key, &snapshot),
-        // An Alexa-aware set never deletes the alias the skill's live stage calls: it is released
-        // instead. Without the skill's state, nothing can be deleted safely: all are released.
-        DeletionPolicy::Delete if obj.spec.is_alexa_aware() => {
-            let function_arn = snapshot.function.as_ref().map(|f| f.function_arn.clone()).unwrap_or_default();
-            let keep = match ctx.skills.observe(&obj.namespace().unwrap_or_default(), &obj.spec).await {
-                Ok(skills) => plan::live_stage_aliases(&skills, &function_arn),
-                Err(error) => {
-                    let note = format!(
-                        "deletionPolicy Delete: the skill's state is unknown ({error}), so no alias is deleted; they are released as with Retain"
-                    );
-                    ctx.events.publish(&reference, events::warning("CleanupSkipped", "Delete", note)).await;
-                    snapshot.aliases.iter().map(|a| a.name.clone()).collect()
-                }
-            };
-            plan::teardown(&key, &snapshot, &keep)
-        }
-        DeletionPolicy::Delete => plan::teardown(&key, &snapshot, &Default::default()),
-    };
-    match engine::execute(&*aws, &obj.spec, &snapshot, &actions).await {
-        Ok(done) => {
-            for d in &done {
-                ctx.events.publish(&reference, events::for_action(d, obj.status.as_ref())).await;
-            }
-        }
-        Err(e) => {
-            for d in &e.done {
-                ctx.events.publish(&reference, events::for_action(d, obj.status.as_ref())).await;
-            }
-            if heals(&e.error) {
-                return Err(Error::Cleanup(e.error));
-            }
-            ctx.events
-                .publish(&reference, events::warning("CleanupSkipped", "Delete", give_up(&e.error)))
-                .await;
-        }
-    }
-    ctx.metrics.forget(&key);
-    Ok(Action::await_change())
 }
 
 #[cfg(test)]

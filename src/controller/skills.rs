@@ -10,6 +10,7 @@ use kube::api::Api;
 
 use crate::alexa::{AlexaCredentials, Smapi, SmapiError};
 use crate::api::LambdaAliasSetSpec;
+use crate::api::Reason;
 use crate::engine::status::Health;
 use crate::plan::skill::SkillObservation;
 
@@ -35,23 +36,28 @@ pub enum SkillError {
 
 impl SkillError {
     /// The Ready condition a reconcile ends with: a person must fix credentials, access or the
-    /// skill id (Stalled); throttling and outages heal by retrying.
+    /// skill id (Stalled, [`Reason::is_stalled`]); throttling and outages heal by retrying.
     pub fn health(&self) -> Health {
-        let (reason, stalled) = match self {
-            SkillError::SecretNotFound { .. } => ("CredentialsNotFound", true),
-            SkillError::Kube { .. } => ("CredentialsUnreadable", false),
-            SkillError::Smapi(SmapiError::Throttled { .. }) => ("Throttled", false),
-            SkillError::Smapi(SmapiError::Unavailable(_) | SmapiError::InvalidResponse(_)) => {
-                ("SkillApiUnavailable", false)
-            }
-            SkillError::Smapi(e) => (e.metric_label(), true),
-        };
-        Health {
-            ready: false,
-            reconciling: !stalled,
-            stalled,
-            reason,
-            message: format!("the skill's state is unknown, so nothing was written: {self}"),
+        let message = format!("the skill's state is unknown, so nothing was written: {self}");
+        Health::failed(self.reason(), message)
+    }
+
+    /// The Ready reason. For SMAPI's answers that a person must fix, its metric label's text.
+    pub fn reason(&self) -> Reason {
+        match self {
+            SkillError::SecretNotFound { .. } => Reason::CredentialsNotFound,
+            SkillError::Kube { .. } => Reason::CredentialsUnreadable,
+            SkillError::Smapi(e) => match e {
+                SmapiError::Throttled { .. } => Reason::Throttled,
+                SmapiError::Unavailable(_) | SmapiError::InvalidResponse(_) => Reason::SkillApiUnavailable,
+                SmapiError::Unauthorized { .. } => Reason::SmapiUnauthorized,
+                SmapiError::Forbidden { .. } => Reason::SmapiForbidden,
+                SmapiError::NotFound { .. } => Reason::SmapiNotFound,
+                SmapiError::InvalidCredentials { .. } | SmapiError::CredentialsFile { .. } => {
+                    Reason::SmapiInvalidCredentials
+                }
+                SmapiError::Setup(_) => Reason::SmapiSetup,
+            },
         }
     }
 
@@ -146,5 +152,44 @@ impl SkillSource for FixedSkills {
     ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>> {
         let answer = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
         Box::pin(async move { answer.map_err(|e| SkillError::Smapi(SmapiError::Unavailable(e))) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reasons_of_what_a_person_must_fix_are_smapis_metric_labels() {
+        let must_fix = [
+            SmapiError::Unauthorized { detail: String::new() },
+            SmapiError::Forbidden { skill_id: String::new() },
+            SmapiError::NotFound { skill_id: String::new() },
+            SmapiError::InvalidCredentials {
+                origin: String::new(),
+                key: String::new(),
+                problem: String::new(),
+            },
+            SmapiError::CredentialsFile { origin: String::new(), reason: String::new() },
+            SmapiError::Setup(String::new()),
+        ];
+        for e in must_fix {
+            let label = e.metric_label();
+            let health = SkillError::Smapi(e).health();
+            assert_eq!(health.reason, label);
+            assert!(health.stalled && !health.reconciling && !health.ready, "{label}");
+        }
+        let heals = [
+            (SkillError::Smapi(SmapiError::Throttled { retry_after: None }), "Throttled"),
+            (SkillError::Smapi(SmapiError::Unavailable(String::new())), "SkillApiUnavailable"),
+            (SkillError::Smapi(SmapiError::InvalidResponse(String::new())), "SkillApiUnavailable"),
+        ];
+        for (e, reason) in heals {
+            let health = e.health();
+            assert_eq!(health.reason, reason);
+            assert!(!health.stalled && health.reconciling, "{reason}");
+        }
+        let missing = SkillError::SecretNotFound { namespace: "n".into(), name: "s".into() }.health();
+        assert_eq!((missing.reason, missing.stalled), (Reason::CredentialsNotFound, true));
     }
 }

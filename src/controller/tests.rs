@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::events::MemorySink;
 use super::metrics::Metrics;
 use super::*;
-use crate::api::{LambdaAliasSetSpec, Phase, Trigger};
+use crate::api::{DeletionPolicy, LambdaAliasSetSpec, Phase, Trigger};
 use crate::aws::fake::FakeLambda;
 
 const NS: &str = "skills";
@@ -387,56 +387,6 @@ async fn a_throttled_cleanup_requeues_at_the_hint_and_counts_its_real_reason() {
     assert!(text.contains("lac_reconcile_duration_seconds_count 0"), "no zero-duration sample: {text}");
 }
 
-#[test]
-fn steady_outcomes_are_exactly_those_the_drift_lane_books() {
-    use crate::plan::Outcome as O;
-    let steady = [
-        O::Converged,
-        O::Suspended { pending: 1 },
-        O::NothingToPromote,
-        O::OwnedByOther { alias: "PROD1".into(), owner: "x/y".into() },
-        O::SkillEndpointMismatch { message: String::new() },
-    ];
-    assert!(steady.iter().all(is_steady));
-    let not = [
-        O::Progressing,
-        O::Draining { until: NOW },
-        O::FunctionNotFound,
-        O::VersionNotFound { field: String::new(), version: String::new() },
-        O::AwaitingPublication { message: String::new() },
-        O::CodeMismatch { field: String::new(), wanted: String::new(), found: String::new() },
-    ];
-    assert!(!not.iter().any(is_steady), "{not:?}");
-}
-
-#[test]
-fn requeue_policy() {
-    let resync = Duration::from_secs(300);
-    for key in ["a/b", "c/d", "e/f"] {
-        let jittered = jitter(resync, key, NOW);
-        let missing = Outcome::VersionNotFound { field: "spec.live.version".into(), version: "9".into() };
-        assert_eq!(requeue_for(&missing, NOW, resync, key), Action::requeue(jittered));
-        assert!(jittered >= Duration::from_secs(270) && jittered <= Duration::from_secs(330), "{jittered:?}");
-    }
-    assert_ne!(jitter(resync, "a/b", NOW), jitter(resync, "c/d", NOW), "sets spread out");
-    assert_eq!(
-        requeue_for(&Outcome::Draining { until: NOW + 42 }, NOW, resync, "a/b"),
-        Action::requeue(Duration::from_secs(43))
-    );
-    let throttled = EngineError::Observe(AwsError::Throttled {
-        operation: crate::aws::Operation::GetFunction,
-        retry_after: Some(Duration::from_secs(7)),
-    });
-    assert_eq!(
-        requeue_after_error(&throttled),
-        Action::requeue(Duration::from_secs(7)),
-        "the hint is honoured"
-    );
-    // A missing function is looked for slowly, even with a short resync.
-    let missing = requeue_for(&Outcome::FunctionNotFound, NOW, Duration::from_secs(30), "a/b");
-    assert_eq!(missing, Action::requeue(jitter(MISSING_FUNCTION_RETRY, "a/b", NOW)));
-}
-
 #[tokio::test]
 async fn an_alexa_aware_set_writes_nothing_while_the_skill_state_is_unknown() {
     let fake = fake_with_function();
@@ -618,4 +568,39 @@ async fn a_namespace_whose_rules_changed_has_its_steady_sets_read_again() {
     assert_eq!(action, Action::await_change());
     assert_eq!(condition(&patch["status"], "Ready")["reason"], "NotAllowed");
     assert_eq!(fake.calls().len(), calls, "no AWS call for a refused set");
+}
+
+#[tokio::test]
+async fn a_reconcile_whose_status_patch_fails_is_timed_and_counted_once() {
+    let fake = fake_with_function();
+    let obj = Arc::new(object(spec(Phase::Development), true, false));
+    let (ctx, handle, _sink) = context(fake);
+    let server = tokio::spawn(async move {
+        let mut h = handle;
+        let (request, send) = h.next_request().await.expect("a request");
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::PATCH, format!("{PATH}/status").as_str())
+        );
+        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError",
+                            "code": 500, "message": "etcd is having a bad day"});
+        send.send_response(
+            Response::builder()
+                .status(500)
+                .body(Body::from(serde_json::to_vec(&status).expect("json")))
+                .expect("response"),
+        );
+        h
+    });
+    let error = tokio::time::timeout(Duration::from_secs(10), reconcile(obj.clone(), ctx.clone()))
+        .await
+        .expect("no unanswered call")
+        .expect_err("the status patch failed");
+    let _handle = server.await.expect("verifier");
+    assert_eq!(error.metric_label(), "KubeError");
+    assert_eq!(error_policy(obj, &error, ctx.clone()), Action::requeue(Duration::from_secs(15)));
+    let text = ctx.metrics.render(&ctx.calls, &crate::aws::budget::Budgets::default());
+    assert!(text.contains("lac_reconciles_total 1\n"), "counted once, by error_policy: {text}");
+    assert!(text.contains("lac_reconcile_errors_total{reason=\"KubeError\"} 1"), "{text}");
+    assert!(text.contains("lac_reconcile_duration_seconds_count 1"), "timed by the reconcile: {text}");
 }

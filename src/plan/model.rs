@@ -7,6 +7,7 @@ use crate::api::{AliasStatus, LambdaAliasSetSpec, Phase, TriggerStatus};
 use super::marker::{Marker, VersionRef};
 use super::skill::{Review, SkillObservation};
 use super::snapshot::{Snapshot, Statement};
+use crate::api::Reason;
 
 /// Everything the planner decides from.
 #[derive(Clone, Copy, Debug)]
@@ -240,19 +241,19 @@ pub enum Outcome {
 
 impl Outcome {
     /// The Ready condition's reason.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Outcome::Converged => "Converged",
-            Outcome::Progressing => "Progressing",
-            Outcome::Draining { .. } => "Draining",
-            Outcome::Suspended { .. } => "Suspended",
-            Outcome::CodeMismatch { .. } => "CodeMismatch",
-            Outcome::VersionNotFound { .. } => "VersionNotFound",
-            Outcome::NothingToPromote => "NothingToPromote",
-            Outcome::OwnedByOther { .. } => "OwnedByOther",
-            Outcome::FunctionNotFound => "FunctionNotFound",
-            Outcome::AwaitingPublication { .. } => "AwaitingPublication",
-            Outcome::SkillEndpointMismatch { .. } => "SkillEndpointMismatch",
+            Outcome::Converged => Reason::Converged,
+            Outcome::Progressing => Reason::Progressing,
+            Outcome::Draining { .. } => Reason::Draining,
+            Outcome::Suspended { .. } => Reason::Suspended,
+            Outcome::CodeMismatch { .. } => Reason::CodeMismatch,
+            Outcome::VersionNotFound { .. } => Reason::VersionNotFound,
+            Outcome::NothingToPromote => Reason::NothingToPromote,
+            Outcome::OwnedByOther { .. } => Reason::OwnedByOther,
+            Outcome::FunctionNotFound => Reason::FunctionNotFound,
+            Outcome::AwaitingPublication { .. } => Reason::AwaitingPublication,
+            Outcome::SkillEndpointMismatch { .. } => Reason::SkillEndpointMismatch,
         }
     }
 
@@ -263,14 +264,7 @@ impl Outcome {
 
     /// Needs a person (a spec change or an AWS-side fix): kstatus `Stalled`.
     pub fn is_stalled(&self) -> bool {
-        matches!(
-            self,
-            Outcome::NothingToPromote
-                | Outcome::OwnedByOther { .. }
-                | Outcome::FunctionNotFound
-                | Outcome::VersionNotFound { .. }
-                | Outcome::SkillEndpointMismatch { .. }
-        )
+        self.reason().is_stalled()
     }
 
     pub fn message(&self) -> String {

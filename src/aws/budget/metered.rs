@@ -76,7 +76,7 @@ where
                 }
                 Err(error) => error,
             };
-            self.calls.record(op, error.reason());
+            self.calls.record(op, error.reason().as_str());
             let Next { pause, retry_in } = attempts.after(op, &error);
             if let Some(pause) = pause {
                 pool.pause_until(tokio::time::Instant::now() + pause);
@@ -84,7 +84,7 @@ where
             let Some(wait) = retry_in else {
                 return Err(error);
             };
-            tracing::debug!(operation = %op, reason = error.reason(), wait_ms = wait.as_millis() as u64, "retrying AWS request");
+            tracing::debug!(operation = %op, reason = error.reason().as_str(), wait_ms = wait.as_millis() as u64, "retrying AWS request");
             tokio::time::sleep(wait).await;
         }
     }

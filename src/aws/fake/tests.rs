@@ -46,7 +46,7 @@ async fn publish(fake: &FakeLambda) -> u64 {
 }
 
 fn reason<T: std::fmt::Debug>(result: AwsResult<T>) -> &'static str {
-    result.unwrap_err().reason()
+    result.unwrap_err().reason().as_str()
 }
 
 #[tokio::test]
