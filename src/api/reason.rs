@@ -9,109 +9,39 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// One Ready-condition reason. The text ([`Reason::as_str`]) is what the condition, the printer
-/// column, the metrics' `reason` label and the CLI show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Reason {
+/// Declares [`Reason`] from one list: the enum, [`Reason::ALL`] and [`Reason::as_str`] (the text
+/// is the variant's name).
+macro_rules! reasons {
+    ($( $(#[$group:meta])* $($reason:ident),+; )*) => {
+        /// One Ready-condition reason. The text ([`Reason::as_str`]) is what the condition, the
+        /// printer column, the metrics' `reason` label and the CLI show.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason { $( $($reason,)+ )* }
+
+        impl Reason {
+            pub const ALL: [Reason; [$( $(stringify!($reason),)+ )*].len()] = [$( $(Reason::$reason,)+ )*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( $(Reason::$reason => stringify!($reason),)+ )* }
+            }
+        }
+    };
+}
+
+reasons! {
     // The planner's outcomes.
-    Converged,
-    Progressing,
-    Draining,
-    Suspended,
-    CodeMismatch,
-    VersionNotFound,
-    NothingToPromote,
-    OwnedByOther,
-    FunctionNotFound,
-    AwaitingPublication,
-    SkillEndpointMismatch,
+    Converged, Progressing, Draining, Suspended, CodeMismatch, VersionNotFound, NothingToPromote,
+    OwnedByOther, FunctionNotFound, AwaitingPublication, SkillEndpointMismatch;
     // The controller's own verdicts.
-    InvalidSpec,
-    NotAllowed,
+    InvalidSpec, NotAllowed;
     // An AWS error ended the reconcile.
-    NotFound,
-    PreconditionFailed,
-    Conflict,
-    AccessDenied,
-    Throttled,
-    InvalidRequest,
-    Unavailable,
+    NotFound, PreconditionFailed, Conflict, AccessDenied, Throttled, InvalidRequest, Unavailable;
     // Alexa-aware sets: the skill's state could not be read.
-    CredentialsNotFound,
-    CredentialsUnreadable,
-    SkillApiUnavailable,
-    SmapiUnauthorized,
-    SmapiForbidden,
-    SmapiNotFound,
-    SmapiInvalidCredentials,
-    SmapiSetup,
+    CredentialsNotFound, CredentialsUnreadable, SkillApiUnavailable, SmapiUnauthorized, SmapiForbidden,
+    SmapiNotFound, SmapiInvalidCredentials, SmapiSetup;
 }
 
 impl Reason {
-    pub const ALL: [Reason; 28] = [
-        Reason::Converged,
-        Reason::Progressing,
-        Reason::Draining,
-        Reason::Suspended,
-        Reason::CodeMismatch,
-        Reason::VersionNotFound,
-        Reason::NothingToPromote,
-        Reason::OwnedByOther,
-        Reason::FunctionNotFound,
-        Reason::AwaitingPublication,
-        Reason::SkillEndpointMismatch,
-        Reason::InvalidSpec,
-        Reason::NotAllowed,
-        Reason::NotFound,
-        Reason::PreconditionFailed,
-        Reason::Conflict,
-        Reason::AccessDenied,
-        Reason::Throttled,
-        Reason::InvalidRequest,
-        Reason::Unavailable,
-        Reason::CredentialsNotFound,
-        Reason::CredentialsUnreadable,
-        Reason::SkillApiUnavailable,
-        Reason::SmapiUnauthorized,
-        Reason::SmapiForbidden,
-        Reason::SmapiNotFound,
-        Reason::SmapiInvalidCredentials,
-        Reason::SmapiSetup,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Converged => "Converged",
-            Reason::Progressing => "Progressing",
-            Reason::Draining => "Draining",
-            Reason::Suspended => "Suspended",
-            Reason::CodeMismatch => "CodeMismatch",
-            Reason::VersionNotFound => "VersionNotFound",
-            Reason::NothingToPromote => "NothingToPromote",
-            Reason::OwnedByOther => "OwnedByOther",
-            Reason::FunctionNotFound => "FunctionNotFound",
-            Reason::AwaitingPublication => "AwaitingPublication",
-            Reason::SkillEndpointMismatch => "SkillEndpointMismatch",
-            Reason::InvalidSpec => "InvalidSpec",
-            Reason::NotAllowed => "NotAllowed",
-            Reason::NotFound => "NotFound",
-            Reason::PreconditionFailed => "PreconditionFailed",
-            Reason::Conflict => "Conflict",
-            Reason::AccessDenied => "AccessDenied",
-            Reason::Throttled => "Throttled",
-            Reason::InvalidRequest => "InvalidRequest",
-            Reason::Unavailable => "Unavailable",
-            Reason::CredentialsNotFound => "CredentialsNotFound",
-            Reason::CredentialsUnreadable => "CredentialsUnreadable",
-            Reason::SkillApiUnavailable => "SkillApiUnavailable",
-            Reason::SmapiUnauthorized => "SmapiUnauthorized",
-            Reason::SmapiForbidden => "SmapiForbidden",
-            Reason::SmapiNotFound => "SmapiNotFound",
-            Reason::SmapiInvalidCredentials => "SmapiInvalidCredentials",
-            Reason::SmapiSetup => "SmapiSetup",
-        }
-    }
-
     /// Only a change the cheap drift reads see can move a set from here: its next look is a
     /// periodic drift check, in the drift lane. (`VersionNotFound` waits for a version to be
     /// published, which only the full observe lists; errors are retried in the priority lane.)
