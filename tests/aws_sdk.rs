@@ -1,8 +1,8 @@
-//! `SdkLambda` end to end: every `LambdaApi` method against moto (through the crate's own
+//! `SdkLambda` end to end: every Lambda request of the seam against moto (through the crate's own
 //! client configuration), plus pagination against a local stub that pages, since moto never
 //! does. moto's known gaps (RevisionId ignored outside policies, one policy for all qualifiers,
 //! EventSourceToken dropped, duplicate Sids accepted, mappings reporting the version ARN
-//! behind an alias) are deliberately not asserted on; see src/aws/fake.rs for those rules.
+//! behind an alias) are deliberately not asserted on; see src/aws/fake/ for those rules.
 
 mod support;
 

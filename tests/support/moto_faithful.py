@@ -7,7 +7,7 @@ Real Lambda keeps a separate resource policy per alias (and per version), keeps 
 `lambda:EventSourceToken` condition, and refuses a duplicate Sid with ResourceConflictException.
 The controller relies on those real rules, so the end-to-end tests and `make demo` run moto with
 this thin patch. Everything else (RevisionId, version numbering) is covered by the faithful
-in-memory fake in src/aws/fake.rs, not here.
+in-memory fake in src/aws/fake/, not here.
 
 Usage: python moto_faithful.py -H 127.0.0.1 -p PORT   (the same arguments as moto_server)
 """
