@@ -88,10 +88,10 @@ fn the_code_cites_only_documents_in_the_repository() {
         files.extend(rust_files(&root().join(dir)));
     }
     assert!(files.len() > 50, "found the sources: {}", files.len());
-    let this = root().join("tests/architecture.rs");
-    let outside = ["DESIGN §", "DESIGN.md", "shared/STYLE"];
+    // Spelled in pieces, so that this file does not cite them itself.
+    let outside = [concat!("DESIGN", " §"), concat!("DESIGN", ".md"), concat!("shared", "/STYLE")];
     let mut found = Vec::new();
-    for file in files.iter().filter(|f| **f != this) {
+    for file in &files {
         let text = fs::read_to_string(file).expect("readable");
         for (n, line) in text.lines().enumerate() {
             if outside.iter().any(|word| line.contains(word)) {
