@@ -1,6 +1,6 @@
 //! The code map's rules that a compiler does not check (ARCHITECTURE.md, "Code map" and
-//! "Invariants"): the planner imports no I/O layer, and the code cites only documents that are
-//! in the repository.
+//! "Invariants"): the planner and the tenancy rules import no I/O layer, the API types no other
+//! module, and the code cites only documents that are in the repository.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,19 +33,10 @@ fn code_of(text: &str) -> String {
     text.lines().map(|line| line.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn the_planner_imports_nothing_from_the_io_layers_or_kube() {
-    let forbidden = [
-        "crate::aws",
-        "crate::controller",
-        "crate::cli",
-        "crate::engine",
-        "crate::alexa",
-        "kube::",
-        "aws_sdk",
-    ];
-    let files = rust_files(&root().join("src/plan"));
-    assert!(files.len() >= 5, "src/plan has its files: {files:?}");
+/// Each file under `src/<dir>` (at least `min` of them) that names one of `forbidden` in its code.
+fn imports_of(dir: &str, min: usize, forbidden: &[&str]) -> Vec<String> {
+    let files = rust_files(&root().join("src").join(dir));
+    assert!(files.len() >= min, "src/{dir} has its files: {files:?}");
     let mut found = Vec::new();
     for file in files {
         let code = code_of(&fs::read_to_string(&file).expect("readable"));
@@ -55,7 +46,22 @@ fn the_planner_imports_nothing_from_the_io_layers_or_kube() {
             }
         }
     }
+    found
+}
+
+const IO_LAYERS: [&str; 7] =
+    ["crate::aws", "crate::controller", "crate::cli", "crate::engine", "crate::alexa", "kube::", "aws_sdk"];
+
+#[test]
+fn the_planner_imports_nothing_from_the_io_layers_or_kube() {
+    let found = imports_of("plan", 5, &IO_LAYERS);
     assert!(found.is_empty(), "the planner owns its words and imports no I/O layer: {found:#?}");
+}
+
+#[test]
+fn the_tenancy_rules_are_pure() {
+    let found = imports_of("tenancy", 2, &IO_LAYERS);
+    assert!(found.is_empty(), "the tenancy rules do no I/O and import no I/O layer: {found:#?}");
 }
 
 #[test]
@@ -69,15 +75,7 @@ fn the_api_types_import_no_other_module_of_the_crate() {
         "crate::alexa",
         "crate::tenancy",
     ];
-    let mut found = Vec::new();
-    for file in rust_files(&root().join("src/api")) {
-        let code = code_of(&fs::read_to_string(&file).expect("readable"));
-        for word in forbidden {
-            if code.contains(word) {
-                found.push(format!("{}: {word}", file.display()));
-            }
-        }
-    }
+    let found = imports_of("api", 3, &forbidden);
     assert!(found.is_empty(), "src/api is the bottom layer: {found:#?}");
 }
 

@@ -7,7 +7,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
+use lambda_alias_controller::tenancy::{ALLOW_PUBLIC_INVOKE, ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
 use support::run_cli as run;
 
 fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
@@ -85,4 +85,45 @@ async fn the_tenancy_file_refuses_what_the_namespace_does_not_allow_and_derives_
         .collect();
     assert!(!assumed.is_empty(), "the role was assumed");
     assert!(assumed.iter().all(|b| b.contains("ExternalId=ci%2Fteam-a")), "{assumed:?}");
+}
+
+#[tokio::test]
+async fn the_tenancy_file_governs_what_a_manifest_grants() {
+    let lambda = support::lambda().await;
+    let function = support::unique_name("team-a-grants");
+    support::create_function(&lambda, &function, "a").await;
+    let dir = std::env::temp_dir().join(support::unique_name("lac-cli-grants"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let allow =
+        format!("{ALLOWED_FUNCTIONS}: \"arn:aws:lambda:{}:123456789012:function:team-a-*\"", support::REGION);
+    let strict = write(&dir, "strict.yaml", &format!("team-a:\n  {allow}\n"));
+    let public =
+        write(&dir, "public.yaml", &format!("team-a:\n  {allow}\n  {ALLOW_PUBLIC_INVOKE}: \"true\"\n"));
+    let manifest = write(
+        &dir,
+        "public-set.yaml",
+        &format!(
+            "apiVersion: lambda.aliasset.dev/v1alpha1\nkind: LambdaAliasSet\nmetadata: {{name: open-door, namespace: team-a}}\n\
+             spec:\n  functionName: {function}\n  triggers: [{{name: anyone, permission: {{principal: \"*\"}}}}]\n"
+        ),
+    );
+    let manifest = manifest.to_str().expect("path");
+
+    // A public grant without a condition: refused, and nothing written.
+    let (code, out, err) = run(&["apply", "-f", manifest, "--tenancy-file", strict.to_str().expect("path")]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("team-a/open-door")
+            && err.contains("NotAllowed")
+            && err.contains("spec.triggers[anyone].permission.principal")
+            && err.contains("any AWS account")
+            && err.contains(ALLOW_PUBLIC_INVOKE),
+        "{err}"
+    );
+    assert!(support::alias_versions(&function).await.is_empty(), "nothing was written");
+
+    // The platform team opted the namespace in: the same manifest applies.
+    let (code, out, err) = run(&["apply", "-f", manifest, "--tenancy-file", public.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(support::alias_versions(&function).await.len(), 2);
 }

@@ -32,9 +32,10 @@ pub(super) async fn cleanup<P: LambdaProvider>(
     let key = key_of(&*obj);
     ctx.drift.forget(obj.metadata.uid.as_deref().unwrap_or(&key));
     let reference = obj.object_ref(&());
-    // A set its namespace does not allow never touched AWS and does not now: deletion only
-    // releases the finalizer.
-    let spec = match ctx.tenancy.admit(&obj.namespace().unwrap_or_default(), &obj.spec) {
+    // A set whose function or role its namespace does not allow never touched AWS and does not
+    // now: deletion only releases the finalizer. One refused only for what it grants still
+    // removes what it owns (README "Tenant isolation").
+    let spec = match ctx.tenancy.admit_scope(&obj.namespace().unwrap_or_default(), &obj.spec) {
         Ok(spec) => spec.into_owned(),
         Err(message) => {
             let note = format!("not allowed, so AWS is left as it is: {message}");

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 use crate::api::LambdaAliasSetSpec;
-use crate::tenancy::{Caller, Tenancy, check, derived_external_id};
+use crate::tenancy::{Caller, Tenancy, check_grants, check_scope, derived_external_id};
 
 /// A Namespace's annotations, and how many times they changed (its epoch).
 type Rules = (BTreeMap<String, String>, u64);
@@ -53,10 +53,26 @@ impl Gate {
         namespaces.get(namespace).map_or(0, |(_, epoch)| *epoch)
     }
 
-    /// The spec to act on, or why the set's namespace does not allow it. Strict: the derived
-    /// ExternalId replaces none (a `spec.externalId` is refused), so a role's trust policy can
-    /// pin the namespace.
+    /// The spec to act on, or why the set's namespace does not allow it: its function, its role
+    /// or what it grants. Strict: the derived ExternalId replaces none (a `spec.externalId` is
+    /// refused), so a role's trust policy can pin the namespace.
     pub fn admit<'a>(
+        &self,
+        namespace: &str,
+        spec: &'a LambdaAliasSetSpec,
+    ) -> Result<Cow<'a, LambdaAliasSetSpec>, String> {
+        let effective = self.admit_scope(namespace, spec)?;
+        if let Some(caller) = self.caller.as_ref().filter(|_| self.is_strict()) {
+            let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+            check_grants(spec, namespace, namespaces.get(namespace).map(|(a, _)| a), caller)?;
+        }
+        Ok(effective)
+    }
+
+    /// Like [`Gate::admit`], but only the function and the role: what a deletion needs. A set
+    /// whose grants its namespace no longer allows may still remove what it owns (removing a
+    /// grant only narrows who may invoke; README "Tenant isolation").
+    pub fn admit_scope<'a>(
         &self,
         namespace: &str,
         spec: &'a LambdaAliasSetSpec,
@@ -65,7 +81,7 @@ impl Gate {
             return Ok(Cow::Borrowed(spec));
         };
         let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
-        check(spec, namespace, namespaces.get(namespace).map(|(a, _)| a), caller, &self.cluster_name)?;
+        check_scope(spec, namespace, namespaces.get(namespace).map(|(a, _)| a), caller, &self.cluster_name)?;
         if spec.role_arn.is_none() {
             return Ok(Cow::Borrowed(spec));
         }
@@ -78,7 +94,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
+    use crate::tenancy::{ALLOW_PUBLIC_INVOKE, ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
 
     #[test]
     fn strict_admits_by_annotation_and_derives_the_external_id() {
@@ -107,6 +123,27 @@ mod tests {
         assert!(gate.admit("team-a", &spec).is_err());
         assert_ne!(gate.epoch("team-a"), epoch);
         assert_eq!(Gate::open().epoch("team-a"), 0);
+        // What the set grants: refused by admit, not by admit_scope (a deletion may still
+        // remove what the set owns).
+        let mut granting = spec.clone();
+        granting.triggers =
+            serde_json::from_value(serde_json::json!([{"name": "public", "permission": {"principal": "*"}}]))
+                .unwrap();
+        gate.update(
+            "team-a",
+            BTreeMap::from([
+                (
+                    ALLOWED_FUNCTIONS.to_string(),
+                    "arn:aws:lambda:eu-west-1:111122223333:function:*".to_string(),
+                ),
+                (ALLOWED_ROLE_ARNS.to_string(), "arn:aws:iam::111122223333:role/team-a".to_string()),
+            ]),
+        );
+        let refused = gate.admit("team-a", &granting).unwrap_err();
+        assert!(refused.contains(ALLOW_PUBLIC_INVOKE), "{refused}");
+        let scoped = gate.admit_scope("team-a", &granting).expect("function and role allowed");
+        assert_eq!(scoped.external_id.as_deref(), Some("prod/team-a"));
+        assert!(Gate::open().admit("team-a", &granting).is_ok(), "open grants anything");
         // Open: anything, as written.
         let mut chosen = spec.clone();
         chosen.external_id = Some("tenant-chosen".into());

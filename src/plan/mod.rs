@@ -37,7 +37,7 @@ pub use snapshot::{
 };
 pub use stages::aliases_to_observe;
 pub use teardown::{release, teardown};
-pub use triggers::{SID_PREFIX, desired_statement, sid};
+pub use triggers::{BUILT_IN_PRINCIPALS, SID_PREFIX, desired_statement, sid};
 
 /// Plans one reconcile.
 pub fn plan(input: Input<'_>) -> Plan {

@@ -11,6 +11,20 @@ use super::{Action, Planner, Statement};
 /// Statement ids the set owns start with this; everything else in a policy is foreign.
 pub const SID_PREFIX: &str = "las-";
 
+/// The service principals the built-in trigger kinds grant.
+pub const ALEXA_CUSTOM_PRINCIPAL: &str = "alexa-appkit.amazon.com";
+pub const ALEXA_SMART_HOME_PRINCIPAL: &str = "alexa-connectedhome.amazon.com";
+pub const API_GATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
+pub const S3_PRINCIPAL: &str = "s3.amazonaws.com";
+pub const EVENTBRIDGE_PRINCIPAL: &str = "events.amazonaws.com";
+pub const BUILT_IN_PRINCIPALS: [&str; 5] = [
+    ALEXA_CUSTOM_PRINCIPAL,
+    ALEXA_SMART_HOME_PRINCIPAL,
+    API_GATEWAY_PRINCIPAL,
+    S3_PRINCIPAL,
+    EVENTBRIDGE_PRINCIPAL,
+];
+
 pub fn sid(trigger: &str) -> String {
     format!("{SID_PREFIX}{trigger}")
 }
@@ -21,8 +35,8 @@ pub fn desired_statement(trigger: &Trigger) -> Option<Statement> {
     let base = Statement { sid: sid(&trigger.name), action: invoke, ..Statement::default() };
     if let Some(alexa) = &trigger.alexa_skill {
         let principal = match alexa.kind {
-            AlexaSkillKind::Custom => "alexa-appkit.amazon.com",
-            AlexaSkillKind::SmartHome => "alexa-connectedhome.amazon.com",
+            AlexaSkillKind::Custom => ALEXA_CUSTOM_PRINCIPAL,
+            AlexaSkillKind::SmartHome => ALEXA_SMART_HOME_PRINCIPAL,
         };
         return Some(Statement {
             principal: principal.into(),
@@ -32,14 +46,14 @@ pub fn desired_statement(trigger: &Trigger) -> Option<Statement> {
     }
     if let Some(api) = &trigger.api_gateway {
         return Some(Statement {
-            principal: "apigateway.amazonaws.com".into(),
+            principal: API_GATEWAY_PRINCIPAL.into(),
             source_arn: Some(api.source_arn.clone()),
             ..base
         });
     }
     if let Some(s3) = &trigger.s3 {
         return Some(Statement {
-            principal: "s3.amazonaws.com".into(),
+            principal: S3_PRINCIPAL.into(),
             source_arn: Some(s3.bucket_arn.clone()),
             source_account: s3.source_account.clone(),
             ..base
@@ -47,7 +61,7 @@ pub fn desired_statement(trigger: &Trigger) -> Option<Statement> {
     }
     if let Some(eb) = &trigger.event_bridge {
         return Some(Statement {
-            principal: "events.amazonaws.com".into(),
+            principal: EVENTBRIDGE_PRINCIPAL.into(),
             source_arn: Some(eb.rule_arn.clone()),
             ..base
         });

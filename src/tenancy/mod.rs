@@ -6,6 +6,8 @@
 //! - `lambda.aliasset.dev/allowed-role-arns`: comma-separated role ARN globs; empty or absent,
 //!   only the controller's own credentials (no `spec.roleArn`).
 //!
+//! - what a set grants (principals, source ARNs and accounts, event sources): [`grants`].
+//!
 //! In a glob, `*` matches any run of characters and `?` any one character, but neither matches
 //! `:`, so a glob never reaches across the partition, service, region or account fields of an
 //! ARN. Pure: the controller and the CLI (`--tenancy-file`) give it the annotations.
@@ -14,6 +16,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::api::LambdaAliasSetSpec;
+
+mod grants;
+
+pub use grants::{
+    ALLOW_PUBLIC_INVOKE, ALLOWED_EVENT_SOURCES, ALLOWED_PRINCIPALS, ALLOWED_SOURCE_ARNS, Grants,
+};
 
 pub const ALLOWED_FUNCTIONS: &str = "lambda.aliasset.dev/allowed-functions";
 pub const ALLOWED_ROLE_ARNS: &str = "lambda.aliasset.dev/allowed-role-arns";
@@ -49,14 +57,16 @@ pub struct Allowed {
 impl Allowed {
     /// From a Namespace's annotations (absent: nothing allowed).
     pub fn from_annotations(annotations: &BTreeMap<String, String>) -> Allowed {
-        let list = |value: &String| -> Vec<String> {
-            value.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect()
-        };
         Allowed {
-            functions: annotations.get(ALLOWED_FUNCTIONS).map(list),
-            roles: annotations.get(ALLOWED_ROLE_ARNS).map(list).unwrap_or_default(),
+            functions: annotations.get(ALLOWED_FUNCTIONS).map(|v| glob_list(v)),
+            roles: annotations.get(ALLOWED_ROLE_ARNS).map(|v| glob_list(v)).unwrap_or_default(),
         }
     }
+}
+
+/// An annotation's comma-separated globs.
+fn glob_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect()
 }
 
 /// `ExternalId` the controller sends when it assumes a set's role in strict mode: a role's
@@ -129,8 +139,43 @@ pub fn function_arn(spec: &LambdaAliasSetSpec, caller: &Caller) -> Result<String
 }
 
 /// Whether `namespace` (with `annotations`, `None` when it has none or is unknown) allows the
-/// set: `Err` carries the message of the `NotAllowed` condition, naming what to set.
+/// set: its function and role ([`check_scope`]) and what it grants ([`check_grants`]). `Err`
+/// carries the message of the `NotAllowed` condition, naming what to set.
 pub fn check(
+    spec: &LambdaAliasSetSpec,
+    namespace: &str,
+    annotations: Option<&BTreeMap<String, String>>,
+    caller: &Caller,
+    cluster_name: &str,
+) -> Result<(), String> {
+    check_scope(spec, namespace, annotations, caller, cluster_name)?;
+    check_grants(spec, namespace, annotations, caller)
+}
+
+/// Whether `namespace` allows what the set grants on its function: every refused trigger, its
+/// field, value and the annotation to set, in one message.
+pub fn check_grants(
+    spec: &LambdaAliasSetSpec,
+    namespace: &str,
+    annotations: Option<&BTreeMap<String, String>>,
+    caller: &Caller,
+) -> Result<(), String> {
+    let empty = BTreeMap::new();
+    let grants = Grants::from_annotations(annotations.unwrap_or(&empty));
+    let arn = function_arn(spec, caller)?;
+    let refusals = grants::refusals(spec, &arn, &grants);
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "namespace {namespace} does not allow what the set grants on {arn}: {}; {}",
+        refusals.join("; "),
+        grants::REMAINS
+    ))
+}
+
+/// Whether `namespace` allows the set's function and role (and, strict, no `spec.externalId`).
+pub fn check_scope(
     spec: &LambdaAliasSetSpec,
     namespace: &str,
     annotations: Option<&BTreeMap<String, String>>,
@@ -179,6 +224,16 @@ pub fn check(
     Ok(())
 }
 
+/// Every annotation key strict tenancy reads.
+pub const KEYS: [&str; 6] = [
+    ALLOWED_FUNCTIONS,
+    ALLOWED_ROLE_ARNS,
+    ALLOWED_PRINCIPALS,
+    ALLOWED_SOURCE_ARNS,
+    ALLOWED_EVENT_SOURCES,
+    ALLOW_PUBLIC_INVOKE,
+];
+
 /// `--tenancy-file`: the Namespaces' annotations as a YAML map, namespace -> annotations.
 pub fn load_file(path: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
     let text =
@@ -190,10 +245,17 @@ pub fn load_file(path: &Path) -> Result<BTreeMap<String, BTreeMap<String, String
         )
     })?;
     for (namespace, annotations) in &rules {
-        for key in annotations.keys() {
-            if key != ALLOWED_FUNCTIONS && key != ALLOWED_ROLE_ARNS {
+        for (key, value) in annotations {
+            if !KEYS.contains(&key.as_str()) {
                 return Err(format!(
-                    "--tenancy-file {}: namespace {namespace}: unknown annotation {key:?} (expected {ALLOWED_FUNCTIONS} or {ALLOWED_ROLE_ARNS})",
+                    "--tenancy-file {}: namespace {namespace}: unknown annotation {key:?} (expected one of {})",
+                    path.display(),
+                    KEYS.join(", ")
+                ));
+            }
+            if key == ALLOW_PUBLIC_INVOKE && value != "true" && value != "false" {
+                return Err(format!(
+                    "--tenancy-file {}: namespace {namespace}: {ALLOW_PUBLIC_INVOKE} is {value:?}, expected \"true\" or \"false\"",
                     path.display()
                 ));
             }
@@ -328,6 +390,21 @@ mod tests {
         std::fs::write(&typo, "team-a:\n  lambda.aliasset.dev/allowed-function: x\n").unwrap();
         let err = load_file(&typo).unwrap_err();
         assert!(err.contains("allowed-function\"") && err.contains("team-a"), "{err}");
+        let grants = dir.join("grants.yaml");
+        std::fs::write(
+            &grants,
+            format!(
+                "team-a:\n  {ALLOWED_FUNCTIONS}: \"arn:aws:lambda:*:*:function:a-*\"\n  {ALLOWED_PRINCIPALS}: sns.amazonaws.com\n  \
+                 {ALLOWED_SOURCE_ARNS}: \"arn:aws:sns:*:111122223333:*\"\n  {ALLOWED_EVENT_SOURCES}: \"arn:aws:sqs:*:111122223333:*\"\n  \
+                 {ALLOW_PUBLIC_INVOKE}: \"false\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(load_file(&grants).unwrap()["team-a"].len(), 5);
+        let public = dir.join("public.yaml");
+        std::fs::write(&public, format!("team-a:\n  {ALLOW_PUBLIC_INVOKE}: \"yes\"\n")).unwrap();
+        let err = load_file(&public).unwrap_err();
+        assert!(err.contains(ALLOW_PUBLIC_INVOKE) && err.contains("\"yes\""), "{err}");
         let wrong = dir.join("wrong.yaml");
         std::fs::write(&wrong, "- team-a\n").unwrap();
         assert!(load_file(&wrong).unwrap_err().contains("map from namespace to annotations"));
