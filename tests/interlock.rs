@@ -94,7 +94,10 @@ fn alexa_spec(phase: Phase, live: Option<LiveOverride>, drain: u32) -> LambdaAli
         live,
         drain_seconds: drain,
         triggers: vec![Trigger::alexa("alexa", SKILL)],
-        alexa: Some(AlexaSettings { credentials_secret_ref: SecretRef { name: "smapi".into() } }),
+        alexa: Some(AlexaSettings {
+            credentials_secret_ref: SecretRef { name: "smapi".into() },
+            manage_development_endpoint: false,
+        }),
         ..LambdaAliasSetSpec::for_function(F)
     }
 }

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use base64::Engine as _;
-use lambda_alias_controller::alexa::{AlexaCredentials, Smapi, SmapiError, SmapiSettings};
+use lambda_alias_controller::alexa::{AlexaCredentials, EndpointWrite, Smapi, SmapiError, SmapiSettings};
 use lambda_alias_controller::plan::skill::{CertificationStatus, Review, SkillObservation, StageEndpoints};
 use support::smapi::{FakeSmapi, Stage, credentials_yaml, fake_smapi, unique_skill_id, unique_vendor};
 
@@ -364,4 +364,93 @@ async fn credentials_from_a_file_or_a_secret_manifest_reach_smapi() {
         "{error:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A real-shaped development manifest (regional endpoints, one of another function, unknown
+/// fields, an APL interface that names the function outside an endpoint, odd spacing).
+fn rich_manifest() -> String {
+    format!(
+        r#"{{"manifest": {{
+  "manifestVersion" : "1.0",
+  "apis": {{"custom": {{
+      "endpoint": {{"sslCertificateType": "Trusted", "uri": "{p1}"}},
+      "regions": {{"NA": {{"endpoint": {{"uri": "{p1}"}}}}, "EU": {{"endpoint": {{"uri":"{FN}"}}}}, "FE": {{"endpoint": {{"uri": "{FN}-fe:PROD1"}}}}}},
+      "interfaces": [{{"type": "ALEXA_PRESENTATION_APL", "supportedViewports": [{{"mode": "HUB", "shape": "ROUND", "minWidth": 100}}]}}]
+  }}}},
+  "publishingInformation": {{"locales": {{"en-US": {{"name": "Trivia", "keywords": ["quiz"]}}}}, "category": "GAMES"}},
+  "x-team": {{"owner": "trivia", "note": "\u00e9t\u00e9", "weights": [1.50, 2e3]}}
+}}}}"#,
+        p1 = alias("PROD1")
+    )
+}
+
+#[tokio::test]
+async fn the_development_endpoint_is_re_pointed_and_nothing_else_changes() {
+    let fake = fake_smapi();
+    let (_, credentials, skill_id) = skill(fake, true);
+    let before = rich_manifest();
+    fake.set_raw_development(&skill_id, &before);
+    let (_, etag) = fake.development_text(&skill_id);
+    let smapi = smapi(fake);
+
+    let wrote = smapi.retarget_development(&credentials, &skill_id, FN, &alias("PROD2")).await.unwrap();
+    let EndpointWrite::Accepted { etag: over, changed } = wrote else { panic!("{wrote:?}") };
+    assert_eq!(over, etag, "written over the manifest just read");
+    let paths: Vec<&str> = changed.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "manifest.apis.custom.endpoint.uri",
+            "manifest.apis.custom.regions.NA.endpoint.uri",
+            "manifest.apis.custom.regions.EU.endpoint.uri"
+        ]
+    );
+    let update = smapi.manifest_update(&credentials, &skill_id).await.unwrap().expect("an update");
+    assert_eq!(update.status, "SUCCEEDED", "{update:?}");
+    // The stage now serves exactly the text written: the original with three URIs replaced.
+    let (after, new_etag) = fake.development_text(&skill_id);
+    assert_ne!(new_etag, etag);
+    let expected = before
+        .replace(&format!("\"{}\"", alias("PROD1")), &format!("\"{}\"", alias("PROD2")))
+        .replace(&format!("\"uri\":\"{FN}\""), &format!("\"uri\":\"{}\"", alias("PROD2")));
+    assert_eq!(after, expected);
+    assert!(after.contains(&format!("{FN}-fe:PROD1")), "another function's endpoint stays");
+    let observed = smapi.observe(&credentials, &skill_id).await.unwrap();
+    assert_eq!(observed.development, stage(&[&alias("PROD2"), &format!("{FN}-fe:PROD1")]));
+    assert_eq!(observed.live, stage(&[&alias("PROD1")]), "the live stage is untouched");
+    // Nothing left to re-point: no second write.
+    let again = smapi.retarget_development(&credentials, &skill_id, FN, &alias("PROD2")).await.unwrap();
+    assert_eq!(again, EndpointWrite::Unchanged);
+    assert_eq!(fake.writes(&skill_id).len(), 1);
+    // Only the development stage was ever written.
+    let puts = fake.smapi_puts(&skill_id);
+    assert_eq!(puts, vec![format!("/v1/skills/{skill_id}/stages/development/manifest")]);
+}
+
+#[tokio::test]
+async fn a_stale_etag_writes_nothing_and_a_failed_update_says_why() {
+    let fake = fake_smapi();
+    let (_, credentials, skill_id) = skill(fake, true);
+    let smapi = smapi(fake);
+    // A person edits the manifest between our read and our write: 412, nothing written.
+    fake.race(&skill_id, 1);
+    let raced = smapi.retarget_development(&credentials, &skill_id, FN, &alias("PROD1")).await.unwrap();
+    assert_eq!(raced, EndpointWrite::Stale);
+    assert!(fake.writes(&skill_id).is_empty(), "a stale ETag is never overwritten");
+    let (text, _) = fake.development_text(&skill_id);
+    assert!(text.contains("(edited)") && text.contains(&alias("PROD2")), "the person's edit stands: {text}");
+    // Read again: it goes through, over the person's edit (which is kept).
+    fake.script_updates(&skill_id, 0.0, 1);
+    let wrote = smapi.retarget_development(&credentials, &skill_id, FN, &alias("PROD1")).await.unwrap();
+    assert!(matches!(wrote, EndpointWrite::Accepted { .. }), "{wrote:?}");
+    let update = smapi.manifest_update(&credentials, &skill_id).await.unwrap().expect("an update");
+    assert_eq!(update.status, "FAILED");
+    assert_eq!(update.errors, vec!["INVALID_MANIFEST: The endpoint is not valid.".to_string()]);
+    let (text, _) = fake.development_text(&skill_id);
+    assert!(text.contains(&alias("PROD2")), "a FAILED update changes nothing: {text}");
+    // Slow updates are IN_PROGRESS until they end.
+    fake.script_updates(&skill_id, 30.0, 0);
+    smapi.retarget_development(&credentials, &skill_id, FN, &alias("PROD1")).await.unwrap();
+    let update = smapi.manifest_update(&credentials, &skill_id).await.unwrap().expect("an update");
+    assert_eq!(update.status, "IN_PROGRESS");
 }

@@ -13,13 +13,14 @@
 
 mod credentials;
 mod http;
+mod manifest;
 mod model;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use ::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, RETRY_AFTER, USER_AGENT};
 use ::http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -121,6 +122,20 @@ impl SmapiError {
     }
 }
 
+/// What a re-point of the development stage did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointWrite {
+    /// SMAPI accepted the new manifest (202): it applies it asynchronously.
+    Accepted { etag: String, changed: Vec<Changed> },
+    /// 412: the manifest changed since it was read; nothing was written.
+    Stale,
+    /// No endpoint names the function any more (or all already call the new URI).
+    Unchanged,
+}
+
+pub use manifest::Changed;
+pub use model::ManifestUpdate;
+
 /// The SMAPI client: one per process (cheap to clone, shares its connection pool and token cache).
 #[derive(Clone)]
 pub struct Smapi {
@@ -214,6 +229,68 @@ impl Smapi {
         Ok(SkillObservation { skill_id: skill_id.to_string(), live, development, latest_review })
     }
 
+    /// Re-points the development stage: every endpoint URI of `function_arn` in its manifest
+    /// becomes `new_uri`, every other byte stays (`manifest::retarget`). Reads the manifest with
+    /// its ETag and writes it back with `If-Match`, so a change made in between is never
+    /// overwritten ([`EndpointWrite::Stale`]). Only ever the development stage.
+    #[tracing::instrument(skip_all, fields(skill = %skill_id))]
+    pub async fn retarget_development(
+        &self,
+        credentials: &AlexaCredentials,
+        skill_id: &str,
+        function_arn: &str,
+        new_uri: &str,
+    ) -> Result<EndpointWrite, SmapiError> {
+        let path = format!("/v1/skills/{}/stages/development/manifest", path_segment(skill_id));
+        let reply = self.get(credentials, &path).await?;
+        match reply.status {
+            StatusCode::OK => {}
+            StatusCode::SEE_OTHER => {
+                return Err(SmapiError::Unavailable(format!(
+                    "skill {skill_id}: the development manifest is being updated (303 See Other)"
+                )));
+            }
+            _ => return Err(self.failure(&reply, &format!("GET {path}"), skill_id, credentials)),
+        }
+        let etag =
+            reply.headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string).ok_or_else(|| {
+                SmapiError::InvalidResponse(format!(
+                    "skill {skill_id}: the development manifest came without an ETag"
+                ))
+            })?;
+        let (body, changed) = manifest::retarget(&reply.body, function_arn, new_uri)
+            .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}, development stage: {e}")))?;
+        if changed.is_empty() {
+            return Ok(EndpointWrite::Unchanged);
+        }
+        let body = Bytes::from(body);
+        let put = self.call(credentials, Method::PUT, &path, Some((&body, &etag))).await?;
+        match put.status {
+            StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT => {
+                Ok(EndpointWrite::Accepted { etag, changed })
+            }
+            StatusCode::PRECONDITION_FAILED => Ok(EndpointWrite::Stale),
+            _ => Err(self.failure(&put, &format!("PUT {path}"), skill_id, credentials)),
+        }
+    }
+
+    /// `GET /v1/skills/{skillId}/status?resource=manifest`: the last manifest update request
+    /// (`None` when there was none).
+    #[tracing::instrument(skip_all, fields(skill = %skill_id))]
+    pub async fn manifest_update(
+        &self,
+        credentials: &AlexaCredentials,
+        skill_id: &str,
+    ) -> Result<Option<ManifestUpdate>, SmapiError> {
+        let path = format!("/v1/skills/{}/status?resource=manifest", path_segment(skill_id));
+        let reply = self.get(credentials, &path).await?;
+        if reply.status != StatusCode::OK {
+            return Err(self.failure(&reply, "GET /v1/skills/{skillId}/status", skill_id, credentials));
+        }
+        model::manifest_update(&reply.body)
+            .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}, manifest status: {e}")))
+    }
+
     /// `GET /v1/skills/{skillId}/stages/{stage}/manifest`; `None` on 404.
     async fn stage(
         &self,
@@ -287,23 +364,35 @@ impl Smapi {
 
     /// An authenticated GET; a 401 drops the token and retries once with a fresh one.
     async fn get(&self, credentials: &AlexaCredentials, path_and_query: &str) -> Result<Reply, SmapiError> {
+        self.call(credentials, Method::GET, path_and_query, None).await
+    }
+
+    /// An authenticated request (`body`: a JSON body and its `If-Match`); a 401 drops the token
+    /// and retries once with a fresh one.
+    async fn call(
+        &self,
+        credentials: &AlexaCredentials,
+        method: Method,
+        path_and_query: &str,
+        body: Option<(&Bytes, &str)>,
+    ) -> Result<Reply, SmapiError> {
         let uri: Uri = format!("{}{path_and_query}", self.inner.smapi_base)
             .parse()
             .map_err(|e| SmapiError::Setup(format!("cannot build a SMAPI URL for {path_and_query}: {e}")))?;
         let token = self.token(credentials).await?;
-        let reply = self.send_get(&uri, &token).await?;
+        let reply = self.send(&method, &uri, &token, body).await?;
         if reply.status != StatusCode::UNAUTHORIZED {
             return Ok(reply);
         }
         tracing::debug!(path = path_and_query, "SMAPI answered 401: refreshing the access token once");
         self.forget(credentials, &token).await;
         let token = self.token(credentials).await?;
-        let reply = self.send_get(&uri, &token).await?;
+        let reply = self.send(&method, &uri, &token, body).await?;
         if reply.status == StatusCode::UNAUTHORIZED {
             let said = quote(&reply, &[&credentials.client_secret, &credentials.refresh_token, &token]);
             return Err(SmapiError::Unauthorized {
                 detail: format!(
-                    "SMAPI answered 401 to GET {} even with a freshly issued access token ({said})",
+                    "SMAPI answered 401 to {method} {} even with a freshly issued access token ({said})",
                     uri.path()
                 ),
             });
@@ -311,17 +400,27 @@ impl Smapi {
         Ok(reply)
     }
 
-    async fn send_get(&self, uri: &Uri, token: &str) -> Result<Reply, SmapiError> {
-        let request = Request::builder()
-            .method(Method::GET)
+    async fn send(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        token: &str,
+        body: Option<(&Bytes, &str)>,
+    ) -> Result<Reply, SmapiError> {
+        let mut request = Request::builder()
+            .method(method.clone())
             .uri(uri.clone())
             .header(AUTHORIZATION, format!("Bearer {token}"))
             .header(ACCEPT, "application/json, application/hal+json")
-            .header(USER_AGENT, user_agent())
-            .body(Full::new(Bytes::new()))
+            .header(USER_AGENT, user_agent());
+        if let Some((_, etag)) = body {
+            request = request.header(CONTENT_TYPE, "application/json").header(IF_MATCH, etag);
+        }
+        let request = request
+            .body(Full::new(body.map(|(b, _)| b.clone()).unwrap_or_default()))
             .map_err(|e| SmapiError::Setup(format!("cannot build a request for {}: {e}", uri.path())))?;
         self.inner.http.send(request).await.map_err(|e| {
-            SmapiError::Unavailable(format!("GET {} on {}: {e}", uri.path(), self.inner.smapi_base))
+            SmapiError::Unavailable(format!("{method} {} on {}: {e}", uri.path(), self.inner.smapi_base))
         })
     }
 

@@ -92,6 +92,57 @@ pub(crate) fn stage_endpoints(body: &[u8]) -> Result<StageEndpoints, String> {
     Ok(StageEndpoints { uris })
 }
 
+/// SMAPI's last manifest update request (`GET /v1/skills/{skillId}/status?resource=manifest`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestUpdate {
+    /// `IN_PROGRESS`, `SUCCEEDED` or `FAILED`.
+    pub status: String,
+    /// SMAPI's error and warning messages (`code: message`).
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `{"manifest": {"eTag", "lastUpdateRequest": {"status", "errors": [{code, message}],
+/// "warnings": [...]}}}`; `None` without a `lastUpdateRequest` (no update was ever made).
+pub(crate) fn manifest_update(body: &[u8]) -> Result<Option<ManifestUpdate>, String> {
+    #[derive(Deserialize)]
+    struct Status {
+        manifest: Option<ManifestStatus>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ManifestStatus {
+        last_update_request: Option<UpdateRequest>,
+    }
+    #[derive(Deserialize)]
+    struct UpdateRequest {
+        status: String,
+        #[serde(default)]
+        errors: Vec<Message>,
+        #[serde(default)]
+        warnings: Vec<Message>,
+    }
+    #[derive(Deserialize)]
+    struct Message {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let text = |m: Message| match (m.code, m.message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (c, m) => m.or(c).unwrap_or_default(),
+    };
+    let status: Status = serde_json::from_slice(body).map_err(|e| format!("not the expected JSON: {e}"))?;
+    let Some(update) = status.manifest.and_then(|m| m.last_update_request) else { return Ok(None) };
+    if !matches!(update.status.as_str(), "IN_PROGRESS" | "SUCCEEDED" | "FAILED") {
+        return Err(format!("unknown lastUpdateRequest.status {:?}", update.status));
+    }
+    Ok(Some(ManifestUpdate {
+        status: update.status,
+        errors: update.errors.into_iter().map(text).collect(),
+        warnings: update.warnings.into_iter().map(text).collect(),
+    }))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Page {
@@ -183,6 +234,26 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_manifest_update_request() {
+        let body = br#"{"manifest": {"eTag": "e1", "lastUpdateRequest": {"status": "FAILED",
+            "errors": [{"code": "INVALID_MANIFEST", "message": "bad endpoint"}, {"message": "only text"}],
+            "warnings": [{"code": "W"}]}}}"#;
+        assert_eq!(
+            manifest_update(body).unwrap(),
+            Some(ManifestUpdate {
+                status: "FAILED".into(),
+                errors: vec!["INVALID_MANIFEST: bad endpoint".into(), "only text".into()],
+                warnings: vec!["W".into()],
+            })
+        );
+        let done = br#"{"manifest": {"lastUpdateRequest": {"status": "SUCCEEDED"}}}"#;
+        assert_eq!(manifest_update(done).unwrap().map(|u| u.status), Some("SUCCEEDED".into()));
+        assert_eq!(manifest_update(br#"{"manifest": {"eTag": "e1"}}"#).unwrap(), None);
+        assert!(manifest_update(br#"{"manifest": {"lastUpdateRequest": {"status": "WHAT"}}}"#).is_err());
+        assert!(manifest_update(b"<html>").is_err());
+    }
 
     fn uris(json: &str) -> Vec<String> {
         stage_endpoints(json.as_bytes()).unwrap().uris

@@ -99,6 +99,11 @@ pub const MAX_TRIGGERS: usize = 64;
         "message": "certification.phase FromSkill needs an Alexa-aware set: spec.alexa.credentialsSecretRef and at least one alexaSkill trigger"
     },
     {
+        "rule": "!has(self.alexa) || !self.alexa.manageDevelopmentEndpoint || (has(self.triggers) && self.triggers.exists(t, has(t.alexaSkill)))",
+        "fieldPath": ".alexa.manageDevelopmentEndpoint",
+        "message": "alexa.manageDevelopmentEndpoint needs at least one alexaSkill trigger: the skill whose development endpoint follows the candidate"
+    },
+    {
         "rule": "!has(self.stages) || self.stages.all(s, !(s.alias in self.aliases))",
         "fieldPath": ".stages",
         "message": "a stage alias must not be one of the rotating aliases (spec.aliases)"
@@ -248,6 +253,12 @@ pub struct AlexaSettings {
     /// A Secret in the set's own namespace with the keys `clientId`, `clientSecret` and
     /// `refreshToken` (a Login with Amazon security profile with access to the skill).
     pub credentials_secret_ref: SecretRef,
+    /// Keep each skill's development stage endpoint on the candidate alias: after a swap, once
+    /// the drain is over and the candidate tracks $LATEST, the controller rewrites the endpoint
+    /// URIs of the development manifest that name this function (nothing else, never the live
+    /// stage, never during a certification review). Needs an alexaSkill trigger.
+    #[serde(default)]
+    pub manage_development_endpoint: bool,
 }
 
 /// A Secret in the set's namespace, by name.

@@ -393,6 +393,7 @@ async fn an_alexa_aware_set_writes_nothing_while_the_skill_state_is_unknown() {
     let mut alexa = spec(Phase::Development);
     alexa.alexa = Some(crate::api::AlexaSettings {
         credentials_secret_ref: crate::api::SecretRef { name: "smapi".into() },
+        manage_development_endpoint: false,
     });
     let obj = object(alexa, true, false);
     let reply = serde_json::to_value(&obj).expect("json");

@@ -21,7 +21,7 @@ pub fn live_stage_aliases(skills: &[SkillObservation], function_arn: &str) -> BT
 }
 
 impl<'a> Planner<'a> {
-    fn function_arn(&self) -> &'a str {
+    pub(super) fn function_arn(&self) -> &'a str {
         self.snapshot().function.as_ref().map(|f| f.function_arn.as_str()).unwrap_or_default()
     }
 

@@ -8,9 +8,11 @@
 //! [`plan`] runs the concerns in order on one `Planner`, which holds what they share (the
 //! input, the actions so far, the one publish, the first blocking outcome) and the alias writes
 //! they all use: `pair` (roles, phases, swap, drain, hotfix), `stages`, `triggers` (statements
-//! and event source mappings), `interlock` (what an Alexa skill's live stage calls), `report`
-//! (the status), `retention` (`retainVersions`); `teardown` is deletion, outside a plan.
+//! and event source mappings), `interlock` (what an Alexa skill's live stage calls), `endpoint`
+//! (the skill's development endpoint follows the candidate), `report` (the status), `retention`
+//! (`retainVersions`); `teardown` is deletion, outside a plan.
 
+mod endpoint;
 mod interlock;
 pub mod marker;
 pub mod model;
@@ -28,6 +30,7 @@ mod fixtures;
 
 use crate::api::LambdaAliasSetSpec;
 
+pub use endpoint::EndpointMove;
 pub use interlock::live_stage_aliases;
 pub use marker::{Marker, Role, VersionRef};
 pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport};
@@ -42,7 +45,12 @@ pub use triggers::{BUILT_IN_PRINCIPALS, SID_PREFIX, desired_statement, sid};
 /// Plans one reconcile.
 pub fn plan(input: Input<'_>) -> Plan {
     let Some(function) = &input.observed.function else {
-        return Plan { actions: Vec::new(), outcome: Outcome::FunctionNotFound, report: Report::default() };
+        return Plan {
+            actions: Vec::new(),
+            outcome: Outcome::FunctionNotFound,
+            report: Report::default(),
+            endpoints: Vec::new(),
+        };
     };
     let mut planner = Planner {
         input,
@@ -56,10 +64,10 @@ pub fn plan(input: Input<'_>) -> Plan {
     let report = planner.report(&roles, function.function_arn.clone());
 
     if let Some(outcome) = planner.ownership(&roles) {
-        return Plan { actions: Vec::new(), outcome, report };
+        return Plan { actions: Vec::new(), outcome, report, endpoints: Vec::new() };
     }
     if let Some(outcome) = planner.skill_mismatch(&roles) {
-        return Plan { actions: Vec::new(), outcome, report };
+        return Plan { actions: Vec::new(), outcome, report, endpoints: Vec::new() };
     }
     let phase = planner.effective_phase(&roles);
     let swapped = planner.pair(&roles, phase);
@@ -69,7 +77,7 @@ pub fn plan(input: Input<'_>) -> Plan {
         planner.triggers(&roles);
     }
     if let Some(outcome) = planner.blocked.take() {
-        return Plan { actions: Vec::new(), outcome, report };
+        return Plan { actions: Vec::new(), outcome, report, endpoints: Vec::new() };
     }
     let mut actions = Vec::new();
     if let Some((code_sha256, description)) = planner.publish.take() {
@@ -100,7 +108,8 @@ pub fn plan(input: Input<'_>) -> Plan {
     if planner.input.spec.suspend {
         actions.clear();
     }
-    Plan { actions, outcome, report }
+    let endpoints = planner.endpoint_moves(&roles, &actions, &outcome);
+    Plan { actions, outcome, report, endpoints }
 }
 
 /// One plan in the making: the concerns push their writes here, ask for the one publish, and

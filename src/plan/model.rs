@@ -334,4 +334,7 @@ pub struct Plan {
     pub actions: Vec<Action>,
     pub outcome: Outcome,
     pub report: Report,
+    /// Skills' development stages to re-point at the candidate (`manageDevelopmentEndpoint`),
+    /// only ever in a plan with no actions: SMAPI writes come after the Lambda side converged.
+    pub endpoints: Vec<super::EndpointMove>,
 }

@@ -49,6 +49,35 @@ Tests script it through /_fake (JSON bodies; query parameters work too):
   GET  /_fake/requests?clientId=&skillId=           {"lwa": n, "smapi": n, "requests": [...]}: token
                                                     requests of the client, SMAPI calls for the skill
 
+And the development manifest's write path, with the rules of the Skill Manifest reference:
+
+  GET  /v1/skills/{id}/stages/{stage}/manifest      answers an `ETag` (quoted; it changes with every
+                                                    change of that stage's manifest)
+  PUT  /v1/skills/{id}/stages/development/manifest  {"manifest": {...}}, `If-Match` optional: 412 when
+                                                    it is not the current ETag; 409 while a review is
+                                                    in progress; 400 for a body without a manifest
+                                                    object; the live (or any other) stage: 403.
+                                                    202 Accepted: asynchronous, IN_PROGRESS for the
+                                                    skill's update delay, then SUCCEEDED (the stage
+                                                    serves the PUT body byte for byte, new ETag) or
+                                                    FAILED (unchanged). Meanwhile GET answers the old one.
+  GET  /v1/skills/{id}/status?resource=manifest     {"manifest": {"eTag", "lastUpdateRequest": {"status":
+                                                    IN_PROGRESS | SUCCEEDED | FAILED, "errors": [{code,
+                                                    message}], "warnings": []}}}; no lastUpdateRequest
+                                                    before the first update
+
+Scripting the write path:
+
+  POST /_fake/skills/{id}/manifest-updates          {delay=0 seconds, fail=0, errors=[message]}: updates
+                                                    take `delay` seconds; the next `fail` end FAILED
+  POST /_fake/skills/{id}/race                      {count=1}: right after the next `count` GETs of the
+                                                    development manifest, a person edits it (its name
+                                                    gains " (edited)"), so a PUT with the ETag just read
+                                                    is stale
+  PUT  /_fake/skills/{id}/stages/development        {"raw": "<envelope text>"} stores that text verbatim
+  GET  /_fake/skills/{id}/writes                    {"writes": [body, ...]}: every accepted PUT body
+  GET  /_fake/skills/{id}/stages/development        {"text", "etag"}: the envelope as GET serves it
+
 STAGE is {"kind": "custom" | "smartHome", "uri": ARN, "regions": {"NA": ARN, "EU": ARN, "FE": ARN}}
 (`uri` and `regions` optional), or {"manifest": {...}} for a verbatim manifest.
 
@@ -59,6 +88,7 @@ import argparse
 import copy
 import datetime
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -79,6 +109,7 @@ throttles = {}  # skill id -> {"count", "retry_after"}
 outages = {}  # skill id -> {"count", "status"}
 requests_log = []
 review_ids = itertools.count(1)
+etag_ids = itertools.count(1)
 
 
 def iso(at):
@@ -219,6 +250,7 @@ def get_manifest(skill_id, stage):
     if stage not in STAGES:
         return error(400, f"Invalid stage {stage}.", "INVALID_STAGE")
     with LOCK:
+        settle(skill)
         if stage == "certified":
             certified = [r for r in skill["reviews"] if r["status"] == "SUCCEEDED"]
             manifest = certified[-1]["manifest"] if certified else None
@@ -226,9 +258,101 @@ def get_manifest(skill_id, stage):
             manifest = skill["stages"].get(stage)
         if manifest is None:
             return error(404, "The resource being requested is not found.", "NOT_FOUND")
-        response = jsonify({"manifest": copy.deepcopy(manifest)})
-    response.headers["ETag"] = f'"{abs(hash(repr(manifest)))}"'
+        raw = skill["raw"].get(stage)
+        if raw is not None:
+            response = app.response_class(raw, mimetype="application/json")
+        else:
+            response = jsonify({"manifest": copy.deepcopy(manifest)})
+        response.headers["ETag"] = skill["etags"].get(stage) or f'"{abs(hash(repr(manifest)))}"'
+        if stage == "development" and skill["races"] > 0:
+            skill["races"] -= 1
+            edited = copy.deepcopy(manifest)
+            locales = edited.setdefault("publishingInformation", {}).setdefault("locales", {})
+            for locale in locales.values():
+                locale["name"] = locale.get("name", "") + " (edited)"
+            set_manifest(skill, "development", edited)
     return response
+
+
+def set_manifest(skill, stage, manifest, raw=None):
+    """A change of a stage's manifest (by a person, a test or an update): a new ETag."""
+    skill["stages"][stage] = manifest
+    skill["raw"][stage] = raw
+    skill["etags"][stage] = f'"etag-{next(etag_ids)}"'
+
+
+def settle(skill):
+    """Ends the update in progress once its time has come."""
+    update = skill["update"]
+    if update is None or update["status"] != "IN_PROGRESS" or time.time() < update["due"]:
+        return
+    if update["fail"]:
+        update["status"] = "FAILED"
+        update["errors"] = [{"code": "INVALID_MANIFEST", "message": m} for m in update["messages"]]
+    else:
+        update["status"] = "SUCCEEDED"
+        set_manifest(skill, "development", update["manifest"], update["raw"])
+
+
+@app.put("/v1/skills/<skill_id>/stages/<stage>/manifest")
+def put_manifest(skill_id, stage):
+    skill, failure = authorize(skill_id)
+    if failure:
+        return failure
+    if stage != "development":
+        return error(403, f"The {stage} stage cannot be updated.", "ACCESS_DENIED")
+    raw = request.get_data(as_text=True)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return error(400, "The request body is not JSON.", "INVALID_REQUEST_BODY")
+    if not isinstance(body, dict) or not isinstance(body.get("manifest"), dict):
+        return error(400, "The request body has no manifest.", "INVALID_REQUEST_BODY")
+    with LOCK:
+        settle(skill)
+        if any(r["status"] == "IN_PROGRESS" for r in skill["reviews"]):
+            return error(409, "The skill is being certified: its development manifest is frozen.", "CONFLICT")
+        if_match = request.headers.get("If-Match")
+        if if_match is not None and if_match != skill["etags"].get("development"):
+            return error(412, "The manifest changed since it was read.", "PRECONDITION_FAILED")
+        script = skill["updates"]
+        fail = script["fail"] > 0
+        if fail:
+            script["fail"] -= 1
+        skill["update"] = {
+            "status": "IN_PROGRESS",
+            "due": time.time() + script["delay"],
+            "fail": fail,
+            "messages": list(script["errors"]),
+            "errors": [],
+            "manifest": body["manifest"],
+            "raw": raw,
+        }
+        skill["writes"].append(raw)
+        settle(skill)
+    response = app.response_class("", status=202)
+    response.headers["Location"] = f"/v1/skills/{skill_id}/status?resource=manifest"
+    return response
+
+
+@app.get("/v1/skills/<skill_id>/status")
+def skill_status(skill_id):
+    skill, failure = authorize(skill_id)
+    if failure:
+        return failure
+    if request.args.get("resource") not in (None, "manifest"):
+        return error(400, "Only resource=manifest is served here.", "INVALID_REQUEST")
+    with LOCK:
+        settle(skill)
+        manifest = {"eTag": skill["etags"].get("development")}
+        update = skill["update"]
+        if update is not None:
+            manifest["lastUpdateRequest"] = {
+                "status": update["status"],
+                "errors": update["errors"],
+                "warnings": [],
+            }
+        return jsonify({"manifest": manifest})
 
 
 def review_item(review):
@@ -398,7 +522,13 @@ def create_skill(skill_id):
         skills[skill_id] = {
             "vendor_id": p["vendorId"],
             "stages": {"development": manifest_of(p["development"]), "live": manifest_of(p.get("live"))},
+            "raw": {},
+            "etags": {"development": f'"etag-{next(etag_ids)}"', "live": f'"etag-{next(etag_ids)}"'},
             "reviews": [],
+            "update": None,
+            "updates": {"delay": 0.0, "fail": 0, "errors": ["The endpoint is not valid."]},
+            "races": 0,
+            "writes": [],
         }
     return jsonify({"ok": True}), 201
 
@@ -407,9 +537,52 @@ def create_skill(skill_id):
 def put_stage(skill_id, stage):
     if stage not in ("development", "live"):
         raise ValueError(f"stage must be development or live, not {stage!r}")
+    body = request.get_json(silent=True)
     with LOCK:
-        control_skill(skill_id)["stages"][stage] = manifest_of(request.get_json(silent=True))
+        skill = control_skill(skill_id)
+        if isinstance(body, dict) and "raw" in body:
+            set_manifest(skill, stage, json.loads(body["raw"])["manifest"], body["raw"])
+        else:
+            set_manifest(skill, stage, manifest_of(body))
     return jsonify({"ok": True})
+
+
+@app.get("/_fake/skills/<skill_id>/stages/development")
+def development_text(skill_id):
+    """The development manifest's envelope exactly as SMAPI serves it, and its ETag."""
+    with LOCK:
+        skill = control_skill(skill_id)
+        settle(skill)
+        raw = skill["raw"].get("development")
+        text = raw if raw is not None else json.dumps({"manifest": skill["stages"]["development"]})
+        return jsonify({"text": text, "etag": skill["etags"]["development"]})
+
+
+@app.post("/_fake/skills/<skill_id>/manifest-updates")
+def script_updates(skill_id):
+    p = params()
+    with LOCK:
+        script = control_skill(skill_id)["updates"]
+        script["delay"] = float(p.get("delay", 0))
+        script["fail"] = int(p.get("fail", 0))
+        if "errors" in p:
+            script["errors"] = list(p["errors"])
+    return jsonify({"ok": True})
+
+
+@app.post("/_fake/skills/<skill_id>/race")
+def race(skill_id):
+    p = params()
+    with LOCK:
+        control_skill(skill_id)["races"] = int(p.get("count", 1))
+    return jsonify({"ok": True})
+
+
+@app.get("/_fake/skills/<skill_id>/writes")
+def list_writes(skill_id):
+    """Every PUT body the development manifest accepted (202), in order, verbatim."""
+    with LOCK:
+        return jsonify({"writes": list(control_skill(skill_id)["writes"])})
 
 
 @app.post("/_fake/skills/<skill_id>/submit")
@@ -431,6 +604,7 @@ def submit(skill_id):
             "submitted_at": at,
             "updated_at": at,
             "manifest": copy.deepcopy(development),
+            "raw": skill["raw"].get("development"),
         }
         skill["reviews"].append(review)
     return jsonify({"id": review["id"], "skillSubmissionTimestamp": iso(at)}), 202
@@ -472,7 +646,7 @@ def publish(skill_id):
         )
         if not certified:
             return jsonify({"error": "no certified review to publish"}), 409
-        skill["stages"]["live"] = copy.deepcopy(certified[-1]["manifest"])
+        set_manifest(skill, "live", copy.deepcopy(certified[-1]["manifest"]), certified[-1].get("raw"))
         return jsonify({"id": certified[-1]["id"]})
 
 

@@ -180,6 +180,47 @@ impl FakeSmapi {
         self.control("PUT", &format!("/_fake/skills/{skill_id}/stages/{stage}"), &body);
     }
 
+    /// Stores `envelope` (the text of `{"manifest": ...}`) verbatim as the development stage.
+    #[allow(dead_code)]
+    pub fn set_raw_development(&self, skill_id: &str, envelope: &str) {
+        let body = json!({"raw": envelope});
+        self.control("PUT", &format!("/_fake/skills/{skill_id}/stages/development"), &body);
+    }
+
+    /// The development manifest as SMAPI serves it now (the envelope's text) and its ETag.
+    #[allow(dead_code)]
+    pub fn development_text(&self, skill_id: &str) -> (String, String) {
+        let answer =
+            self.control("GET", &format!("/_fake/skills/{skill_id}/stages/development"), &Value::Null);
+        let field = |k: &str| answer[k].as_str().unwrap_or_else(|| panic!("{k}: {answer}")).to_string();
+        (field("text"), field("etag"))
+    }
+
+    /// Updates of the development manifest take `delay_secs`; the next `fail` end FAILED.
+    #[allow(dead_code)]
+    pub fn script_updates(&self, skill_id: &str, delay_secs: f64, fail: u32) {
+        let body = json!({"delay": delay_secs, "fail": fail});
+        self.control("POST", &format!("/_fake/skills/{skill_id}/manifest-updates"), &body);
+    }
+
+    /// Right after the next `count` GETs of the development manifest, a person edits it.
+    #[allow(dead_code)]
+    pub fn race(&self, skill_id: &str, count: u32) {
+        self.control("POST", &format!("/_fake/skills/{skill_id}/race"), &json!({"count": count}));
+    }
+
+    /// Every PUT body the development manifest accepted, in order, verbatim.
+    #[allow(dead_code)]
+    pub fn writes(&self, skill_id: &str) -> Vec<String> {
+        let answer = self.control("GET", &format!("/_fake/skills/{skill_id}/writes"), &Value::Null);
+        answer["writes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("writes answered {answer}"))
+            .iter()
+            .map(|w| w.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Submits the development stage for certification now: a new IN_PROGRESS review. Returns its id.
     pub fn submit(&self, skill_id: &str) -> String {
         self.submit_body(skill_id, json!({}))
@@ -263,6 +304,23 @@ impl FakeSmapi {
                 let status = r["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
                 (status, r["path"].as_str().unwrap_or_default().to_string())
             })
+            .collect()
+    }
+
+    /// The paths of every write (PUT) to SMAPI for the skill, whatever the answer.
+    #[allow(dead_code)]
+    pub fn smapi_puts(&self, skill_id: &str) -> Vec<String> {
+        let answer = self.control(
+            "GET",
+            &format!("/_fake/requests?skillId={}", super::url_encode(skill_id)),
+            &Value::Null,
+        );
+        answer["requests"]
+            .as_array()
+            .unwrap_or_else(|| panic!("requests answered {answer}"))
+            .iter()
+            .filter(|r| r["api"] == "smapi" && r["method"] == "PUT")
+            .map(|r| r["path"].as_str().unwrap_or_default().to_string())
             .collect()
     }
 

@@ -257,6 +257,10 @@ pub fn valid_cases() -> Vec<Case> {
     cases.extend([
         ok_update("drainSeconds may change", valid(), with(valid(), "/spec/drainSeconds", json!(60))),
         ok(
+            "manageDevelopmentEndpoint on an Alexa-aware set",
+            with(alexa_aware(), "/spec/alexa/manageDevelopmentEndpoint", json!(true)),
+        ),
+        ok(
             "FromSkill on an Alexa-aware set",
             with(alexa_aware(), "/spec/certification/phase", json!("FromSkill")),
         ),
@@ -458,6 +462,29 @@ pub fn pattern_and_length_cases() -> Vec<Case> {
                 json!("FromSkill"),
             ),
             "spec.certification.phase",
+        ),
+        bad(
+            "manageDevelopmentEndpoint without an alexaSkill trigger",
+            with(
+                with(
+                    alexa_aware(),
+                    "/spec/triggers",
+                    json!([{"name": "p", "permission": {"principal": "sns.amazonaws.com"}}]),
+                ),
+                "/spec/alexa/manageDevelopmentEndpoint",
+                json!(true),
+            ),
+            "spec.alexa.manageDevelopmentEndpoint",
+        ),
+        bad(
+            "manageDevelopmentEndpoint without credentials",
+            with(valid(), "/spec/alexa", json!({"manageDevelopmentEndpoint": true})),
+            "spec.alexa.credentialsSecretRef",
+        ),
+        bad(
+            "manageDevelopmentEndpoint is a boolean",
+            with(alexa_aware(), "/spec/alexa/manageDevelopmentEndpoint", json!("yes")),
+            "spec.alexa.manageDevelopmentEndpoint",
         ),
         bad(
             "alexa without credentialsSecretRef",

@@ -10,6 +10,7 @@ fn alexa_spec(p: Phase) -> LambdaAliasSetSpec {
     let mut s = phase(spec(), p);
     s.alexa = Some(crate::api::AlexaSettings {
         credentials_secret_ref: crate::api::SecretRef { name: "smapi".into() },
+        manage_development_endpoint: false,
     });
     s.triggers = vec![alexa("alexa")];
     s
