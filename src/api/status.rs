@@ -113,6 +113,43 @@ pub struct SkillStatus {
     /// candidate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `alexa.manageDevelopmentEndpoint`: the last re-point of the development stage and what
+    /// SMAPI says of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub development_update: Option<DevelopmentUpdate>,
+}
+
+/// A re-point of a skill's development stage endpoint at the candidate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevelopmentUpdate {
+    /// The alias the development stage was pointed at.
+    pub alias: String,
+    /// What it called before.
+    pub from: String,
+    /// SMAPI's manifest update status: IN_PROGRESS, SUCCEEDED or FAILED; or Stale when the
+    /// manifest changed between read and write (nothing was written; it is read again).
+    pub status: String,
+    /// The ETag of the manifest written over.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub etag: String,
+    /// SMAPI's errors of a FAILED update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// When the write was accepted.
+    pub at: Time,
+}
+
+impl DevelopmentUpdate {
+    pub const IN_PROGRESS: &str = "IN_PROGRESS";
+    pub const SUCCEEDED: &str = "SUCCEEDED";
+    pub const FAILED: &str = "FAILED";
+    pub const STALE: &str = "Stale";
+
+    /// Still to be followed: SMAPI is applying it, or it must be read and written again.
+    pub fn is_pending(&self) -> bool {
+        self.status == Self::IN_PROGRESS || self.status == Self::STALE
+    }
 }
 
 /// The latest certification review.

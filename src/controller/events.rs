@@ -110,6 +110,16 @@ pub fn for_action(done: &Done, previous: Option<&LambdaAliasSetStatus>) -> Event
     }
 }
 
+pub fn normal(reason: &str, action: &str, note: String) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.to_string(),
+        note: Some(truncate(note)),
+        action: action.to_string(),
+        secondary: None,
+    }
+}
+
 pub fn warning(reason: &str, action: &str, note: String) -> Event {
     Event {
         type_: EventType::Warning,

@@ -9,6 +9,7 @@
 
 mod cleanup;
 pub mod drift;
+mod endpoint;
 pub mod events;
 pub mod http;
 pub mod metrics;

@@ -17,22 +17,24 @@ use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::Event;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::endpoint::{self, Subject};
 use super::metrics::ReconcileTimer;
 use super::requeue::{is_steady, lane_of, requeue_after_error, requeue_for};
 use super::{Context, Error, LambdaProvider, MANAGER, drift, events, key_of};
 use crate::api::Reason;
 use crate::api::validate::validate_object;
-use crate::api::{LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
+use crate::api::{DevelopmentUpdate, LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
 use crate::aws::LambdaApi;
 use crate::aws::budget::{Lane, in_lane};
 use crate::engine::drift::Baseline;
 use crate::engine::status::{Health, status};
 use crate::engine::{self, Converged, Done, EngineError};
-use crate::plan::Report;
 use crate::plan::skill::SkillObservation;
+use crate::plan::{EndpointMove, Report};
 
 /// The reconcile of a set the finalizer lets through (kube's `finalizer()` Apply).
 pub(super) async fn apply<P: LambdaProvider>(
@@ -62,7 +64,8 @@ async fn steps<P: LambdaProvider>(
 ) -> Result<Ending, Stop> {
     let valid = validate(seen, &admitted.spec)?;
     let skills = read_skills(seen, &valid, ctx).await?;
-    Ok(check_or_converge(seen, admitted, &valid, skills.as_deref(), ctx).await)
+    let ending = check_or_converge(seen, admitted, &valid, skills.as_deref(), ctx).await;
+    Ok(follow_endpoint(seen, &valid, ending, ctx).await)
 }
 
 /// What every step knows of the set it reconciles.
@@ -114,6 +117,10 @@ struct Verdict {
     report: Option<Report>,
     /// The writes made, each with its Event.
     done: Vec<Done>,
+    /// The skill's development stage to re-point (`manageDevelopmentEndpoint`).
+    endpoints: Vec<EndpointMove>,
+    /// Events of the SMAPI side (the development endpoint's moves).
+    events: Vec<Event>,
     /// The step that ended the reconcile: the action of the Warning Event of a newly stalled set.
     step: &'static str,
     /// When to look again.
@@ -123,7 +130,15 @@ struct Verdict {
 impl Ending {
     /// An ending that did not observe AWS.
     fn unobserved(health: Health, step: &'static str, action: Action) -> Ending {
-        Ending::Status(Box::new(Verdict { health, report: None, done: Vec::new(), step, action }))
+        Ending::Status(Box::new(Verdict {
+            health,
+            report: None,
+            done: Vec::new(),
+            endpoints: Vec::new(),
+            events: Vec::new(),
+            step,
+            action,
+        }))
     }
 }
 
@@ -355,6 +370,8 @@ fn reached<P: LambdaProvider>(
         health,
         report: Some(converged.last.plan.report),
         done: converged.done,
+        endpoints: converged.last.plan.endpoints,
+        events: Vec::new(),
         step: "Reconcile",
         action,
     }))
@@ -374,9 +391,60 @@ fn engine_failed<P: LambdaProvider>(seen: &Seen<'_>, error: EngineError, ctx: &C
         health: Health::engine_error(&error),
         report: None,
         done,
+        endpoints: Vec::new(),
+        events: Vec::new(),
         step: "Reconcile",
         action: requeue_after_error(&error),
     }))
+}
+
+/// Step 4b. `manageDevelopmentEndpoint`: once the Lambda side converged, the skill's development
+/// stage follows the candidate (or the update in progress is followed). Its record goes into
+/// the skill's status, its Events with the others; it never fails the reconcile.
+async fn follow_endpoint<P: LambdaProvider>(
+    seen: &Seen<'_>,
+    valid: &Valid<'_>,
+    ending: Ending,
+    ctx: &Context<P>,
+) -> Ending {
+    let Ending::Status(mut verdict) = ending else { return ending };
+    let opted_in = valid.spec.alexa.as_ref().is_some_and(|a| a.manage_development_endpoint);
+    let Some(skill) = verdict.report.as_mut().and_then(|r| r.skill.as_mut()).filter(|_| opted_in) else {
+        return Ending::Status(verdict);
+    };
+    let skill_id = skill.skill_id.clone();
+    let previous = seen
+        .previous()
+        .and_then(|s| s.skill.as_ref())
+        .filter(|s| s.skill_id == skill_id)
+        .and_then(|s| s.development_update.as_ref());
+    let subject =
+        Subject { key: &seen.key, namespace: &seen.namespace, spec: valid.spec, skill_id: &skill_id };
+    let followed = endpoint::follow(&subject, &verdict.endpoints, previous, ctx).await;
+    let changed = followed.update.as_ref() != previous;
+    let moving = followed
+        .update
+        .as_ref()
+        .is_some_and(|u| u.is_pending() || (changed && u.status == DevelopmentUpdate::SUCCEEDED));
+    match followed.held {
+        // Why the mismatch stays, with the note that says what it is.
+        Some(held) => {
+            skill.note =
+                Some(skill.note.take().map_or(held.clone(), |n| format!("{n}; not re-pointed: {held}")))
+        }
+        // Being re-pointed: not worth a Warning.
+        None if moving => skill.note = None,
+        None => {}
+    }
+    skill.development_update = followed.update;
+    verdict.events.extend(followed.events);
+    if followed.soon {
+        verdict.action = Action::requeue(endpoint::FOLLOW_AGAIN);
+    }
+    if followed.retry {
+        ctx.drift.set_baseline(&seen.uid, None);
+    }
+    Ending::Status(verdict)
 }
 
 /// Step 5, the one ending of every reconcile that ran: its Events, its status (patched only
@@ -396,7 +464,9 @@ async fn finish<P: LambdaProvider>(
         }
         Ending::Status(verdict) => verdict,
     };
-    publish(seen, ctx, &verdict).await;
+    let mut verdict = verdict;
+    let smapi_events = std::mem::take(&mut verdict.events);
+    publish(seen, ctx, &verdict, smapi_events).await;
     let previous = seen.previous();
     let new = status(verdict.report.as_ref(), &verdict.health, seen.generation, (ctx.clock)(), previous);
     patch_status(api, seen.obj, &new).await?;
@@ -408,11 +478,19 @@ async fn finish<P: LambdaProvider>(
 
 /// The Events of a reconcile: one per write, a Warning when the set is newly stalled, and one
 /// when the skill gets a new note.
-async fn publish<P: LambdaProvider>(seen: &Seen<'_>, ctx: &Context<P>, verdict: &Verdict) {
+async fn publish<P: LambdaProvider>(
+    seen: &Seen<'_>,
+    ctx: &Context<P>,
+    verdict: &Verdict,
+    smapi_events: Vec<Event>,
+) {
     let reference = seen.obj.object_ref(&());
     let previous = seen.previous();
     for d in &verdict.done {
         ctx.events.publish(&reference, events::for_action(d, previous)).await;
+    }
+    for event in smapi_events {
+        ctx.events.publish(&reference, event).await;
     }
     let health = &verdict.health;
     if health.newly_stalled(seen.ready_before) {

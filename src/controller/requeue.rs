@@ -61,7 +61,10 @@ pub fn lane_of(obj: &LambdaAliasSet) -> Lane {
     let steady = status.observed_generation.is_some()
         && status.observed_generation == obj.metadata.generation
         && ready.is_some_and(|c| c.reason.parse().is_ok_and(Reason::is_steady));
-    if steady { Lane::Drift } else { Lane::Priority }
+    // A re-point of the skill's development stage being followed is work in progress.
+    let following =
+        status.skill.as_ref().and_then(|s| s.development_update.as_ref()).is_some_and(|u| u.is_pending());
+    if steady && !following { Lane::Drift } else { Lane::Priority }
 }
 
 /// When to try again after an AWS failure: honour throttling hints, go slow on what needs a

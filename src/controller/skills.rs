@@ -8,10 +8,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
-use crate::alexa::{AlexaCredentials, Smapi, SmapiError};
-use crate::api::LambdaAliasSetSpec;
+use crate::alexa::{AlexaCredentials, EndpointWrite, ManifestUpdate, Smapi, SmapiError};
 use crate::api::Reason;
+use crate::api::{AlexaSettings, LambdaAliasSetSpec};
 use crate::engine::status::Health;
+use crate::plan::EndpointMove;
 use crate::plan::skill::SkillObservation;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -81,12 +82,53 @@ pub trait SkillSource: Send + Sync + 'static {
         namespace: &'a str,
         spec: &'a LambdaAliasSetSpec,
     ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>>;
+
+    /// Re-points a skill's development stage (`alexa.manageDevelopmentEndpoint`): only ever
+    /// the development stage.
+    fn retarget<'a>(
+        &'a self,
+        namespace: &'a str,
+        spec: &'a LambdaAliasSetSpec,
+        endpoint: &'a EndpointMove,
+    ) -> BoxFuture<'a, Result<EndpointWrite, SkillError>>;
+
+    /// SMAPI's last manifest update request of a skill (`None`: none was ever made).
+    fn manifest_update<'a>(
+        &'a self,
+        namespace: &'a str,
+        spec: &'a LambdaAliasSetSpec,
+        skill_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ManifestUpdate>, SkillError>>;
 }
 
 /// The real source: the Secret through the Kubernetes API, the state through SMAPI.
 pub struct SmapiSkills {
     pub client: kube::Client,
     pub smapi: Smapi,
+}
+
+impl SmapiSkills {
+    /// The credentials in the Secret the spec names (and only that Secret).
+    async fn credentials(
+        &self,
+        namespace: &str,
+        alexa: &AlexaSettings,
+    ) -> Result<AlexaCredentials, SkillError> {
+        let name = alexa.credentials_secret_ref.name.as_str();
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = secrets
+            .get_opt(name)
+            .await
+            .map_err(|source| SkillError::Kube { namespace: namespace.into(), name: name.into(), source })?
+            .ok_or_else(|| SkillError::SecretNotFound { namespace: namespace.into(), name: name.into() })?;
+        let data = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+        Ok(AlexaCredentials::from_secret_data(&data).map_err(|e| match e {
+            SmapiError::InvalidCredentials { key, problem, .. } => {
+                SmapiError::InvalidCredentials { origin: format!("Secret {namespace}/{name}"), key, problem }
+            }
+            other => other,
+        })?)
+    }
 }
 
 impl SkillSource for SmapiSkills {
@@ -97,30 +139,41 @@ impl SkillSource for SmapiSkills {
     ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>> {
         Box::pin(async move {
             let Some(alexa) = &spec.alexa else { return Ok(Vec::new()) };
-            let name = alexa.credentials_secret_ref.name.as_str();
-            let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-            let secret = secrets
-                .get_opt(name)
-                .await
-                .map_err(|source| SkillError::Kube {
-                    namespace: namespace.into(),
-                    name: name.into(),
-                    source,
-                })?
-                .ok_or_else(|| SkillError::SecretNotFound {
-                    namespace: namespace.into(),
-                    name: name.into(),
-                })?;
-            let data = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-            let credentials = AlexaCredentials::from_secret_data(&data).map_err(|e| match e {
-                SmapiError::InvalidCredentials { key, problem, .. } => SmapiError::InvalidCredentials {
-                    origin: format!("Secret {namespace}/{name}"),
-                    key,
-                    problem,
-                },
-                other => other,
-            })?;
+            let credentials = self.credentials(namespace, alexa).await?;
             observe_skills(&self.smapi, &credentials, spec).await.map_err(SkillError::Smapi)
+        })
+    }
+
+    fn retarget<'a>(
+        &'a self,
+        namespace: &'a str,
+        spec: &'a LambdaAliasSetSpec,
+        endpoint: &'a EndpointMove,
+    ) -> BoxFuture<'a, Result<EndpointWrite, SkillError>> {
+        Box::pin(async move {
+            let Some(alexa) = &spec.alexa else { return Ok(EndpointWrite::Unchanged) };
+            let credentials = self.credentials(namespace, alexa).await?;
+            let uri = endpoint.alias_arn();
+            let write = self.smapi.retarget_development(
+                &credentials,
+                &endpoint.skill_id,
+                &endpoint.function_arn,
+                &uri,
+            );
+            Ok(write.await?)
+        })
+    }
+
+    fn manifest_update<'a>(
+        &'a self,
+        namespace: &'a str,
+        spec: &'a LambdaAliasSetSpec,
+        skill_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ManifestUpdate>, SkillError>> {
+        Box::pin(async move {
+            let Some(alexa) = &spec.alexa else { return Ok(None) };
+            let credentials = self.credentials(namespace, alexa).await?;
+            Ok(self.smapi.manifest_update(&credentials, skill_id).await?)
         })
     }
 }
@@ -152,6 +205,25 @@ impl SkillSource for FixedSkills {
     ) -> BoxFuture<'a, Result<Vec<SkillObservation>, SkillError>> {
         let answer = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
         Box::pin(async move { answer.map_err(|e| SkillError::Smapi(SmapiError::Unavailable(e))) })
+    }
+
+    /// The request-level tests never opt in to manageDevelopmentEndpoint: a write is an error.
+    fn retarget<'a>(
+        &'a self,
+        _namespace: &'a str,
+        _spec: &'a LambdaAliasSetSpec,
+        _endpoint: &'a EndpointMove,
+    ) -> BoxFuture<'a, Result<EndpointWrite, SkillError>> {
+        Box::pin(async { Err(SkillError::Smapi(SmapiError::Setup("FixedSkills writes nothing".into()))) })
+    }
+
+    fn manifest_update<'a>(
+        &'a self,
+        _namespace: &'a str,
+        _spec: &'a LambdaAliasSetSpec,
+        _skill_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ManifestUpdate>, SkillError>> {
+        Box::pin(async { Ok(None) })
     }
 }
 

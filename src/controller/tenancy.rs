@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 use crate::api::LambdaAliasSetSpec;
-use crate::tenancy::{Caller, Tenancy, check_grants, check_scope, derived_external_id};
+use crate::tenancy::{Caller, Tenancy, check_grants, check_scope, check_skill_write, derived_external_id};
 
 /// A Namespace's annotations, and how many times they changed (its epoch).
 type Rules = (BTreeMap<String, String>, u64);
@@ -67,6 +67,16 @@ impl Gate {
             check_grants(spec, namespace, namespaces.get(namespace).map(|(a, _)| a), caller)?;
         }
         Ok(effective)
+    }
+
+    /// Whether the controller may write `skill_id`'s development stage for a set of
+    /// `namespace` (open: always).
+    pub fn may_write_skill(&self, namespace: &str, skill_id: &str) -> Result<(), String> {
+        if !self.is_strict() {
+            return Ok(());
+        }
+        let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        check_skill_write(skill_id, namespace, namespaces.get(namespace).map(|(a, _)| a))
     }
 
     /// Like [`Gate::admit`], but only the function and the role: what a deletion needs. A set

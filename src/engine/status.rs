@@ -154,6 +154,7 @@ pub fn status(
                 })
             }),
             note: k.note.clone(),
+            development_update: k.development_update.clone(),
         }),
         conditions,
     }

@@ -3,7 +3,8 @@
 //! (`crate::alexa`, driven by the controller); a move names no stage because only the
 //! development stage is ever written, never the live one (README "Alexa-aware sets").
 //!
-//! A development stage is re-pointed only when everything else agrees: the set is not
+//! Only the skill of the first Alexa trigger is managed (the one `FromSkill` reads, whose record
+//! `status.skill` holds). A development stage is re-pointed only when everything else agrees: the set is not
 //! suspended, the Lambda side has nothing left to do and is converged (so no drain is running),
 //! the candidate tracks `$LATEST` (a frozen candidate is under certification), no skill's live
 //! stage calls the candidate, and that skill has no review in progress (Amazon has frozen the
@@ -54,8 +55,10 @@ impl<'a> Planner<'a> {
             return Vec::new();
         }
         let arn = self.function_arn();
+        // The skill of the first Alexa trigger, as for FromSkill: its record is the status's.
         skills
             .iter()
+            .take(1)
             .filter(|s| s.latest_review.as_ref().is_none_or(|r| r.status != CertificationStatus::InProgress))
             .filter_map(|skill| {
                 let target = StageTarget::of(skill.development.as_ref()?, arn);

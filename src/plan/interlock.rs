@@ -214,9 +214,13 @@ impl<'a> Planner<'a> {
             stage.map_or_else(|| "none".to_string(), |s| StageTarget::of(s, arn).describe())
         };
         let development = describe(skill.development.as_ref());
+        // With manageDevelopmentEndpoint the mismatch is the controller's to fix, not a Warning:
+        // the controller notes only why it holds a move (README "Alexa-aware sets").
+        let managed = self.spec().alexa.as_ref().is_some_and(|a| a.manage_development_endpoint);
         let note = skill
             .development
             .as_ref()
+            .filter(|_| !managed)
             .filter(|d| StageTarget::of(d, arn).single_alias() != Some(roles.candidate))
             .map(|_| {
                 format!(
@@ -231,6 +235,7 @@ impl<'a> Planner<'a> {
             development,
             review: skill.latest_review.clone(),
             note,
+            development_update: None,
         })
     }
 }

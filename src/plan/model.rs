@@ -327,6 +327,9 @@ pub struct SkillReport {
     pub review: Option<Review>,
     /// Worth a Warning, not blocking (the development stage does not call the candidate).
     pub note: Option<String>,
+    /// The last re-point of the development stage: the controller fills it from SMAPI (the
+    /// planner only says which moves to make, `Plan::endpoints`).
+    pub development_update: Option<crate::api::DevelopmentUpdate>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -25,6 +25,9 @@ pub use grants::{
 
 pub const ALLOWED_FUNCTIONS: &str = "lambda.aliasset.dev/allowed-functions";
 pub const ALLOWED_ROLE_ARNS: &str = "lambda.aliasset.dev/allowed-role-arns";
+/// Skill id globs whose development stage the controller may write for the namespace's sets
+/// (`alexa.manageDevelopmentEndpoint`). Absent: none, under strict.
+pub const ALLOWED_SKILLS: &str = "lambda.aliasset.dev/allowed-skills";
 
 /// `--tenancy`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -174,6 +177,25 @@ pub fn check_grants(
     ))
 }
 
+/// Whether `namespace` lets the controller write the development stage of `skill_id` for its
+/// sets (`alexa.manageDevelopmentEndpoint`): the skill is a resource of its own, outside AWS,
+/// that the platform team grants like a function.
+pub fn check_skill_write(
+    skill_id: &str,
+    namespace: &str,
+    annotations: Option<&BTreeMap<String, String>>,
+) -> Result<(), String> {
+    let globs = annotations.and_then(|a| a.get(ALLOWED_SKILLS)).map(|v| glob_list(v)).unwrap_or_default();
+    if globs.iter().any(|g| glob_matches(g, skill_id)) {
+        return Ok(());
+    }
+    Err(format!(
+        "namespace {namespace} does not let the controller write skill {skill_id}'s development stage: a platform \
+         admin must list the skill id (or a glob) in its annotation {ALLOWED_SKILLS}{}",
+        if globs.is_empty() { String::new() } else { format!(" (now {:?})", globs.join(",")) }
+    ))
+}
+
 /// Whether `namespace` allows the set's function and role (and, strict, no `spec.externalId`).
 pub fn check_scope(
     spec: &LambdaAliasSetSpec,
@@ -225,9 +247,10 @@ pub fn check_scope(
 }
 
 /// Every annotation key strict tenancy reads.
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 7] = [
     ALLOWED_FUNCTIONS,
     ALLOWED_ROLE_ARNS,
+    ALLOWED_SKILLS,
     ALLOWED_PRINCIPALS,
     ALLOWED_SOURCE_ARNS,
     ALLOWED_EVENT_SOURCES,
@@ -375,6 +398,18 @@ mod tests {
         external.external_id = Some("chosen-by-the-tenant".into());
         let refused = check(&external, "team-a", Some(&right), &c, "prod").unwrap_err();
         assert!(refused.contains("spec.externalId") && refused.contains("\"prod/team-a\""), "{refused}");
+    }
+
+    #[test]
+    fn skill_writes_need_the_skill_listed() {
+        let skill = "amzn1.ask.skill.0000-aaaa";
+        let none = check_skill_write(skill, "team-a", None).unwrap_err();
+        assert!(none.contains(ALLOWED_SKILLS) && none.contains(skill) && none.contains("team-a"), "{none}");
+        let listed = BTreeMap::from([(ALLOWED_SKILLS.to_string(), "amzn1.ask.skill.0000-*".to_string())]);
+        assert_eq!(check_skill_write(skill, "team-a", Some(&listed)), Ok(()));
+        let other = BTreeMap::from([(ALLOWED_SKILLS.to_string(), "amzn1.ask.skill.1111-*".to_string())]);
+        let refused = check_skill_write(skill, "team-a", Some(&other)).unwrap_err();
+        assert!(refused.contains("amzn1.ask.skill.1111-*"), "{refused}");
     }
 
     #[test]

@@ -70,10 +70,10 @@ Scripting the write path:
 
   POST /_fake/skills/{id}/manifest-updates          {delay=0 seconds, fail=0, errors=[message]}: updates
                                                     take `delay` seconds; the next `fail` end FAILED
-  POST /_fake/skills/{id}/race                      {count=1}: right after the next `count` GETs of the
-                                                    development manifest, a person edits it (its name
-                                                    gains " (edited)"), so a PUT with the ETag just read
-                                                    is stale
+  POST /_fake/skills/{id}/race                      {count=1}: just before each of the next `count` PUTs
+                                                    of the development manifest, a person edits it (its
+                                                    name gains " (edited)"), so a PUT with the ETag read
+                                                    before is stale (412)
   PUT  /_fake/skills/{id}/stages/development        {"raw": "<envelope text>"} stores that text verbatim
   GET  /_fake/skills/{id}/writes                    {"writes": [body, ...]}: every accepted PUT body
   GET  /_fake/skills/{id}/stages/development        {"text", "etag"}: the envelope as GET serves it
@@ -264,14 +264,21 @@ def get_manifest(skill_id, stage):
         else:
             response = jsonify({"manifest": copy.deepcopy(manifest)})
         response.headers["ETag"] = skill["etags"].get(stage) or f'"{abs(hash(repr(manifest)))}"'
-        if stage == "development" and skill["races"] > 0:
-            skill["races"] -= 1
-            edited = copy.deepcopy(manifest)
-            locales = edited.setdefault("publishingInformation", {}).setdefault("locales", {})
-            for locale in locales.values():
-                locale["name"] = locale.get("name", "") + " (edited)"
-            set_manifest(skill, "development", edited)
     return response
+
+
+def edit_by_a_person(skill):
+    """A person renames the skill in the development manifest (a new ETag; the raw text is the
+    previous one with the name changed, so every other byte stays)."""
+    manifest = skill["stages"]["development"]
+    raw = skill["raw"].get("development")
+    edited = copy.deepcopy(manifest)
+    for locale in edited.setdefault("publishingInformation", {}).setdefault("locales", {}).values():
+        old_name = locale.get("name", "")
+        locale["name"] = old_name + " (edited)"
+        if raw is not None:
+            raw = raw.replace(json.dumps(old_name), json.dumps(old_name + " (edited)"), 1)
+    set_manifest(skill, "development", edited, raw)
 
 
 def set_manifest(skill, stage, manifest, raw=None):
@@ -312,6 +319,9 @@ def put_manifest(skill_id, stage):
         settle(skill)
         if any(r["status"] == "IN_PROGRESS" for r in skill["reviews"]):
             return error(409, "The skill is being certified: its development manifest is frozen.", "CONFLICT")
+        if skill["races"] > 0:
+            skill["races"] -= 1
+            edit_by_a_person(skill)
         if_match = request.headers.get("If-Match")
         if if_match is not None and if_match != skill["etags"].get("development"):
             return error(412, "The manifest changed since it was read.", "PRECONDITION_FAILED")

@@ -203,7 +203,7 @@ impl FakeSmapi {
         self.control("POST", &format!("/_fake/skills/{skill_id}/manifest-updates"), &body);
     }
 
-    /// Right after the next `count` GETs of the development manifest, a person edits it.
+    /// Just before each of the next `count` PUTs of the development manifest, a person edits it.
     #[allow(dead_code)]
     pub fn race(&self, skill_id: &str, count: u32) {
         self.control("POST", &format!("/_fake/skills/{skill_id}/race"), &json!({"count": count}));

@@ -167,3 +167,13 @@ fn after_the_drain_the_endpoint_follows_the_new_candidate() {
     );
     assert_eq!(p.endpoints[0].alias_arn(), format!("{ARN}:PROD1"));
 }
+
+#[test]
+fn a_managed_development_stage_is_not_a_note() {
+    let on_prod1 = skill(Some("PROD1"), Some("PROD1"), None);
+    let p =
+        run_skills(&managed(Phase::Development), &developing(5, &[1]), std::slice::from_ref(&on_prod1), NOW);
+    let report = p.report.skill.expect("a skill report");
+    assert_eq!((report.development.as_str(), report.note), ("PROD1", None));
+    assert_eq!(p.endpoints.len(), 1);
+}
