@@ -454,3 +454,38 @@ async fn a_stale_etag_writes_nothing_and_a_failed_update_says_why() {
     let update = smapi.manifest_update(&credentials, &skill_id).await.unwrap().expect("an update");
     assert_eq!(update.status, "IN_PROGRESS");
 }
+
+#[tokio::test]
+async fn one_rate_limit_per_credentials_and_a_429_holds_back_every_skill_of_them() {
+    let fake = fake_smapi();
+    let vendor = unique_vendor();
+    let credentials = fake.client(&vendor);
+    let (first, second) = (unique_skill_id(), unique_skill_id());
+    for skill in [&first, &second] {
+        fake.create_skill(skill, &vendor, &Stage::custom(&alias("PROD2")), None);
+    }
+    // 2 requests a second, bursts of 4: an observation is 3 requests.
+    let smapi = Smapi::new(&SmapiSettings { rate: 2.0, ..fake.settings() }).expect("client");
+    let counted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = counted.clone();
+    smapi.on_request(std::sync::Arc::new(move |op, outcome| sink.lock().unwrap().push((op, outcome))));
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        smapi.observe(&credentials, &first).await.expect("observe");
+    }
+    // 9 requests: 4 at once, then 5 at 2 a second.
+    assert!(started.elapsed() >= Duration::from_millis(2400), "held to the rate: {:?}", started.elapsed());
+    assert_eq!(counted.lock().unwrap().len(), 9);
+    let outcomes: Vec<&str> = counted.lock().unwrap().iter().map(|(_, outcome)| *outcome).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "not_found").count(), 3, "no live stage yet: {outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == "ok").count(), 6, "{outcomes:?}");
+
+    // A 429 with Retry-After 2 for the first skill: the second skill, same credentials, waits too.
+    let fast = Smapi::new(&SmapiSettings { rate: 100.0, ..fake.settings() }).expect("client");
+    fake.throttle(&first, 1, 2);
+    let throttled = fast.observe(&credentials, &first).await.unwrap_err();
+    assert!(matches!(throttled, SmapiError::Throttled { .. }), "{throttled}");
+    let held = std::time::Instant::now();
+    fast.observe(&credentials, &second).await.expect("observe after the pause");
+    assert!(held.elapsed() >= Duration::from_millis(1500), "paused for the hint: {:?}", held.elapsed());
+}

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 pub use credentials::{AlexaCredentials, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN};
 
+use crate::aws::budget::{Bucket, BucketLimit};
 use crate::plan::skill::{SkillObservation, StageEndpoints};
 use http::{Http, Reply};
 use model::ListedReview;
@@ -50,20 +51,59 @@ const MAX_QUOTED_CHARS: usize = 300;
 const TOKEN_CACHE_PRUNE_AT: usize = 64;
 
 /// Where SMAPI and LWA are (`--smapi-endpoint`, `--lwa-endpoint`); tests point both at a fake.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SmapiSettings {
     /// SMAPI's base URL, without a path: `https://api.amazonalexa.com`.
     pub smapi_endpoint: String,
     /// LWA's full token URL: `https://api.amazon.com/auth/o2/token`.
     pub lwa_endpoint: String,
+    /// `--smapi-rate`: SMAPI requests per second per credentials (a vendor's user), reads and
+    /// writes alike; bursts of twice that.
+    pub rate: f64,
 }
+
+/// `--smapi-rate`'s default. SMAPI publishes no quota; this keeps a steady set's three reads a
+/// check far below what the ASK CLI itself sends, and lets a burst of sets through.
+pub const DEFAULT_SMAPI_RATE: f64 = 5.0;
 
 impl Default for SmapiSettings {
     fn default() -> Self {
         SmapiSettings {
             smapi_endpoint: DEFAULT_SMAPI_ENDPOINT.to_string(),
             lwa_endpoint: DEFAULT_LWA_ENDPOINT.to_string(),
+            rate: DEFAULT_SMAPI_RATE,
         }
+    }
+}
+
+/// Told of every SMAPI request: (operation, outcome). The controller counts them in a metric.
+pub type RequestHook = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+
+/// The operation of a SMAPI request, for the metric.
+fn operation(method: &Method, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    match (method.as_str(), path) {
+        ("PUT", p) if p.ends_with("/manifest") => "UpdateManifest",
+        (_, p) if p.ends_with("/manifest") => "GetManifest",
+        (_, p) if p.ends_with("/certifications") => "ListCertifications",
+        (_, p) if p.ends_with("/status") => "GetSkillStatus",
+        _ => "Other",
+    }
+}
+
+/// The outcome label of a SMAPI answer.
+fn outcome(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "ok",
+        303 => "see_other",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        412 => "precondition_failed",
+        429 => "throttled",
+        500..=599 => "server_error",
+        _ => "client_error",
     }
 }
 
@@ -148,6 +188,11 @@ struct Inner {
     smapi_base: String,
     lwa: Uri,
     tokens: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<Option<AccessToken>>>>>,
+    /// One rate limit per credentials, shared by every set (and skill) that uses them; a 429's
+    /// `Retry-After` pauses it for all of them.
+    limits: Mutex<HashMap<TokenKey, Arc<Bucket>>>,
+    limit: BucketLimit,
+    hook: Mutex<Option<RequestHook>>,
 }
 
 /// The client id and a SHA-256 of the secret and refresh token: a rotated Secret gets a fresh
@@ -193,7 +238,38 @@ impl Smapi {
         let lwa = endpoint_uri(settings.lwa_endpoint.trim(), "--lwa-endpoint")?;
         let https = [&base, &lwa].iter().any(|u| u.scheme_str() == Some("https"));
         let http = Http::new(https).map_err(SmapiError::Setup)?;
-        Ok(Smapi { inner: Arc::new(Inner { http, smapi_base, lwa, tokens: Mutex::new(HashMap::new()) }) })
+        if !(settings.rate.is_finite() && settings.rate > 0.0) {
+            return Err(SmapiError::Setup(format!(
+                "--smapi-rate {} must be a positive number",
+                settings.rate
+            )));
+        }
+        let limit =
+            BucketLimit { per_second: settings.rate, burst: (2.0 * settings.rate).ceil().max(1.0) as u32 };
+        Ok(Smapi {
+            inner: Arc::new(Inner {
+                http,
+                smapi_base,
+                lwa,
+                tokens: Mutex::new(HashMap::new()),
+                limits: Mutex::new(HashMap::new()),
+                limit,
+                hook: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Tells `hook` of every SMAPI request from now on (the controller's metric).
+    pub fn on_request(&self, hook: RequestHook) {
+        *self.inner.hook.lock().unwrap_or_else(PoisonError::into_inner) = Some(hook);
+    }
+
+    fn limit_of(&self, credentials: &AlexaCredentials) -> Arc<Bucket> {
+        let mut limits = self.inner.limits.lock().unwrap_or_else(PoisonError::into_inner);
+        limits
+            .entry(TokenKey::of(credentials))
+            .or_insert_with(|| Arc::new(Bucket::new(self.inner.limit)))
+            .clone()
     }
 
     /// Everything SMAPI says about `skill_id` now: both stages' endpoints (`None` for a stage that
@@ -380,14 +456,14 @@ impl Smapi {
             .parse()
             .map_err(|e| SmapiError::Setup(format!("cannot build a SMAPI URL for {path_and_query}: {e}")))?;
         let token = self.token(credentials).await?;
-        let reply = self.send(&method, &uri, &token, body).await?;
+        let reply = self.limited(credentials, &method, &uri, &token, body).await?;
         if reply.status != StatusCode::UNAUTHORIZED {
             return Ok(reply);
         }
         tracing::debug!(path = path_and_query, "SMAPI answered 401: refreshing the access token once");
         self.forget(credentials, &token).await;
         let token = self.token(credentials).await?;
-        let reply = self.send(&method, &uri, &token, body).await?;
+        let reply = self.limited(credentials, &method, &uri, &token, body).await?;
         if reply.status == StatusCode::UNAUTHORIZED {
             let said = quote(&reply, &[&credentials.client_secret, &credentials.refresh_token, &token]);
             return Err(SmapiError::Unauthorized {
@@ -398,6 +474,33 @@ impl Smapi {
             });
         }
         Ok(reply)
+    }
+
+    /// One request under the credentials' rate limit, counted; a 429 pauses the limit for
+    /// every caller until its `Retry-After` (a second without one).
+    async fn limited(
+        &self,
+        credentials: &AlexaCredentials,
+        method: &Method,
+        uri: &Uri,
+        token: &str,
+        body: Option<(&Bytes, &str)>,
+    ) -> Result<Reply, SmapiError> {
+        let limit = self.limit_of(credentials);
+        limit.acquire().await;
+        let reply = self.send(method, uri, token, body).await;
+        let label = reply.as_ref().map_or("unavailable", |r| outcome(r.status));
+        let hook = self.inner.hook.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(hook) = hook {
+            hook(operation(method, uri.path()), label);
+        }
+        if let Ok(r) = &reply
+            && r.status == StatusCode::TOO_MANY_REQUESTS
+        {
+            let wait = retry_after(&r.headers).unwrap_or(Duration::from_secs(1));
+            limit.pause_until(tokio::time::Instant::now() + wait);
+        }
+        reply
     }
 
     async fn send(
@@ -751,7 +854,8 @@ mod tests {
     #[tokio::test]
     async fn endpoints_must_be_urls_and_the_smapi_one_a_base() {
         let setup = |smapi: &str, lwa: &str| {
-            Smapi::new(&SmapiSettings { smapi_endpoint: smapi.into(), lwa_endpoint: lwa.into() }).err()
+            Smapi::new(&SmapiSettings { smapi_endpoint: smapi.into(), lwa_endpoint: lwa.into(), rate: 5.0 })
+                .err()
         };
         assert!(setup("http://127.0.0.1:1/", "http://127.0.0.1:1/auth/o2/token").is_none());
         let e = setup("http://127.0.0.1:1/v1", "http://127.0.0.1:1/t").unwrap();
@@ -764,5 +868,9 @@ mod tests {
             Smapi::new(&SmapiSettings::default()).is_ok(),
             "the defaults need the system's CA certificates"
         );
+        let rate = |rate: f64| Smapi::new(&SmapiSettings { rate, ..SmapiSettings::default() }).err();
+        for nonsense in [0.0, -1.0, f64::NAN] {
+            assert!(rate(nonsense).unwrap().to_string().contains("--smapi-rate"), "{nonsense}");
+        }
     }
 }

@@ -84,6 +84,9 @@ pub struct SmapiArgs {
     /// Login with Amazon's token URL.
     #[arg(long, default_value = crate::alexa::DEFAULT_LWA_ENDPOINT)]
     pub lwa_endpoint: String,
+    /// SMAPI requests per second per Alexa credentials (reads and writes; bursts of twice that).
+    #[arg(long, default_value_t = crate::alexa::DEFAULT_SMAPI_RATE)]
+    pub smapi_rate: f64,
 }
 
 impl SmapiArgs {
@@ -91,6 +94,7 @@ impl SmapiArgs {
         crate::alexa::SmapiSettings {
             smapi_endpoint: self.smapi_endpoint.clone(),
             lwa_endpoint: self.lwa_endpoint.clone(),
+            rate: self.smapi_rate,
         }
     }
 }

@@ -48,6 +48,7 @@ pub const RECONCILE_DURATION_SECONDS: &str = "lac_reconcile_duration_seconds";
 pub const RECONCILE_ERRORS_TOTAL: &str = "lac_reconcile_errors_total";
 pub const RECONCILES_TOTAL: &str = "lac_reconciles_total";
 pub const SETS: &str = "lac_sets";
+pub const SMAPI_REQUESTS_TOTAL: &str = "lac_smapi_requests_total";
 
 /// The controller's metrics. Cheap to update from every reconcile; shared behind an `Arc`.
 #[derive(Debug)]
@@ -62,6 +63,8 @@ pub struct Metrics {
     drift_passes: Counter,
     /// Seconds the last complete drift pass took (every set checked once).
     drift_pass_seconds: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Alexa Skill Management API requests by operation and outcome.
+    smapi_requests: Family<[(&'static str, &'static str); 2], Counter>,
     /// key ("namespace/name") -> (phase, ready): the gauge of sets is counted from it at each
     /// scrape, so that a set that moves or goes is never counted twice or left behind.
     sets: Mutex<HashMap<String, (String, String)>>,
@@ -77,6 +80,7 @@ impl Default for Metrics {
             drift_checks: Family::default(),
             drift_passes: Counter::default(),
             drift_pass_seconds: Default::default(),
+            smapi_requests: Family::default(),
             sets: Mutex::default(),
         }
     }
@@ -90,6 +94,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Metrics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// One request to the Alexa Skill Management API (`crate::alexa`'s request hook).
+    pub fn smapi_request(&self, operation: &'static str, outcome: &'static str) {
+        self.smapi_requests.get_or_create(&[("operation", operation), ("outcome", outcome)]).inc();
     }
 
     /// One reconcile finished: duration, the Ready reason it ended with (e.g. "Converged",
@@ -265,6 +274,11 @@ impl Metrics {
         );
         show(RECONCILES_TOTAL, "Reconciles finished, successful or not.", Box::new(self.reconciles.clone()));
         show(SETS, "LambdaAliasSets by phase and Ready status.", Box::new(sets));
+        show(
+            SMAPI_REQUESTS_TOTAL,
+            "Alexa Skill Management API requests by operation and outcome (every attempt, under --smapi-rate).",
+            Box::new(self.smapi_requests.clone()),
+        );
 
         let mut out = String::with_capacity(4096);
         if let Err(error) = prometheus_text::encode(&mut out, &registry) {
@@ -380,7 +394,7 @@ mod tests {
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect()
     }
 
-    const DOCUMENTED: [(&str, &str); 13] = [
+    const DOCUMENTED: [(&str, &str); 14] = [
         (AWS_BUDGET_RATE, "gauge"),
         (AWS_BUDGET_TOKENS_TOTAL, "counter"),
         (AWS_CALLS_TOTAL, "counter"),
@@ -394,6 +408,7 @@ mod tests {
         (RECONCILE_ERRORS_TOTAL, "counter"),
         (RECONCILES_TOTAL, "counter"),
         (SETS, "gauge"),
+        (SMAPI_REQUESTS_TOTAL, "counter"),
     ];
 
     #[test]
@@ -421,11 +436,25 @@ mod tests {
         metrics.reconciled(Duration::from_millis(20), "Converged", false);
         metrics.failed("Throttled");
         metrics.set_state("b/two", "Ready", "True");
+        metrics.smapi_request("GetManifest", "ok");
+        metrics.smapi_request("GetManifest", "ok");
+        metrics.smapi_request("UpdateManifest", "precondition_failed");
         let calls = CallCounter::new();
         calls.record(Operation::UpdateAlias, "ok");
         let text = metrics.render(&calls, &Budgets::default());
         assert_eq!(families(&text), DOCUMENTED);
         assert_eq!(text, metrics.render(&calls, &Budgets::default()));
+        assert_eq!(
+            value(&text, "lac_smapi_requests_total{operation=\"GetManifest\",outcome=\"ok\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                "lac_smapi_requests_total{operation=\"UpdateManifest\",outcome=\"precondition_failed\"}"
+            ),
+            Some(1.0)
+        );
     }
 
     #[test]

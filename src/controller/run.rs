@@ -228,6 +228,8 @@ pub async fn run_with<P: LambdaProvider>(
     let stop_rx = stop_tx.subscribe();
     let smapi = crate::alexa::Smapi::new(&options.smapi).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
+    let counted = metrics.clone();
+    smapi.on_request(Arc::new(move |operation, outcome| counted.smapi_request(operation, outcome)));
     let gate = match (options.tenancy, &options.caller) {
         (crate::tenancy::Tenancy::Strict, Some(caller)) => {
             let cluster = options.cluster_name.clone().unwrap_or_default();

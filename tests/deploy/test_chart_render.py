@@ -71,6 +71,7 @@ def test_default_deployment_runs_one_replica_without_leader_election():
         "--concurrency", "4",
         "--drift-budget", "0.25",
         "--budget-share", "1",
+        "--smapi-rate", "5",
     ]  # fmt: skip
     env = env_map(c)
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}

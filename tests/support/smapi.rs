@@ -111,7 +111,7 @@ impl FakeSmapi {
 
     /// Settings that point the crate's SMAPI client at the fake.
     pub fn settings(&self) -> SmapiSettings {
-        SmapiSettings { smapi_endpoint: self.url(), lwa_endpoint: self.lwa_url() }
+        SmapiSettings { smapi_endpoint: self.url(), lwa_endpoint: self.lwa_url(), ..SmapiSettings::default() }
     }
 
     /// The fake's log file (its stdout and stderr), for messages in failing tests.

@@ -18,7 +18,7 @@ pub struct BucketLimit {
 /// `tat` is the theoretical arrival time of the next request: a request may go `tolerance`
 /// ahead of it.
 #[derive(Debug)]
-pub(super) struct Bucket {
+pub struct Bucket {
     /// Time per token.
     interval: Duration,
     /// How far ahead of `tat` a request may run: (burst - 1) intervals.
@@ -34,7 +34,7 @@ struct State {
 }
 
 impl Bucket {
-    pub(super) fn new(limit: BucketLimit) -> Self {
+    pub fn new(limit: BucketLimit) -> Self {
         // A zero, negative or NaN rate would divide badly: fall back to one request a second.
         let interval = if limit.per_second.is_finite() && limit.per_second > 0.0 {
             Duration::try_from_secs_f64(1.0 / limit.per_second).unwrap_or(Duration::from_secs(1))
@@ -61,7 +61,7 @@ impl Bucket {
     }
 
     /// No request before `until`, and then only one at once followed by the sustained rate.
-    pub(super) fn pause_until(&self, until: Instant) {
+    pub fn pause_until(&self, until: Instant) {
         let mut state = lock(&self.state);
         let floor = until + self.tolerance;
         state.tat = Some(state.tat.map_or(floor, |t| t.max(floor)));
@@ -73,7 +73,7 @@ impl Bucket {
     }
 
     /// Waits for a token (tokio's clock: paused time in tests applies).
-    pub(super) async fn acquire(&self) {
+    pub async fn acquire(&self) {
         loop {
             let now = Instant::now();
             let ready = self.reserve(now);

@@ -25,7 +25,7 @@ mod calls;
 mod metered;
 mod retry;
 
-pub use bucket::BucketLimit;
+pub use bucket::{Bucket, BucketLimit};
 pub use budgets::{
     BudgetLimits, Budgets, DEFAULT_DRIFT_SHARE, Lane, POOL_GET_FUNCTION, POOL_GET_POLICY, POOL_SHARED,
     PoolUsage, in_lane, pool_of,

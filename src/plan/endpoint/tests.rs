@@ -177,3 +177,74 @@ fn a_managed_development_stage_is_not_a_note() {
     assert_eq!((report.development.as_str(), report.note), ("PROD1", None));
     assert_eq!(p.endpoints.len(), 1);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::plan::live_stage_aliases;
+
+    fn world_of(kind: u8) -> Snapshot {
+        match kind {
+            0 => developing(5, &[1]),
+            1 => {
+                let mut frozen = developing(5, &[1, 2]);
+                frozen.aliases[1].function_version = "2".into();
+                frozen.aliases[1].description = candidate_marker(Phase::Certifying, Some(2));
+                frozen
+            }
+            2 => swapped(NOW - 10),
+            3 => swapped(NOW - 10_000),
+            _ => {
+                let mut tracking = swapped(NOW - 10_000);
+                tracking.aliases[0].function_version = "$LATEST".into();
+                tracking.aliases[0].description = candidate_marker(Phase::Development, None);
+                tracking
+            }
+        }
+    }
+
+    fn stage(choice: u8) -> Option<&'static str> {
+        [None, Some("PROD1"), Some("PROD2"), Some(""), Some("7")][usize::from(choice % 5)]
+    }
+
+    fn review(choice: u8) -> Option<(CertificationStatus, i64)> {
+        let statuses = [
+            CertificationStatus::InProgress,
+            CertificationStatus::Succeeded,
+            CertificationStatus::Failed,
+            CertificationStatus::Cancelled,
+        ];
+        (choice < 4).then(|| (statuses[usize::from(choice)], NOW - 20_000))
+    }
+
+    proptest! {
+        /// Whatever the phase, the world and the skill: a move is only ever made on a plan with
+        /// nothing else to do, to the candidate, never to an alias a live stage calls, and never
+        /// while the skill's review is in progress.
+        #[test]
+        fn moves_only_to_the_candidate_when_nothing_else_is_going_on(
+            phase in prop::sample::select(vec![Phase::Development, Phase::Certifying, Phase::Certified, Phase::FromSkill]),
+            world in 0u8..5,
+            live in 0u8..5,
+            dev in 0u8..5,
+            review_choice in 0u8..5,
+            suspend: bool,
+        ) {
+            let mut spec = managed(phase);
+            spec.suspend = suspend;
+            let observed = world_of(world);
+            let skill = skill(stage(live), stage(dev), review(review_choice));
+            let p = run_skills(&spec, &observed, std::slice::from_ref(&skill), NOW);
+            let live_calls = live_stage_aliases(std::slice::from_ref(&skill), ARN);
+            for m in &p.endpoints {
+                prop_assert!(p.actions.is_empty() && p.outcome == crate::plan::Outcome::Converged, "{:?}", p);
+                prop_assert!(!suspend);
+                prop_assert_eq!(Some(m.alias.as_str()), p.report.candidate.as_ref().map(|c| c.alias.as_str()));
+                prop_assert!(!live_calls.contains(&m.alias), "{m:?} is called by a live stage");
+                prop_assert!(skill.latest_review.as_ref().is_none_or(|r| r.status != CertificationStatus::InProgress));
+                prop_assert_eq!(observed.alias(&m.alias).map(|a| a.function_version.as_str()), Some("$LATEST"));
+            }
+        }
+    }
+}
