@@ -37,7 +37,7 @@ struct World {
     arn: String,
     ns: String,
     started: Instant,
-    _controller: Controller,
+    controller: Controller,
 }
 
 impl World {
@@ -83,17 +83,7 @@ impl World {
             ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
         );
         let api = Api::namespaced(client.clone(), &ns);
-        World {
-            client,
-            api,
-            fake,
-            skill,
-            function,
-            arn,
-            ns,
-            started: Instant::now(),
-            _controller: controller,
-        }
+        World { client, api, fake, skill, function, arn, ns, started: Instant::now(), controller }
     }
 
     fn say(&self, what: &str) {
@@ -260,6 +250,19 @@ async fn two_rounds_with_no_manual_step_the_development_endpoint_follows_the_can
         !events.iter().any(|(r, _)| r == "DevelopmentStageMismatch"),
         "the mismatch is being fixed, not warned about: {events:?}"
     );
+
+    // Steady state: no write, and at most the three reads of an observation per drift check.
+    let checks_before = w.controller.metric_sum("lac_drift_checks_total").await.expect("metrics");
+    let reads_before = w.fake.smapi_requests(&w.skill);
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let checks = w.controller.metric_sum("lac_drift_checks_total").await.expect("metrics") - checks_before;
+    let reads = w.fake.smapi_requests(&w.skill) - reads_before;
+    w.say(&format!("steady state: {reads} SMAPI requests in {checks} drift checks, no write"));
+    assert!(checks >= 2.0, "the drift lane checked the set (resync 2 s): {checks}");
+    assert!(reads as f64 <= 3.0 * (checks + 1.0), "{reads} reads for {checks} checks");
+    assert_eq!(w.fake.smapi_puts(&w.skill).len(), 2, "no write in steady state");
+    let counted = w.controller.metric_sum("lac_smapi_requests_total").await.expect("metrics");
+    assert!(counted >= w.fake.smapi_requests(&w.skill) as f64, "every SMAPI request is counted: {counted}");
 }
 
 /// A real-shaped development manifest calling `alias`: regional endpoints (one of another
@@ -343,4 +346,110 @@ async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
     assert_eq!(s["skill"]["developmentUpdate"]["status"], "FAILED", "the record stands: {}", s["skill"]);
     assert_eq!(s["skill"]["development"], "PROD1", "a FAILED update changed nothing");
     assert_eq!(w.fake.smapi_puts(&w.skill).iter().filter(|p| p.contains("/stages/live/")).count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_strict_tenancy_only_an_allowed_skill_is_written() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Patch, PatchParams};
+    use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_SKILLS};
+
+    let Some(client) = cluster("k8s_skill_endpoint").await else { return };
+    apply_crd(&client).await;
+    let ns = create_namespace(&client, "lac-endpoint-strict").await;
+    let fake = fake_smapi();
+    let vendor = unique_vendor();
+    let credentials = fake.client(&vendor);
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "smapi", "namespace": ns},
+        "stringData": {
+            "clientId": credentials.client_id,
+            "clientSecret": credentials.client_secret,
+            "refreshToken": credentials.refresh_token,
+        }
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
+    let function = support::unique_name("strict-skill");
+    let created = support::create_function(&support::lambda().await, &function, "v1").await;
+    let arn = created.function_arn().expect("function ARN").to_string();
+    let skill = unique_skill_id();
+    let stage = |alias: &str| Stage::custom(&format!("{arn}:{alias}"));
+    fake.create_skill(&skill, &vendor, &stage("PROD1"), Some(&stage("PROD1")));
+    let annotate = |annotations: Value| {
+        let client = client.clone();
+        let ns = ns.clone();
+        async move {
+            let patch = json!({"metadata": {"annotations": annotations}});
+            Api::<Namespace>::all(client)
+                .patch(&ns, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .expect("annotate");
+        }
+    };
+    annotate(json!({ALLOWED_FUNCTIONS: format!("arn:aws:lambda:{}:123456789012:function:strict-skill-*", support::REGION)})).await;
+    let controller = Controller::start(
+        &[
+            "--namespace",
+            &ns,
+            "--resync",
+            "2",
+            "--tenancy",
+            "strict",
+            "--cluster-name",
+            "endpoint-test",
+            "--smapi-endpoint",
+            &fake.url(),
+            "--lwa-endpoint",
+            &fake.lwa_url(),
+        ],
+        ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
+    );
+    let set: LambdaAliasSet = serde_json::from_value(json!({
+        "apiVersion": "lambda.aliasset.dev/v1alpha1",
+        "kind": "LambdaAliasSet",
+        "metadata": {"name": "skill"},
+        "spec": {
+            "functionName": function,
+            "alexa": {"credentialsSecretRef": {"name": "smapi"}, "manageDevelopmentEndpoint": true},
+            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": skill}}]
+        }
+    }))
+    .expect("set");
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &set).await.expect("create");
+
+    // The function is allowed, the skill is not: converged, the development stage left alone.
+    let s = eventually("held by the namespace", || async {
+        let obj = api.get("skill").await.map_err(|e| e.to_string())?;
+        let s = serde_json::to_value(obj.status).map_err(|e| e.to_string())?;
+        let note = s["skill"]["note"].as_str().unwrap_or_default();
+        if s["candidate"]["summary"] == "PROD2:$LATEST" && note.contains(ALLOWED_SKILLS) {
+            Ok(s)
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .await;
+    assert!(s["skill"]["note"].as_str().is_some_and(|n| n.contains(&skill)), "{}", s["skill"]);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(fake.smapi_puts(&skill).is_empty(), "nothing written without the namespace's permission");
+
+    // The platform team allows the skill: the development stage follows the candidate.
+    annotate(json!({ALLOWED_SKILLS: skill})).await;
+    eventually("the development stage calls PROD2", || async {
+        let obj = api.get("skill").await.map_err(|e| e.to_string())?;
+        let s = serde_json::to_value(obj.status).map_err(|e| e.to_string())?;
+        if s["skill"]["development"] == "PROD2" && s["skill"]["developmentUpdate"]["status"] == "SUCCEEDED" {
+            Ok(())
+        } else {
+            Err(s["skill"].to_string())
+        }
+    })
+    .await;
+    assert_eq!(fake.smapi_puts(&skill).len(), 1);
+    drop(controller);
 }

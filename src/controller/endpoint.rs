@@ -29,7 +29,8 @@ pub struct Followed {
     pub held: Option<String>,
     /// Look again soon: SMAPI is applying the update, or it must be read again.
     pub soon: bool,
-    /// The move could not be made (a SMAPI error): plan it again at the next drift check.
+    /// The move could not be made (a SMAPI error, or not allowed yet): plan it again at the next
+    /// drift check (a full observe instead of the cheap check).
     pub retry: bool,
 }
 
@@ -56,7 +57,9 @@ pub async fn follow<P: LambdaProvider>(
     }
     let Some(wanted) = moves.iter().find(|m| m.skill_id == subject.skill_id) else { return out };
     if let Err(why) = ctx.tenancy.may_write_skill(subject.namespace, &wanted.skill_id) {
+        // Planned again at each drift check, so that the move is made once the annotation allows it.
         out.held = Some(why);
+        out.retry = true;
         return out;
     }
     if let Some(failed) = previous
