@@ -480,12 +480,26 @@ async fn one_rate_limit_per_credentials_and_a_429_holds_back_every_skill_of_them
     assert_eq!(outcomes.iter().filter(|o| **o == "not_found").count(), 3, "no live stage yet: {outcomes:?}");
     assert_eq!(outcomes.iter().filter(|o| **o == "ok").count(), 6, "{outcomes:?}");
 
-    // A 429 with Retry-After 2 for the first skill: the second skill, same credentials, waits too.
+    // A 429 with Retry-After 2 for the first skill (one request): the second skill, same
+    // credentials, waits for it too.
     let fast = Smapi::new(&SmapiSettings { rate: 100.0, ..fake.settings() }).expect("client");
+    fast.observe(&credentials, &first).await.expect("a token and a first observation");
     fake.throttle(&first, 1, 2);
-    let throttled = fast.observe(&credentials, &first).await.unwrap_err();
+    let throttled = fast.manifest_update(&credentials, &first).await.unwrap_err();
     assert!(matches!(throttled, SmapiError::Throttled { .. }), "{throttled}");
     let held = std::time::Instant::now();
     fast.observe(&credentials, &second).await.expect("observe after the pause");
     assert!(held.elapsed() >= Duration::from_millis(1500), "paused for the hint: {:?}", held.elapsed());
+    // And another user of the vendor (another Secret) waits for that skill too.
+    let other = fake.client(&vendor);
+    fast.observe(&other, &second).await.expect("a token for the other user");
+    fake.throttle(&first, 1, 2);
+    fast.manifest_update(&credentials, &first).await.unwrap_err();
+    let held = std::time::Instant::now();
+    fast.observe(&other, &first).await.expect("observe after the pause");
+    assert!(
+        held.elapsed() >= Duration::from_millis(1500),
+        "the skill is paused for all: {:?}",
+        held.elapsed()
+    );
 }

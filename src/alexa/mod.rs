@@ -192,6 +192,9 @@ struct Inner {
     /// `Retry-After` pauses it for all of them.
     limits: Mutex<HashMap<TokenKey, Arc<Bucket>>>,
     limit: BucketLimit,
+    /// A 429's `Retry-After` also holds back every request for that skill, whatever the
+    /// credentials (sets of one skill may hold different Secrets of its vendor).
+    skill_pauses: Mutex<HashMap<String, tokio::time::Instant>>,
     hook: Mutex<Option<RequestHook>>,
 }
 
@@ -254,6 +257,7 @@ impl Smapi {
                 tokens: Mutex::new(HashMap::new()),
                 limits: Mutex::new(HashMap::new()),
                 limit,
+                skill_pauses: Mutex::new(HashMap::new()),
                 hook: Mutex::new(None),
             }),
         })
@@ -477,7 +481,8 @@ impl Smapi {
     }
 
     /// One request under the credentials' rate limit, counted; a 429 pauses the limit for
-    /// every caller until its `Retry-After` (a second without one).
+    /// every caller, and every request for that skill, until its `Retry-After` (a second
+    /// without one).
     async fn limited(
         &self,
         credentials: &AlexaCredentials,
@@ -487,6 +492,16 @@ impl Smapi {
         body: Option<(&Bytes, &str)>,
     ) -> Result<Reply, SmapiError> {
         let limit = self.limit_of(credentials);
+        let skill = uri
+            .path()
+            .strip_prefix("/v1/skills/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        let paused =
+            self.inner.skill_pauses.lock().unwrap_or_else(PoisonError::into_inner).get(skill).copied();
+        if let Some(until) = paused.filter(|u| *u > tokio::time::Instant::now()) {
+            tokio::time::sleep_until(until).await;
+        }
         limit.acquire().await;
         let reply = self.send(method, uri, token, body).await;
         let label = reply.as_ref().map_or("unavailable", |r| outcome(r.status));
@@ -497,8 +512,14 @@ impl Smapi {
         if let Ok(r) = &reply
             && r.status == StatusCode::TOO_MANY_REQUESTS
         {
-            let wait = retry_after(&r.headers).unwrap_or(Duration::from_secs(1));
-            limit.pause_until(tokio::time::Instant::now() + wait);
+            let until =
+                tokio::time::Instant::now() + retry_after(&r.headers).unwrap_or(Duration::from_secs(1));
+            limit.pause_until(until);
+            let mut pauses = self.inner.skill_pauses.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = tokio::time::Instant::now();
+            pauses.retain(|_, u| *u > now);
+            let entry = pauses.entry(skill.to_string()).or_insert(until);
+            *entry = (*entry).max(until);
         }
         reply
     }
