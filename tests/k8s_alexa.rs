@@ -12,126 +12,21 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::Instant;
-
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::events::v1::Event;
-use kube::Client;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use lambda_alias_controller::api::LambdaAliasSet;
+use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use support::cluster::{Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually};
-use support::smapi::{FakeSmapi, Stage, fake_smapi, unique_skill_id, unique_vendor};
+use support::cluster::{cluster, eventually};
+use support::skill_world::SkillWorld;
+use support::smapi::Stage;
 
-struct Round {
-    client: Client,
-    api: Api<LambdaAliasSet>,
-    fake: &'static FakeSmapi,
-    skill: String,
-    function: String,
-    arn: String,
-    ns: String,
-    started: Instant,
-    _controller: Controller,
-}
+type Round = SkillWorld;
 
-impl Round {
-    /// A namespace with the credentials Secret, a moto function, a skill in the fake, and the
-    /// controller watching the namespace. `live`: the alias the skill's live stage calls.
-    async fn start(client: Client, live: Option<&str>) -> Round {
-        apply_crd(&client).await;
-        let ns = create_namespace(&client, "lac-alexa").await;
-        let fake = fake_smapi();
-        let vendor = unique_vendor();
-        let credentials = fake.client(&vendor);
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": "smapi", "namespace": ns},
-            "stringData": {
-                "clientId": credentials.client_id,
-                "clientSecret": credentials.client_secret,
-                "refreshToken": credentials.refresh_token,
-            }
-        }))
-        .expect("secret");
-        Api::<Secret>::namespaced(client.clone(), &ns)
-            .create(&PostParams::default(), &secret)
-            .await
-            .expect("secret");
-
-        let lambda = support::lambda().await;
-        let function = support::unique_name("alexa-skill");
-        let created = support::create_function(&lambda, &function, "v1").await;
-        let arn = created.function_arn().expect("function ARN").to_string();
-        let skill = unique_skill_id();
-        let stage = |alias: &str| Stage::custom(&format!("{arn}:{alias}"));
-        fake.create_skill(&skill, &vendor, &stage("PROD2"), live.map(stage).as_ref());
-
-        let controller = Controller::start(
-            &[
-                "--namespace",
-                &ns,
-                "--resync",
-                "2",
-                "--smapi-endpoint",
-                &fake.url(),
-                "--lwa-endpoint",
-                &fake.lwa_url(),
-            ],
-            ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
-        );
-        let api = Api::namespaced(client.clone(), &ns);
-        Round {
-            client,
-            api,
-            fake,
-            skill,
-            function,
-            arn,
-            ns,
-            started: Instant::now(),
-            _controller: controller,
-        }
-    }
-
-    fn say(&self, what: &str) {
-        let _ = writeln!(std::io::stderr(), "[{:6.1} s] {what}", self.started.elapsed().as_secs_f64());
-    }
-
-    async fn create(&self, phase: &str) {
-        let set: LambdaAliasSet = serde_json::from_value(json!({
-            "apiVersion": "lambda.aliasset.dev/v1alpha1",
-            "kind": "LambdaAliasSet",
-            "metadata": {"name": "skill"},
-            "spec": {
-                "functionName": self.function,
-                "drainSeconds": 3,
-                "certification": {"phase": phase},
-                "alexa": {"credentialsSecretRef": {"name": "smapi"}},
-                "triggers": [{"name": "alexa", "alexaSkill": {"skillId": self.skill}}]
-            }
-        }))
-        .expect("set");
-        self.api.create(&PostParams::default(), &set).await.expect("create set");
-        self.say(&format!("created LambdaAliasSet skill, certification.phase {phase}"));
-    }
-
-    async fn status(&self) -> Result<Value, String> {
-        let obj = self.api.get("skill").await.map_err(|e| e.to_string())?;
-        serde_json::to_value(obj.status).map_err(|e| e.to_string())
-    }
-
+impl SkillWorld {
     /// Waits for live, candidate, the Ready reason and (if given) the phase, then logs the state.
     async fn expect(&self, live: &str, candidate: &str, reason: &str, phase: Option<&str>) -> Value {
         let s =
             eventually(&format!("live {live}, candidate {candidate}, {reason}, phase {phase:?}"), || async {
                 let s = self.status().await?;
-                let ready = s["conditions"]
-                    .as_array()
-                    .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-                    .and_then(|c| c["reason"].as_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let ready = SkillWorld::ready_reason(&s);
                 let got = (s["live"]["summary"].as_str(), s["candidate"]["summary"].as_str(), ready.as_str());
                 let phase_ok = phase.is_none_or(|p| s["phase"] == p);
                 if got == (Some(live), Some(candidate), reason) && phase_ok {
@@ -148,42 +43,12 @@ impl Round {
         s
     }
 
-    /// Waits until the status shows the latest review in `state`.
-    async fn review(&self, state: &str) {
-        eventually(&format!("the review is {state} in status"), || async {
-            let s = self.status().await?;
-            let got = s["skill"]["certification"]["status"].clone();
-            if got == state { Ok(()) } else { Err(got.to_string()) }
-        })
-        .await;
-    }
-
-    async fn deploy(&self, marker: &str) {
-        support::lambda()
-            .await
-            .update_function_code()
-            .function_name(&self.function)
-            .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip(marker)))
-            .send()
-            .await
-            .expect("deploy");
-        self.say(&format!("CI deployed {marker} to $LATEST"));
-    }
-
     async fn aliases(&self) -> Vec<(String, String)> {
         support::alias_versions(&self.function).await
     }
 
     async fn event_reasons(&self) -> Vec<String> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        events
-            .list(&ListParams::default())
-            .await
-            .expect("events")
-            .items
-            .into_iter()
-            .filter_map(|e| e.reason)
-            .collect()
+        self.events().await.into_iter().map(|(reason, _)| reason).collect()
     }
 
     async fn set_phase(&self, phase: &str) {
@@ -196,8 +61,8 @@ impl Round {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_from_skill_round_follows_amazon_without_spec_edits() {
     let Some(client) = cluster("k8s_alexa").await else { return };
-    let r = Round::start(client, None).await;
-    r.create("FromSkill").await;
+    let r = Round::start(client, "PROD2", None, &[]).await;
+    r.create_with("FromSkill", json!({})).await;
     let s = r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
     assert_eq!(
         (s["skill"]["live"].as_str(), s["skill"]["development"].as_str()),
@@ -277,8 +142,8 @@ async fn a_full_from_skill_round_follows_amazon_without_spec_edits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_certification_unfreezes_the_candidate_and_never_touches_live() {
     let Some(client) = cluster("k8s_alexa").await else { return };
-    let r = Round::start(client, Some("PROD1")).await;
-    r.create("FromSkill").await;
+    let r = Round::start(client, "PROD2", Some("PROD1"), &[]).await;
+    r.create_with("FromSkill", json!({})).await;
     r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
     r.deploy("v2").await;
     r.fake.submit(&r.skill);
@@ -296,8 +161,8 @@ async fn a_failed_certification_unfreezes_the_candidate_and_never_touches_live()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_certified_waits_for_publication() {
     let Some(client) = cluster("k8s_alexa").await else { return };
-    let r = Round::start(client, Some("PROD1")).await;
-    r.create("Development").await;
+    let r = Round::start(client, "PROD2", Some("PROD1"), &[]).await;
+    r.create_with("Development", json!({})).await;
     r.expect("PROD1:1", "PROD2:$LATEST", "Converged", Some("Development")).await;
     r.deploy("v2").await;
     r.set_phase("Certifying").await;

@@ -16,103 +16,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::Instant;
-
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::events::v1::Event;
-use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
-use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
-use support::cluster::{Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually};
-use support::smapi::{FakeSmapi, Stage, fake_smapi, unique_skill_id, unique_vendor};
+use support::cluster::{annotate_namespace, cluster, eventually};
+use support::skill_world::SkillWorld;
+use support::smapi::Stage;
 
-struct World {
-    client: Client,
-    api: Api<LambdaAliasSet>,
-    fake: &'static FakeSmapi,
-    skill: String,
-    function: String,
-    arn: String,
-    ns: String,
-    started: Instant,
-    controller: Controller,
-}
-
-impl World {
-    /// A namespace with the credentials Secret, a moto function, a skill whose development
-    /// stage calls `development` (and live stage `live`), and the controller.
-    async fn start(client: Client, development: &str, live: Option<&str>) -> World {
-        apply_crd(&client).await;
-        let ns = create_namespace(&client, "lac-endpoint").await;
-        let fake = fake_smapi();
-        let vendor = unique_vendor();
-        let credentials = fake.client(&vendor);
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": "smapi", "namespace": ns},
-            "stringData": {
-                "clientId": credentials.client_id,
-                "clientSecret": credentials.client_secret,
-                "refreshToken": credentials.refresh_token,
-            }
-        }))
-        .expect("secret");
-        Api::<Secret>::namespaced(client.clone(), &ns)
-            .create(&PostParams::default(), &secret)
-            .await
-            .expect("secret");
-        let lambda = support::lambda().await;
-        let function = support::unique_name("endpoint-skill");
-        let created = support::create_function(&lambda, &function, "v1").await;
-        let arn = created.function_arn().expect("function ARN").to_string();
-        let skill = unique_skill_id();
-        let stage = |alias: &str| Stage::custom(&format!("{arn}:{alias}"));
-        fake.create_skill(&skill, &vendor, &stage(development), live.map(stage).as_ref());
-        let controller = Controller::start(
-            &[
-                "--namespace",
-                &ns,
-                "--resync",
-                "2",
-                "--smapi-endpoint",
-                &fake.url(),
-                "--lwa-endpoint",
-                &fake.lwa_url(),
-            ],
-            ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
-        );
-        let api = Api::namespaced(client.clone(), &ns);
-        World { client, api, fake, skill, function, arn, ns, started: Instant::now(), controller }
-    }
-
-    fn say(&self, what: &str) {
-        let _ = writeln!(std::io::stderr(), "[{:6.1} s] {what}", self.started.elapsed().as_secs_f64());
-    }
-
-    async fn create(&self, phase: &str) {
-        let set: LambdaAliasSet = serde_json::from_value(json!({
-            "apiVersion": "lambda.aliasset.dev/v1alpha1",
-            "kind": "LambdaAliasSet",
-            "metadata": {"name": "skill"},
-            "spec": {
-                "functionName": self.function,
-                "drainSeconds": 3,
-                "certification": {"phase": phase},
-                "alexa": {"credentialsSecretRef": {"name": "smapi"}, "manageDevelopmentEndpoint": true},
-                "triggers": [{"name": "alexa", "alexaSkill": {"skillId": self.skill}}]
-            }
-        }))
-        .expect("set");
-        self.api.create(&PostParams::default(), &set).await.expect("create set");
-        self.say(&format!("created LambdaAliasSet skill, phase {phase}, manageDevelopmentEndpoint: true"));
-    }
-
-    async fn status(&self) -> Result<Value, String> {
-        let obj = self.api.get("skill").await.map_err(|e| e.to_string())?;
-        serde_json::to_value(obj.status).map_err(|e| e.to_string())
-    }
-
+impl SkillWorld {
     /// Waits for live and candidate, Converged, the development stage calling `development`
     /// and (when given) the last update's status.
     async fn expect(&self, live: &str, candidate: &str, development: &str, update: Option<&str>) -> Value {
@@ -144,34 +53,6 @@ impl World {
             s["skill"]["live"], s["skill"]["development"], s["skill"]["certification"]["status"], s["skill"]["developmentUpdate"]
         ));
         s
-    }
-
-    async fn review(&self, state: &str) {
-        eventually(&format!("the review is {state} in status"), || async {
-            let s = self.status().await?;
-            let got = s["skill"]["certification"]["status"].clone();
-            if got == state { Ok(()) } else { Err(got.to_string()) }
-        })
-        .await;
-    }
-
-    async fn deploy(&self, marker: &str) {
-        support::lambda()
-            .await
-            .update_function_code()
-            .function_name(&self.function)
-            .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip(marker)))
-            .send()
-            .await
-            .expect("deploy");
-        self.say(&format!("CI deployed {marker} to $LATEST"));
-    }
-
-    async fn events(&self) -> Vec<(String, String)> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        let mut listed: Vec<Event> = events.list(&ListParams::default()).await.expect("events").items;
-        listed.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
-        listed.into_iter().map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default())).collect()
     }
 
     /// Logs every accepted write of the development manifest since `from`, with its endpoint.
@@ -217,10 +98,10 @@ impl World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rounds_with_no_manual_step_the_development_endpoint_follows_the_candidate() {
     let Some(client) = cluster("k8s_skill_endpoint").await else { return };
-    let w = World::start(client, "PROD2", None).await;
+    let w = SkillWorld::start(client, "PROD2", None, &[]).await;
     // Updates take a second at SMAPI: the controller follows IN_PROGRESS to SUCCEEDED.
     w.fake.script_updates(&w.skill, 1.0, 0);
-    w.create("FromSkill").await;
+    w.create_with("FromSkill", json!({"manageDevelopmentEndpoint": true})).await;
     let s = w.expect("PROD1:1", "PROD2:$LATEST", "PROD2", None).await;
     assert!(s["skill"]["developmentUpdate"].is_null(), "nothing to move: {}", s["skill"]);
     assert!(w.fake.writes(&w.skill).is_empty());
@@ -282,8 +163,8 @@ fn rich_manifest(arn: &str, alias: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
     let Some(client) = cluster("k8s_skill_endpoint").await else { return };
-    let w = World::start(client, "PROD2", Some("PROD1")).await;
-    w.create("Development").await;
+    let w = SkillWorld::start(client, "PROD2", Some("PROD1"), &[]).await;
+    w.create_with("Development", json!({"manageDevelopmentEndpoint": true})).await;
     w.expect("PROD1:1", "PROD2:$LATEST", "PROD2", None).await;
 
     // A person points the development stage at the live alias, in a rich manifest, and edits it
@@ -350,77 +231,15 @@ async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_strict_tenancy_only_an_allowed_skill_is_written() {
-    use k8s_openapi::api::core::v1::Namespace;
-    use kube::api::{Patch, PatchParams};
     use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_SKILLS};
 
     let Some(client) = cluster("k8s_skill_endpoint").await else { return };
-    apply_crd(&client).await;
-    let ns = create_namespace(&client, "lac-endpoint-strict").await;
-    let fake = fake_smapi();
-    let vendor = unique_vendor();
-    let credentials = fake.client(&vendor);
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "smapi", "namespace": ns},
-        "stringData": {
-            "clientId": credentials.client_id,
-            "clientSecret": credentials.client_secret,
-            "refreshToken": credentials.refresh_token,
-        }
-    }))
-    .expect("secret");
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    let function = support::unique_name("strict-skill");
-    let created = support::create_function(&support::lambda().await, &function, "v1").await;
-    let arn = created.function_arn().expect("function ARN").to_string();
-    let skill = unique_skill_id();
-    let stage = |alias: &str| Stage::custom(&format!("{arn}:{alias}"));
-    fake.create_skill(&skill, &vendor, &stage("PROD1"), Some(&stage("PROD1")));
-    let annotate = |annotations: Value| {
-        let client = client.clone();
-        let ns = ns.clone();
-        async move {
-            let patch = json!({"metadata": {"annotations": annotations}});
-            Api::<Namespace>::all(client)
-                .patch(&ns, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .expect("annotate");
-        }
-    };
-    annotate(json!({ALLOWED_FUNCTIONS: format!("arn:aws:lambda:{}:123456789012:function:strict-skill-*", support::REGION)})).await;
-    let controller = Controller::start(
-        &[
-            "--namespace",
-            &ns,
-            "--resync",
-            "2",
-            "--tenancy",
-            "strict",
-            "--cluster-name",
-            "endpoint-test",
-            "--smapi-endpoint",
-            &fake.url(),
-            "--lwa-endpoint",
-            &fake.lwa_url(),
-        ],
-        ControllerEnv { kubeconfig: None, aws: support::moto_env(), extra: vec![] },
-    );
-    let set: LambdaAliasSet = serde_json::from_value(json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
-        "kind": "LambdaAliasSet",
-        "metadata": {"name": "skill"},
-        "spec": {
-            "functionName": function,
-            "alexa": {"credentialsSecretRef": {"name": "smapi"}, "manageDevelopmentEndpoint": true},
-            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": skill}}]
-        }
-    }))
-    .expect("set");
-    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
-    api.create(&PostParams::default(), &set).await.expect("create");
+    let strict = ["--tenancy", "strict", "--cluster-name", "endpoint-test"];
+    let w = SkillWorld::start(client.clone(), "PROD1", Some("PROD1"), &strict).await;
+    let (ns, skill, fake, api) = (&w.ns, &w.skill, w.fake, &w.api);
+    let functions = format!("arn:aws:lambda:{}:123456789012:function:alexa-skill-*", support::REGION);
+    annotate_namespace(&client, ns, json!({ALLOWED_FUNCTIONS: functions})).await;
+    w.create_with("Development", json!({"manageDevelopmentEndpoint": true})).await;
 
     // The function is allowed, the skill is not: converged, the development stage left alone.
     let s = eventually("held by the namespace", || async {
@@ -434,12 +253,12 @@ async fn under_strict_tenancy_only_an_allowed_skill_is_written() {
         }
     })
     .await;
-    assert!(s["skill"]["note"].as_str().is_some_and(|n| n.contains(&skill)), "{}", s["skill"]);
+    assert!(s["skill"]["note"].as_str().is_some_and(|n| n.contains(skill.as_str())), "{}", s["skill"]);
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    assert!(fake.smapi_puts(&skill).is_empty(), "nothing written without the namespace's permission");
+    assert!(fake.smapi_puts(skill).is_empty(), "nothing written without the namespace's permission");
 
     // The platform team allows the skill: the development stage follows the candidate.
-    annotate(json!({ALLOWED_SKILLS: skill})).await;
+    annotate_namespace(&client, ns, json!({ALLOWED_SKILLS: skill})).await;
     eventually("the development stage calls PROD2", || async {
         let obj = api.get("skill").await.map_err(|e| e.to_string())?;
         let s = serde_json::to_value(obj.status).map_err(|e| e.to_string())?;
@@ -450,6 +269,5 @@ async fn under_strict_tenancy_only_an_allowed_skill_is_written() {
         }
     })
     .await;
-    assert_eq!(fake.smapi_puts(&skill).len(), 1);
-    drop(controller);
+    assert_eq!(fake.smapi_puts(skill).len(), 1);
 }

@@ -17,57 +17,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
-use serde_json::{Value, json};
+use serde_json::json;
 use support::cluster::{
-    Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually, install_chart_rbac,
+    Controller, ControllerEnv, annotate_namespace, apply_crd, cluster, create_namespace, create_set,
+    eventually, install_chart_rbac, wait_reason,
 };
 use support::objects::alexa_set;
 
 const CLUSTER: &str = "test-cluster";
 const ACCOUNT: &str = "123456789012";
-
-async fn annotate(client: &Client, ns: &str, annotations: Value) {
-    let patch = json!({"metadata": {"annotations": annotations}});
-    Api::<Namespace>::all(client.clone())
-        .patch(ns, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("annotate the namespace");
-}
-
-fn ready(obj: &LambdaAliasSet) -> (String, String, String) {
-    let c = obj.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
-    (
-        c.map(|c| c.status.clone()).unwrap_or_default(),
-        c.map(|c| c.reason.clone()).unwrap_or_default(),
-        c.map(|c| c.message.clone()).unwrap_or_default(),
-    )
-}
-
-/// Waits for the Ready reason `reason` of `ns/name`; returns its message.
-async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) -> String {
-    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), ns);
-    eventually(&format!("{ns}/{name}: {reason}"), || async {
-        let obj = api.get(name).await.map_err(|e| e.to_string())?;
-        let (_, got, message) = ready(&obj);
-        let observed = obj.status.as_ref().and_then(|s| s.observed_generation) == obj.metadata.generation;
-        if got == reason && observed { Ok(message) } else { Err(format!("{got}: {message}")) }
-    })
-    .await
-}
-
-async fn create(client: &Client, ns: &str, set: Value) -> String {
-    let name = set["metadata"]["name"].as_str().expect("name").to_string();
-    let obj: LambdaAliasSet = serde_json::from_value(set).expect("set");
-    Api::<LambdaAliasSet>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &obj)
-        .await
-        .expect("create");
-    name
-}
 
 /// Lambda calls the controller made (every operation and outcome).
 async fn calls(controller: &Controller) -> f64 {
@@ -110,7 +72,7 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
     support::create_function(&lambda, &fb, "b").await;
     let role_a = support::role_arn();
     let region = support::REGION;
-    annotate(
+    annotate_namespace(
         &client,
         &team_a,
         json!({
@@ -119,7 +81,7 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
         }),
     )
     .await;
-    annotate(
+    annotate_namespace(
         &client,
         &team_b,
         json!({ALLOWED_FUNCTIONS: format!("arn:aws:lambda:{region}:{ACCOUNT}:function:team-b-*")}),
@@ -143,13 +105,13 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
     );
 
     // team-b on team A's function.
-    let theirs = create(&client, &team_b, alexa_set("theirs", &fa, "Development", 0, "Retain")).await;
+    let theirs = create_set(&client, &team_b, alexa_set("theirs", &fa, "Development", 0, "Retain")).await;
     let message = wait_reason(&client, &team_b, &theirs, "NotAllowed").await;
     assert!(message.contains(&format!("function:{fa}")) && message.contains(ALLOWED_FUNCTIONS), "{message}");
     // team-b with team A's role (on its own function).
     let mut with_role = alexa_set("with-role", &fb, "Development", 0, "Retain");
     with_role["spec"]["roleArn"] = json!(role_a);
-    let with_role = create(&client, &team_b, with_role).await;
+    let with_role = create_set(&client, &team_b, with_role).await;
     let message = wait_reason(&client, &team_b, &with_role, "NotAllowed").await;
     assert!(message.contains(ALLOWED_ROLE_ARNS) && message.contains("own credentials"), "{message}");
     // Globs never reach across an account or a region.
@@ -157,7 +119,7 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
         ("other-account", format!("arn:aws:lambda:{region}:444455556666:function:{fb}")),
         ("other-region", format!("arn:aws:lambda:eu-west-3:{ACCOUNT}:function:{fb}")),
     ] {
-        create(&client, &team_b, alexa_set(name, &function, "Development", 0, "Retain")).await;
+        create_set(&client, &team_b, alexa_set(name, &function, "Development", 0, "Retain")).await;
         let message = wait_reason(&client, &team_b, name, "NotAllowed").await;
         assert!(message.contains(&function), "{message}");
     }
@@ -165,7 +127,7 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
     let mut chosen = alexa_set("chosen-id", &fa, "Development", 0, "Retain");
     chosen["spec"]["roleArn"] = json!(role_a);
     chosen["spec"]["externalId"] = json!("picked-by-the-tenant");
-    create(&client, &team_a, chosen).await;
+    create_set(&client, &team_a, chosen).await;
     let message = wait_reason(&client, &team_a, "chosen-id", "NotAllowed").await;
     assert!(
         message.contains("spec.externalId") && message.contains(&format!("{CLUSTER}/{team_a}")),
@@ -179,7 +141,7 @@ async fn strict_tenancy_refuses_with_zero_calls_and_allows_by_annotation() {
     // Allowed by annotation: it converges, assuming team A's role with the derived ExternalId.
     let mut ours = alexa_set("ours", &fa, "Development", 0, "Delete");
     ours["spec"]["roleArn"] = json!(role_a);
-    let ours = create(&client, &team_a, ours).await;
+    let ours = create_set(&client, &team_a, ours).await;
     wait_reason(&client, &team_a, &ours, "Converged").await;
     assert!(calls(&controller).await > 0.0);
     let external_ids = assumed(&role_a);

@@ -15,29 +15,21 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::tenancy::{
     ALLOW_PUBLIC_INVOKE, ALLOWED_EVENT_SOURCES, ALLOWED_FUNCTIONS, ALLOWED_PRINCIPALS, ALLOWED_SOURCE_ARNS,
 };
 use serde_json::{Value, json};
 use support::cluster::{
-    Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually, install_chart_rbac,
+    Controller, ControllerEnv, annotate_namespace, apply_crd, cluster, create_namespace, create_set,
+    eventually, install_chart_rbac, wait_reason,
 };
 
 const CLUSTER: &str = "grants-cluster";
 const ACCOUNT: &str = "123456789012";
 const OTHER: &str = "444455556666";
-
-async fn annotate(client: &Client, ns: &str, annotations: Value) {
-    let patch = json!({"metadata": {"annotations": annotations}});
-    Api::<Namespace>::all(client.clone())
-        .patch(ns, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("annotate the namespace");
-}
 
 fn set(name: &str, function: &str, policy: &str, triggers: Value) -> Value {
     json!({
@@ -46,29 +38,6 @@ fn set(name: &str, function: &str, policy: &str, triggers: Value) -> Value {
         "metadata": {"name": name},
         "spec": {"functionName": function, "deletionPolicy": policy, "triggers": triggers}
     })
-}
-
-async fn create(client: &Client, ns: &str, set: Value) -> String {
-    let name = set["metadata"]["name"].as_str().expect("name").to_string();
-    let obj: LambdaAliasSet = serde_json::from_value(set).expect("set");
-    Api::<LambdaAliasSet>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &obj)
-        .await
-        .expect("create");
-    name
-}
-
-/// Waits for the Ready reason `reason` of `ns/name` at its generation; returns its message.
-async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) -> String {
-    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), ns);
-    eventually(&format!("{ns}/{name}: {reason}"), || async {
-        let obj = api.get(name).await.map_err(|e| e.to_string())?;
-        let c = obj.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
-        let (got, message) = c.map(|c| (c.reason.clone(), c.message.clone())).unwrap_or_default();
-        let observed = obj.status.as_ref().and_then(|s| s.observed_generation) == obj.metadata.generation;
-        if got == reason && observed { Ok(message) } else { Err(format!("{got}: {message}")) }
-    })
-    .await
 }
 
 async fn calls(controller: &Controller) -> f64 {
@@ -118,7 +87,7 @@ async fn strict_tenancy_refuses_grant_hijacks_with_zero_calls() {
     let region = support::REGION;
     let own_api = format!("arn:aws:execute-api:{region}:{ACCOUNT}:teamaapi/*/POST/trivia");
     let source_arns = format!("arn:aws:execute-api:{region}:{ACCOUNT}:teamaapi/*,arn:aws:s3:::team-a-*");
-    annotate(
+    annotate_namespace(
         &client,
         &team,
         json!({
@@ -158,7 +127,7 @@ async fn strict_tenancy_refuses_grant_hijacks_with_zero_calls() {
         ),
     ];
     for (name, triggers, _) in &hijacks {
-        create(&client, &team, set(name, &function, "Delete", triggers.clone())).await;
+        create_set(&client, &team, set(name, &function, "Delete", triggers.clone())).await;
     }
     for (name, _, words) in &hijacks {
         let message = wait_reason(&client, &team, name, "NotAllowed").await;
@@ -192,7 +161,7 @@ async fn strict_tenancy_refuses_grant_hijacks_with_zero_calls() {
         {"name": "uploads", "s3": {"bucketArn": "arn:aws:s3:::team-a-uploads", "sourceAccount": ACCOUNT}},
         {"name": "orders", "eventSourceMapping": {"eventSourceArn": queue}},
     ]);
-    let ours = create(&client, &team, set("ours", &function, "Delete", triggers)).await;
+    let ours = create_set(&client, &team, set("ours", &function, "Delete", triggers)).await;
     wait_reason(&client, &team, &ours, "Converged").await;
     let granted = aws_state(&function).await;
     assert_eq!(granted.0.len(), 2, "the pair exists: {granted:?}");
@@ -202,7 +171,7 @@ async fn strict_tenancy_refuses_grant_hijacks_with_zero_calls() {
     assert_eq!(granted.2, vec![format!("PROD1 {queue}")], "one mapping, on the live alias");
 
     // Tightened: the team's API no longer listed. The set stops, AWS stays as it is.
-    annotate(&client, &team, json!({ALLOWED_SOURCE_ARNS: "arn:aws:s3:::team-a-*"})).await;
+    annotate_namespace(&client, &team, json!({ALLOWED_SOURCE_ARNS: "arn:aws:s3:::team-a-*"})).await;
     let message = wait_reason(&client, &team, &ours, "NotAllowed").await;
     assert!(
         message.contains("spec.triggers[api].apiGateway.sourceArn") && message.contains("remains"),

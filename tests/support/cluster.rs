@@ -223,6 +223,42 @@ pub async fn install_chart_rbac(
     (rbac, kubeconfig)
 }
 
+/// Merges `annotations` into the Namespace `ns` (`null` removes one).
+#[allow(dead_code)]
+pub async fn annotate_namespace(client: &Client, ns: &str, annotations: Value) {
+    let patch = json!({"metadata": {"annotations": annotations}});
+    Api::<Namespace>::all(client.clone())
+        .patch(ns, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("annotate the namespace");
+}
+
+/// Creates the LambdaAliasSet `set` (JSON) in `ns`; returns its name.
+#[allow(dead_code)]
+pub async fn create_set(client: &Client, ns: &str, set: Value) -> String {
+    let name = set["metadata"]["name"].as_str().expect("name").to_string();
+    let obj: lambda_alias_controller::api::LambdaAliasSet = serde_json::from_value(set).expect("set");
+    Api::<lambda_alias_controller::api::LambdaAliasSet>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("create");
+    name
+}
+
+/// Waits for the Ready reason `reason` of `ns/name` at its generation; returns its message.
+#[allow(dead_code)]
+pub async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) -> String {
+    let api: Api<lambda_alias_controller::api::LambdaAliasSet> = Api::namespaced(client.clone(), ns);
+    eventually(&format!("{ns}/{name}: {reason}"), || async {
+        let obj = api.get(name).await.map_err(|e| e.to_string())?;
+        let c = obj.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+        let (got, message) = c.map(|c| (c.reason.clone(), c.message.clone())).unwrap_or_default();
+        let observed = obj.status.as_ref().and_then(|s| s.observed_generation) == obj.metadata.generation;
+        if got == reason && observed { Ok(message) } else { Err(format!("{got}: {message}")) }
+    })
+    .await
+}
+
 /// A free loopback port for a controller's HTTP endpoints.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()

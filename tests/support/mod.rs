@@ -34,6 +34,7 @@ use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_confi
 
 pub mod cluster;
 pub mod objects;
+pub mod skill_world;
 pub mod smapi;
 pub mod validation_cases;
 

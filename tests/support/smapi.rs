@@ -290,16 +290,8 @@ impl FakeSmapi {
 
     /// The SMAPI calls made for the skill, oldest first: `(status, path with query)`.
     pub fn smapi_calls(&self, skill_id: &str) -> Vec<(u16, String)> {
-        let answer = self.control(
-            "GET",
-            &format!("/_fake/requests?skillId={}", super::url_encode(skill_id)),
-            &Value::Null,
-        );
-        answer["requests"]
-            .as_array()
-            .unwrap_or_else(|| panic!("requests answered {answer}"))
+        self.requests(skill_id)
             .iter()
-            .filter(|r| r["api"] == "smapi")
             .map(|r| {
                 let status = r["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
                 (status, r["path"].as_str().unwrap_or_default().to_string())
@@ -310,6 +302,15 @@ impl FakeSmapi {
     /// The paths of every write (PUT) to SMAPI for the skill, whatever the answer.
     #[allow(dead_code)]
     pub fn smapi_puts(&self, skill_id: &str) -> Vec<String> {
+        self.requests(skill_id)
+            .iter()
+            .filter(|r| r["method"] == "PUT")
+            .map(|r| r["path"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The fake's log of SMAPI requests for the skill, oldest first.
+    fn requests(&self, skill_id: &str) -> Vec<Value> {
         let answer = self.control(
             "GET",
             &format!("/_fake/requests?skillId={}", super::url_encode(skill_id)),
@@ -319,8 +320,8 @@ impl FakeSmapi {
             .as_array()
             .unwrap_or_else(|| panic!("requests answered {answer}"))
             .iter()
-            .filter(|r| r["api"] == "smapi" && r["method"] == "PUT")
-            .map(|r| r["path"].as_str().unwrap_or_default().to_string())
+            .filter(|r| r["api"] == "smapi")
+            .cloned()
             .collect()
     }
 
@@ -352,6 +353,24 @@ impl FakeSmapi {
         serde_json::from_str(text)
             .unwrap_or_else(|e| panic!("fake SMAPI {method} {path_and_query}: {e}: {text}"))
     }
+}
+
+/// The Secret `smapi` in `ns` holding `credentials` (what `spec.alexa.credentialsSecretRef` names).
+#[allow(dead_code)]
+pub async fn create_credentials_secret(client: &kube::Client, ns: &str, credentials: &AlexaCredentials) {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "smapi", "namespace": ns},
+        "stringData": {
+            "clientId": credentials.client_id,
+            "clientSecret": credentials.client_secret,
+            "refreshToken": credentials.refresh_token,
+        }
+    }))
+    .expect("secret");
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &secret)
+        .await
+        .expect("secret");
 }
 
 /// A YAML credentials file's content (`--alexa-credentials FILE`).
