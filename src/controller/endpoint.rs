@@ -55,7 +55,14 @@ pub async fn follow<P: LambdaProvider>(
         follow_update(subject, update, ctx, &mut out).await;
         return out;
     }
-    let Some(wanted) = moves.iter().find(|m| m.skill_id == subject.skill_id) else { return out };
+    let Some(wanted) = moves.iter().find(|m| m.skill_id == subject.skill_id) else {
+        // A stale write that is no longer wanted (someone else pointed the stage at the
+        // candidate) is nothing to follow any more.
+        if previous.is_some_and(|u| u.status == DevelopmentUpdate::STALE) {
+            out.update = None;
+        }
+        return out;
+    };
     if let Err(why) = ctx.tenancy.may_write_skill(subject.namespace, &wanted.skill_id) {
         // Planned again at each drift check, so that the move is made once the annotation allows it.
         out.held = Some(why);

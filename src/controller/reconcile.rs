@@ -27,7 +27,7 @@ use super::requeue::{is_steady, lane_of, requeue_after_error, requeue_for};
 use super::{Context, Error, LambdaProvider, MANAGER, drift, events, key_of};
 use crate::api::Reason;
 use crate::api::validate::validate_object;
-use crate::api::{DevelopmentUpdate, LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
+use crate::api::{LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
 use crate::aws::LambdaApi;
 use crate::aws::budget::{Lane, in_lane};
 use crate::engine::drift::Baseline;
@@ -421,20 +421,9 @@ async fn follow_endpoint<P: LambdaProvider>(
     let subject =
         Subject { key: &seen.key, namespace: &seen.namespace, spec: valid.spec, skill_id: &skill_id };
     let followed = endpoint::follow(&subject, &verdict.endpoints, previous, ctx).await;
-    let changed = followed.update.as_ref() != previous;
-    let moving = followed
-        .update
-        .as_ref()
-        .is_some_and(|u| u.is_pending() || (changed && u.status == DevelopmentUpdate::SUCCEEDED));
-    match followed.held {
-        // Why the mismatch stays, with the note that says what it is.
-        Some(held) => {
-            skill.note =
-                Some(skill.note.take().map_or(held.clone(), |n| format!("{n}; not re-pointed: {held}")))
-        }
-        // Being re-pointed: not worth a Warning.
-        None if moving => skill.note = None,
-        None => {}
+    // The planner leaves a managed stage's mismatch unnoted: only a held move is worth a note.
+    if let Some(held) = followed.held {
+        skill.note = Some(held);
     }
     skill.development_update = followed.update;
     verdict.events.extend(followed.events);
@@ -456,7 +445,7 @@ async fn finish<P: LambdaProvider>(
     ending: Ending,
     timer: ReconcileTimer<'_>,
 ) -> Result<Action, Error> {
-    let verdict = match ending {
+    let mut verdict = match ending {
         // The status stands, and so does the reason it gives.
         Ending::Unchanged(action) => {
             timer.ended(seen.ready_before.unwrap_or(Reason::Converged), false);
@@ -464,7 +453,6 @@ async fn finish<P: LambdaProvider>(
         }
         Ending::Status(verdict) => verdict,
     };
-    let mut verdict = verdict;
     let smapi_events = std::mem::take(&mut verdict.events);
     publish(seen, ctx, &verdict, smapi_events).await;
     let previous = seen.previous();
