@@ -226,6 +226,14 @@ async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
     let s = w.status().await.expect("status");
     assert_eq!(s["skill"]["developmentUpdate"]["status"], "FAILED", "the record stands: {}", s["skill"]);
     assert_eq!(s["skill"]["development"], "PROD1", "a FAILED update changed nothing");
+    // The person fixes the manifest (another ETag; its EU region now calls the unqualified
+    // function): the move is tried again, and goes through.
+    let fixed = Stage::custom(&format!("{}:PROD1", w.arn)).region("EU", &w.arn);
+    w.fake.set_stage(&w.skill, "development", Some(&fixed));
+    w.say("a person edited the development manifest");
+    let s = w.expect("PROD1:1", "PROD2:$LATEST", "PROD2", Some("SUCCEEDED")).await;
+    assert_eq!(s["skill"]["developmentUpdate"]["from"], "PROD1, unqualified");
+    assert_eq!(w.fake.writes(&w.skill).len(), writes + 1, "one more write, for the changed manifest");
     assert_eq!(w.fake.smapi_puts(&w.skill).iter().filter(|p| p.contains("/stages/live/")).count(), 0);
 }
 

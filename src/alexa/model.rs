@@ -100,6 +100,8 @@ pub struct ManifestUpdate {
     /// SMAPI's error and warning messages (`code: message`).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// The ETag of the development manifest now (`manifest.eTag`), when SMAPI gives it.
+    pub etag: Option<String>,
 }
 
 /// `{"manifest": {"eTag", "lastUpdateRequest": {"status", "errors": [{code, message}],
@@ -112,6 +114,8 @@ pub(crate) fn manifest_update(body: &[u8]) -> Result<Option<ManifestUpdate>, Str
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct ManifestStatus {
+        #[serde(rename = "eTag")]
+        etag: Option<String>,
         last_update_request: Option<UpdateRequest>,
     }
     #[derive(Deserialize)]
@@ -132,7 +136,8 @@ pub(crate) fn manifest_update(body: &[u8]) -> Result<Option<ManifestUpdate>, Str
         (c, m) => m.or(c).unwrap_or_default(),
     };
     let status: Status = serde_json::from_slice(body).map_err(|e| format!("not the expected JSON: {e}"))?;
-    let Some(update) = status.manifest.and_then(|m| m.last_update_request) else { return Ok(None) };
+    let Some(manifest) = status.manifest else { return Ok(None) };
+    let Some(update) = manifest.last_update_request else { return Ok(None) };
     if !matches!(update.status.as_str(), "IN_PROGRESS" | "SUCCEEDED" | "FAILED") {
         return Err(format!("unknown lastUpdateRequest.status {:?}", update.status));
     }
@@ -140,6 +145,7 @@ pub(crate) fn manifest_update(body: &[u8]) -> Result<Option<ManifestUpdate>, Str
         status: update.status,
         errors: update.errors.into_iter().map(text).collect(),
         warnings: update.warnings.into_iter().map(text).collect(),
+        etag: manifest.etag,
     }))
 }
 
@@ -246,6 +252,7 @@ mod tests {
                 status: "FAILED".into(),
                 errors: vec!["INVALID_MANIFEST: bad endpoint".into(), "only text".into()],
                 warnings: vec!["W".into()],
+                etag: Some("e1".into()),
             })
         );
         let done = br#"{"manifest": {"lastUpdateRequest": {"status": "SUCCEEDED"}}}"#;

@@ -69,17 +69,23 @@ pub async fn follow<P: LambdaProvider>(
         out.retry = true;
         return out;
     }
-    if let Some(failed) = previous
-        .filter(|u| u.status == DevelopmentUpdate::FAILED && u.alias == wanted.alias && u.from == wanted.from)
+    if let Some(failed) =
+        previous.filter(|u| u.status == DevelopmentUpdate::FAILED && u.alias == wanted.alias)
     {
-        // The same move failed already: SMAPI would refuse it again. A change of the manifest
-        // (or of the candidate) is a new move.
-        out.held = Some(format!(
-            "the last re-point of the development stage to {} FAILED ({}); fix the manifest, and it is tried again",
-            failed.alias,
-            failed.errors.join("; ")
-        ));
-        return out;
+        // The same move on the same manifest failed already: SMAPI would refuse it again. A
+        // manifest changed since (another ETag), or another candidate, is a new move.
+        let now = ctx.skills.manifest_update(subject.namespace, subject.spec, subject.skill_id).await;
+        if let Ok(Some(now)) = &now
+            && now.etag.as_deref().is_none_or(|etag| etag == failed.etag)
+        {
+            out.held = Some(format!(
+                "the last re-point of the development stage to {} FAILED ({}); it is tried again once the \
+                 manifest changes",
+                failed.alias,
+                failed.errors.join("; ")
+            ));
+            return out;
+        }
     }
     make_move(subject, wanted, ctx, &mut out).await;
     out
