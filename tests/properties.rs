@@ -578,7 +578,13 @@ proptest! {
         // source, so a mapping of an undeclared source attached by hand to one of the set's
         // aliases waits for the next full observe.
         let declared = last.triggers & 4 != 0;
-        let gap = drifts.iter().any(|d| matches!(d, Drift::DuplicateMapping(_)) && !declared);
+        // The other documented gap: a version published by hand without touching `$LATEST` or
+        // any alias (a deploy of the code already there, then a publish) is not in the cheap
+        // reads; retention deletes it at the next full observe.
+        let retention_only = plan.actions.iter().all(|a| matches!(a, Action::DeleteVersion { .. }))
+            && plan.report == converged.last.plan.report;
+        let gap = drifts.iter().any(|d| matches!(d, Drift::DuplicateMapping(_)) && !declared)
+            || (retention_only && drifts.iter().any(|d| matches!(d, Drift::DeployAndPublish(_))));
         if acts && !gap {
             prop_assert!(!same, "missed: {:?} -> plan {:?}", drifts, plan.actions);
         }
