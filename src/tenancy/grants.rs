@@ -206,15 +206,20 @@ fn current(globs: &Option<Vec<String>>) -> String {
     }
 }
 
+/// Why `arn` is refused by the annotation `key`'s `globs`, or `None` when one matches it.
+fn unlisted(globs: &[String], key: &str, arn: &str) -> Option<String> {
+    (!globs.iter().any(|g| glob_matches(g, arn))).then(|| {
+        format!(
+            "is not allowed: {key} ({}) has no glob that matches it; a platform admin must add one",
+            globs.join(",")
+        )
+    })
+}
+
 /// Why a source ARN is refused, or `None` when it is allowed.
 fn source_arn(arn: &str, source_account: Option<&str>, home: &Home<'_>, grants: &Grants) -> Option<String> {
     if let Some(globs) = &grants.source_arns {
-        return (!globs.iter().any(|g| glob_matches(g, arn))).then(|| {
-            format!(
-                "is not allowed: {ALLOWED_SOURCE_ARNS} ({}) has no glob that matches it; a platform admin must add one",
-                globs.join(",")
-            )
-        });
+        return unlisted(globs, ALLOWED_SOURCE_ARNS, arn);
     }
     let (partition, _, _, account, _) = arn_fields(arn);
     if account.is_empty() {
@@ -240,12 +245,7 @@ fn source_arn(arn: &str, source_account: Option<&str>, home: &Home<'_>, grants: 
 /// Why an event source ARN is refused, or `None` when it is allowed.
 fn event_source(arn: &str, home: &Home<'_>, grants: &Grants) -> Option<String> {
     if let Some(globs) = &grants.event_sources {
-        return (!globs.iter().any(|g| glob_matches(g, arn))).then(|| {
-            format!(
-                "is not allowed: {ALLOWED_EVENT_SOURCES} ({}) has no glob that matches it; a platform admin must add one",
-                globs.join(",")
-            )
-        });
+        return unlisted(globs, ALLOWED_EVENT_SOURCES, arn);
     }
     let (partition, _, region, account, _) = arn_fields(arn);
     (partition != home.partition || account != home.account || region != home.region).then(|| {
