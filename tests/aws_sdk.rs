@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config, sdk_config_for};
+use lambda_alias_controller::aws::client::{AwsSettings, sdk_config, sdk_config_for};
 use lambda_alias_controller::aws::lambda::*;
 use lambda_alias_controller::aws::sdk::SdkLambda;
 use lambda_alias_controller::aws::{AwsError, Call, List};
@@ -20,7 +20,7 @@ use lambda_alias_controller::plan::{LATEST, Statement};
 
 async fn api() -> (aws_sdk_lambda::Client, SdkLambda) {
     let client = support::lambda().await;
-    (client.clone(), SdkLambda::new(client))
+    (client.clone(), SdkLambda::new(client, support::cloudwatch().await))
 }
 
 /// Replaces `$LATEST`'s code so that the next publish creates a new version.
@@ -225,6 +225,7 @@ async fn aliases_are_created_updated_with_routing_cleared_and_deleted() {
             version: "2".to_owned(),
             description: "moved".to_owned(),
             revision_id: Some(canary.revision_id.as_str().to_owned()),
+            routing: None,
         })
         .await
         .expect("UpdateAlias");
@@ -258,6 +259,7 @@ async fn aliases_are_created_updated_with_routing_cleared_and_deleted() {
             version: "1".to_owned(),
             description: String::new(),
             revision_id: None,
+            routing: None,
         })
         .await
         .expect_err("alias is gone");
@@ -543,7 +545,7 @@ async fn assumed_role_credentials_from_sdk_config_for_reach_lambda() {
     let role = format!("arn:aws:iam::{account}:role/lac-target");
     let config = sdk_config_for(&settings, Some(support::REGION), Some(&role), Some("external-123")).await;
     assert_eq!(config.region().map(AsRef::as_ref), Some(support::REGION));
-    let assumed = SdkLambda::new(lambda_client(&config));
+    let assumed = SdkLambda::from_config(&config);
     let info = assumed
         .call(&GetFunction { function: name.to_owned() })
         .await
@@ -554,7 +556,7 @@ async fn assumed_role_credentials_from_sdk_config_for_reach_lambda() {
     // sees that account's (empty) Lambda, which shows the assumed credentials are the ones used.
     let other = "arn:aws:iam::111122223333:role/lac-target";
     let config = sdk_config_for(&settings, None, Some(other), None).await;
-    let error = SdkLambda::new(lambda_client(&config))
+    let error = SdkLambda::from_config(&config)
         .call(&GetFunction { function: name.to_owned() })
         .await
         .expect_err("other account");
@@ -570,7 +572,8 @@ async fn unusable_credentials_are_access_denied_not_unavailable() {
     let config = aws_sdk_lambda::config::Builder::from(&sdk_config(&support::aws_settings()).await)
         .credentials_provider(missing)
         .build();
-    let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config));
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(&support::aws_settings()).await);
+    let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config), cloudwatch);
     let error = api.call(&GetFunction { function: "anything".to_owned() }).await.expect_err("no credentials");
     assert!(matches!(error, AwsError::AccessDenied { .. }), "{error:?}");
 }
@@ -647,7 +650,8 @@ async fn list_calls_follow_next_marker_until_exhausted() {
     let config = aws_sdk_lambda::config::Builder::from(&sdk_config(&settings).await)
         .credentials_provider(aws_sdk_lambda::config::Credentials::new("stub", "stub", None, None, "stub"))
         .build();
-    let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config));
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(&support::aws_settings()).await);
+    let api = SdkLambda::new(aws_sdk_lambda::Client::from_conf(config), cloudwatch);
 
     let versions = api.list(ListVersions::new("paged")).await.expect("ListVersionsByFunction");
     let versions: Vec<(u64, &str)> = versions.iter().map(|v| (v.version, v.code_sha256.as_str())).collect();

@@ -34,7 +34,7 @@ fn fake() -> FakeLambda {
 }
 
 async fn converge(
-    api: &impl lambda_alias_controller::aws::LambdaApi,
+    api: &impl lambda_alias_controller::aws::AwsApi,
     spec: &LambdaAliasSetSpec,
 ) -> Result<engine::Converged, EngineError> {
     engine::converge(api, OWNER, spec, None, || NOW, 10).await

@@ -12,8 +12,11 @@ use serde_json::Value;
 /// What `sdk_config_for` needs besides Lambda: STS AssumeRole, when a set names a `roleArn`.
 const ASSUME_ROLE: &str = "sts:AssumeRole";
 
-/// The only actions AWS does not let a policy scope to a function or mapping ARN.
-const UNSCOPED: [&str; 2] = ["lambda:ListEventSourceMappings", "lambda:CreateEventSourceMapping"];
+/// The only actions AWS does not let a policy scope to a function, mapping or alarm ARN.
+const UNSCOPED: [&str; 3] =
+    ["lambda:ListEventSourceMappings", "lambda:CreateEventSourceMapping", "cloudwatch:GetMetricData"];
+/// `spec.rollout`'s alarms: DescribeAlarms takes alarm ARNs.
+const ALARM_SCOPED: [&str; 1] = ["cloudwatch:DescribeAlarms"];
 /// Actions on one event source mapping, scoped to mapping ARNs (the request names only a UUID).
 const MAPPING_SCOPED: [&str; 2] = ["lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"];
 
@@ -63,7 +66,9 @@ fn known(op: Operation) -> Operation {
         | Operation::CreateEventSourceMapping
         | Operation::UpdateEventSourceMapping
         | Operation::DeleteEventSourceMapping
-        | Operation::DeleteFunction => op,
+        | Operation::DeleteFunction
+        | Operation::DescribeAlarms
+        | Operation::GetMetricData => op,
     }
 }
 
@@ -127,6 +132,8 @@ fn resources_are_as_narrow_as_aws_allows() {
             &["*"]
         } else if MAPPING_SCOPED.contains(&action.as_str()) {
             &["arn:aws:lambda:*:*:event-source-mapping:*"]
+        } else if ALARM_SCOPED.contains(&action.as_str()) {
+            &["arn:aws:cloudwatch:*:*:alarm:*"]
         } else if action == ASSUME_ROLE {
             &["arn:aws:iam::*:role/*"]
         } else {

@@ -92,8 +92,11 @@ impl Knobs {
     }
 
     /// The controller's budget per pool (requests per second, both lanes), scaled.
+    /// The Lambda pools' rates (GetFunction, GetPolicy, shared); the bench's sets have no rollout,
+    /// so CloudWatch's pools are not part of it.
     fn budget_rates(&self) -> [f64; 3] {
-        BudgetLimits::default().scaled(self.scale).pools().map(|(_, limit)| limit.per_second)
+        let pools = BudgetLimits::default().scaled(self.scale).pools();
+        [pools[0].1.per_second, pools[1].1.per_second, pools[2].1.per_second]
     }
 
     fn class_sizes(&self) -> [usize; 2] {

@@ -32,6 +32,8 @@ reasons! {
     // The planner's outcomes.
     Converged, Progressing, Draining, Suspended, CodeMismatch, VersionNotFound, NothingToPromote,
     OwnedByOther, FunctionNotFound, AwaitingPublication, SkillEndpointMismatch;
+    // The planner's outcomes of `spec.rollout`.
+    RollingOut, RolledBack, AlarmActive, AlarmNotFound;
     // The controller's own verdicts.
     InvalidSpec, NotAllowed;
     // An AWS error ended the reconcile.
@@ -51,8 +53,12 @@ impl Reason {
             | Reason::Suspended
             | Reason::NothingToPromote
             | Reason::OwnedByOther
-            | Reason::SkillEndpointMismatch => true,
+            | Reason::SkillEndpointMismatch
+            | Reason::RolledBack => true,
             Reason::Progressing
+            | Reason::RollingOut
+            | Reason::AlarmActive
+            | Reason::AlarmNotFound
             | Reason::Draining
             | Reason::CodeMismatch
             | Reason::VersionNotFound
@@ -87,6 +93,8 @@ impl Reason {
             | Reason::FunctionNotFound
             | Reason::VersionNotFound
             | Reason::SkillEndpointMismatch
+            | Reason::RolledBack
+            | Reason::AlarmNotFound
             | Reason::InvalidSpec
             | Reason::NotAllowed
             | Reason::AccessDenied
@@ -103,6 +111,8 @@ impl Reason {
             | Reason::Suspended
             | Reason::CodeMismatch
             | Reason::AwaitingPublication
+            | Reason::RollingOut
+            | Reason::AlarmActive
             | Reason::NotFound
             | Reason::PreconditionFailed
             | Reason::Conflict
@@ -123,6 +133,7 @@ impl Reason {
             | Reason::Draining
             | Reason::Suspended
             | Reason::AwaitingPublication
+            | Reason::RollingOut
             | Reason::InvalidSpec => false,
             Reason::CodeMismatch
             | Reason::VersionNotFound
@@ -130,6 +141,9 @@ impl Reason {
             | Reason::OwnedByOther
             | Reason::FunctionNotFound
             | Reason::SkillEndpointMismatch
+            | Reason::RolledBack
+            | Reason::AlarmActive
+            | Reason::AlarmNotFound
             | Reason::NotAllowed
             | Reason::NotFound
             | Reason::PreconditionFailed
@@ -207,11 +221,26 @@ mod tests {
         };
         assert_eq!(
             which(Reason::is_steady),
-            ["Converged", "Suspended", "NothingToPromote", "OwnedByOther", "SkillEndpointMismatch"]
+            [
+                "Converged",
+                "Suspended",
+                "NothingToPromote",
+                "OwnedByOther",
+                "SkillEndpointMismatch",
+                "RolledBack"
+            ]
         );
         assert_eq!(
             which(|r| !r.is_error()),
-            ["Converged", "Progressing", "Draining", "Suspended", "AwaitingPublication", "InvalidSpec"]
+            [
+                "Converged",
+                "Progressing",
+                "Draining",
+                "Suspended",
+                "AwaitingPublication",
+                "RollingOut",
+                "InvalidSpec"
+            ]
         );
         assert_eq!(
             which(Reason::is_stalled),
@@ -221,6 +250,8 @@ mod tests {
                 "OwnedByOther",
                 "FunctionNotFound",
                 "SkillEndpointMismatch",
+                "RolledBack",
+                "AlarmNotFound",
                 "InvalidSpec",
                 "NotAllowed",
                 "AccessDenied",

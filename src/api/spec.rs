@@ -38,6 +38,12 @@ pub const ACTION_PATTERN: &str = r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$";
 /// Upper bounds on lists: they keep the API server's CEL cost estimate finite.
 pub const MAX_STAGES: usize = 16;
 pub const MAX_TRIGGERS: usize = 64;
+/// `rollout`: at most 20 steps (SAM's linear presets have 9) and 10 alarms (CodeDeploy's limit
+/// per deployment).
+pub const MAX_ROLLOUT_STEPS: usize = 20;
+pub const MAX_ROLLOUT_ALARMS: usize = 10;
+/// A CloudWatch alarm name: 1-255 characters, no ASCII control characters.
+pub const ALARM_NAME_PATTERN: &str = r"^[^\x00-\x1F\x7F]+$";
 
 /// Declares which Lambda function this set manages, the two rotating aliases (live and
 /// candidate), optional stage aliases, and the triggers every alias carries.
@@ -190,6 +196,14 @@ pub struct LambdaAliasSetSpec {
     #[serde(default)]
     pub suspend: bool,
 
+    /// Progressive live changes: every change of version of the live alias (hotfix, rollback,
+    /// pin) and of a stage alias reaches traffic in steps of weighted routing, each held
+    /// `intervalSeconds` while the listed CloudWatch alarms (and `maxErrorRate`) are watched; an
+    /// alarm in ALARM rolls the alias back to the old version. Absent: one write. A swap of roles
+    /// is always one write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+
     /// Makes the set Alexa-aware (with at least one alexaSkill trigger): the controller reads
     /// each skill's stages and certification reviews from the Alexa Skill Management API and
     /// never re-points the alias the skill's live stage calls.
@@ -215,6 +229,7 @@ impl LambdaAliasSetSpec {
             retain_versions: None,
             deletion_policy: DeletionPolicy::default(),
             suspend: false,
+            rollout: None,
             alexa: None,
         }
     }
@@ -341,6 +356,48 @@ pub struct LiveOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10), regex(pattern = VERSION_PATTERN))]
     pub version: Option<String>,
+}
+
+/// How a change of version reaches traffic (README "Progressive rollouts"): SAM's
+/// `Canary10Percent5Minutes` is `steps: [10], intervalSeconds: 300`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// Percent of the traffic on the new version at each step, strictly increasing, each 1-99;
+    /// after the last step's interval the new version takes all of it.
+    #[schemars(length(min = 1, max = MAX_ROLLOUT_STEPS), inner(range(min = 1, max = 99)))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": steps_increasing_rule(), "message": "rollout.steps must be strictly increasing: each step puts more traffic on the new version than the one before"}
+    ]))]
+    pub steps: Vec<i32>,
+    /// How long each step is held (seconds), also across restarts of the controller.
+    #[serde(default = "default_interval_seconds")]
+    #[schemars(range(min = 1, max = 86400), extend("format" = "int32"))]
+    pub interval_seconds: u32,
+    /// CloudWatch alarm names in the set's region: any in ALARM during the rollout rolls it
+    /// back; any in ALARM before it starts holds it (unless live moves back to a version it
+    /// served before). An alarm that does not exist stalls the rollout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_ROLLOUT_ALARMS), inner(length(min = 1, max = 255), regex(pattern = ALARM_NAME_PATTERN)))]
+    pub alarms: Vec<String>,
+    /// Roll back when the new version's Errors / Invocations over the step (CloudWatch's
+    /// AWS/Lambda metrics by ExecutedVersion) is above this fraction, judged from 20 invocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub max_error_rate: Option<f64>,
+}
+
+/// `steps[i-1] < steps[i]` for every index below [`MAX_ROLLOUT_STEPS`]: the clients' CEL has no
+/// `isSorted()`, and each comparison is guarded by the list's size, so the cost stays constant.
+fn steps_increasing_rule() -> String {
+    (1..MAX_ROLLOUT_STEPS)
+        .map(|i| format!("(self.size() <= {i} || self[{}] < self[{i}])", i - 1))
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+fn default_interval_seconds() -> u32 {
+    300
 }
 
 /// An alias outside the rotation, pointed at a hash, a version or `$LATEST`.

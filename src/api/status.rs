@@ -66,8 +66,57 @@ pub struct AliasStatus {
     pub code_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_arn: Option<String>,
-    /// `ALIAS:VERSION`, for the printer columns (a column cannot join two fields).
+    /// `ALIAS:VERSION`, for the printer columns (a column cannot join two fields); while a
+    /// rollout shifts traffic, `ALIAS:FROM→TO (WEIGHT%)`.
     pub summary: String,
+    /// `spec.rollout`: the change of version in progress on this alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
+    /// The version a rollout rolled back (recorded in AWS): not tried again while the spec asks
+    /// for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<String>,
+}
+
+/// A rollout in progress: the alias serves `from` with `weight` percent of the traffic on `to`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    pub from: String,
+    pub to: String,
+    /// Percent of the traffic on `to`.
+    pub weight: i32,
+    /// The step being held (1-based) and how many there are.
+    pub step: i32,
+    pub steps: i32,
+    /// When the next step (or the move to `to` alone) is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step_at: Option<Time>,
+    /// The listed alarms' states when last read (OK, ALARM, INSUFFICIENT_DATA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub alarms: Vec<AlarmStatus>,
+    /// `maxErrorRate`: what the guard saw of `to` during this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorsStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmStatus {
+    pub name: String,
+    pub state: String,
+}
+
+/// Errors and invocations of the new version since its step began.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorsStatus {
+    pub invocations: i64,
+    pub errors: i64,
+    /// Whether there were enough invocations to judge the rate; if not, the step passes only
+    /// when its interval is over.
+    pub judged: bool,
 }
 
 impl AliasStatus {
@@ -78,6 +127,8 @@ impl AliasStatus {
             code_sha256,
             alias_arn,
             summary: format!("{alias}:{version}"),
+            rollout: None,
+            rolled_back: None,
         }
     }
 }

@@ -137,6 +137,11 @@ pub fn lambda_client(config: &SdkConfig) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(config)
 }
 
+/// The CloudWatch client of the same configuration (`spec.rollout`'s alarms and metrics).
+pub fn cloudwatch_client(config: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::budget::{Budgets, CallCounter, Metered};
-use super::client::{AwsSettings, lambda_client, sdk_config_for};
+use super::client::{AwsSettings, sdk_config_for};
 use super::sdk::SdkLambda;
 use crate::api::LambdaAliasSetSpec;
 
@@ -80,7 +80,7 @@ impl Connections {
         let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "default".to_string());
         let account = account_of(spec).unwrap_or("default").to_string();
         let client = Arc::new(Metered::new(
-            SdkLambda::new(lambda_client(&config)),
+            SdkLambda::from_config(&config),
             account,
             region,
             self.budgets.clone(),

@@ -23,6 +23,8 @@ macro_rules! request {
     };
 }
 
+pub(super) use request;
+
 /// Implements [`Paged`] for a listing request with a `marker` field.
 macro_rules! paged {
     ($request:ident, $item:ty) => {
@@ -136,8 +138,9 @@ pub struct CreateAlias {
 }
 request!(CreateAlias => CreateAlias -> AliasInfo, |r| Some(&r.function));
 
-/// UpdateAlias with the alias's RevisionId as precondition. Clears any routing config: an owned
-/// alias points at exactly one version.
+/// UpdateAlias with the alias's RevisionId as precondition. Always sends RoutingConfig: `None`
+/// clears any weights (the alias points at `version` alone), `Some((version, weight))` is a
+/// rollout's step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UpdateAlias {
     pub function: String,
@@ -145,6 +148,7 @@ pub struct UpdateAlias {
     pub version: String,
     pub description: String,
     pub revision_id: Option<String>,
+    pub routing: Option<(String, f64)>,
 }
 request!(UpdateAlias => UpdateAlias -> AliasInfo, |r| Some(&r.function));
 

@@ -3,6 +3,7 @@
 //!
 //! - `seam`: the one seam (`Call<R>` per request type), the table of operations, paging;
 //! - `lambda`: the Lambda requests and their answers (the planner's snapshot types);
+//! - `cloudwatch`: the CloudWatch requests a rollout watches with;
 //! - `error`: [`AwsError`], what the engine acts on;
 //! - `sdk`: the seam over `aws-sdk-lambda`; `fake` (tests only): the faithful fake;
 //! - `budget`: the call budget, counts and the one retry layer, around the seam;
@@ -10,6 +11,7 @@
 
 pub mod budget;
 pub mod client;
+pub mod cloudwatch;
 pub mod connections;
 pub mod error;
 /// The faithful in-memory fake, for tests only: compiled for the crate's unit tests and, through
@@ -21,10 +23,11 @@ pub mod lambda;
 pub mod sdk;
 pub mod seam;
 
+pub use cloudwatch::{DescribeAlarms, ErrorQuery, GetMetricData};
 pub use error::{AwsError, AwsResult};
 pub use lambda::{
     AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
     GetPolicy, ListAliases, ListMappings, ListVersions, MappingFilter, PublishVersion, RemovePermission,
     UpdateAlias, UpdateMapping,
 };
-pub use seam::{Call, LambdaApi, List, Operation, Page, Paged, Request};
+pub use seam::{AwsApi, Call, CloudWatchApi, LambdaApi, List, Operation, Page, Paged, Request};

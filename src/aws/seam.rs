@@ -19,6 +19,7 @@
 
 use std::future::Future;
 
+use super::cloudwatch::{DescribeAlarms, GetMetricData};
 use super::lambda::{
     AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
     GetPolicy, ListAliases, ListMappings, ListVersions, PublishVersion, RemovePermission, UpdateAlias,
@@ -165,7 +166,17 @@ operations! {
         DeleteEventSourceMapping(DeleteMapping) write,
         DeleteFunction(DeleteVersion) write,
     }
+    /// CloudWatch, read by `spec.rollout` only: the alarms it watches and the error-rate guard's
+    /// metrics.
+    CloudWatchApi "cloudwatch" {
+        DescribeAlarms(DescribeAlarms) read,
+        GetMetricData(GetMetricData) read,
+    }
 }
+
+/// Every AWS service the engine calls: what the controller's and the CLI's clients answer.
+pub trait AwsApi: LambdaApi + CloudWatchApi {}
+impl<T: ?Sized + LambdaApi + CloudWatchApi> AwsApi for T {}
 
 impl std::fmt::Display for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -246,7 +257,16 @@ mod tests {
         let reads: Vec<_> = Operation::ALL.iter().filter(|op| op.is_read()).map(|op| op.name()).collect();
         assert_eq!(
             reads,
-            ["GetFunction", "ListVersionsByFunction", "ListAliases", "GetPolicy", "ListEventSourceMappings"]
+            [
+                "GetFunction",
+                "ListVersionsByFunction",
+                "ListAliases",
+                "GetPolicy",
+                "ListEventSourceMappings",
+                "DescribeAlarms",
+                "GetMetricData"
+            ]
         );
+        assert_eq!(Operation::DescribeAlarms.iam_action(), "cloudwatch:DescribeAlarms");
     }
 }

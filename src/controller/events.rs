@@ -91,6 +91,10 @@ pub fn for_action(done: &Done, previous: Option<&LambdaAliasSetStatus>) -> Event
             AliasChange::Hotfix => "LiveHotfixed",
             AliasChange::Freeze => "CandidateFrozen",
             AliasChange::Bootstrap | AliasChange::Track | AliasChange::Stage => "AliasMoved",
+            // `spec.rollout`. The rollback's Warning is the stall's (reason RolledBack, naming the
+            // alarm or the error rate).
+            AliasChange::Step => "RolloutStep",
+            AliasChange::RollBack => "AliasRolledBack",
         },
         Action::DeleteAlias { .. } => "AliasDeleted",
         Action::AddPermission { alias, trigger, .. } if carried_before(previous, trigger, alias) => {

@@ -34,7 +34,7 @@ use crate::api::{LambdaAliasSet, LambdaAliasSetSpec};
 use crate::aws::budget::{CallCounter, Metered};
 use crate::aws::connections::Connections;
 use crate::aws::sdk::SdkLambda;
-use crate::aws::{AwsError, LambdaApi};
+use crate::aws::{AwsApi, AwsError};
 
 use events::EventSink;
 use metrics::Metrics;
@@ -46,7 +46,7 @@ pub const MANAGER: &str = "lambda-alias-controller";
 
 /// Hands out one Lambda client per set (shared per region and role).
 pub trait LambdaProvider: Send + Sync + 'static {
-    type Api: LambdaApi + 'static;
+    type Api: AwsApi + 'static;
     fn client_for<'a>(
         &'a self,
         spec: &'a LambdaAliasSetSpec,

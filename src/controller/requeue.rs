@@ -15,6 +15,10 @@ use crate::plan::Outcome;
 /// A function that does not exist yet is looked for again this often.
 pub(super) const MISSING_FUNCTION_RETRY: Duration = Duration::from_secs(300);
 
+/// `spec.rollout`: while a step is held, its alarms are read this often (README "Progressive
+/// rollouts": the time from an alarm's flip to the rollback is at most this plus a reconcile).
+pub const ROLLOUT_WATCH: Duration = Duration::from_secs(10);
+
 /// ±10 % around `base`, stable per object and moment, so sets spread out over the interval.
 pub(super) fn jitter(base: Duration, key: &str, now: i64) -> Duration {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -33,9 +37,13 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
         // Exactly when the previously live alias may be re-pointed.
         Outcome::Draining { until } => Action::requeue(Duration::from_secs((until - now).max(0) as u64 + 1)),
         Outcome::Progressing => Action::requeue(Duration::from_secs(5)),
+        // The step's end, and the alarms in between.
+        Outcome::RollingOut { until, .. } => {
+            Action::requeue(Duration::from_secs((until - now).max(0) as u64 + 1).min(ROLLOUT_WATCH))
+        }
         // Waiting on something outside the spec (a deploy, Amazon's publication): look again
         // within a minute.
-        Outcome::CodeMismatch { .. } | Outcome::AwaitingPublication { .. } => {
+        Outcome::CodeMismatch { .. } | Outcome::AwaitingPublication { .. } | Outcome::AlarmActive { .. } => {
             Action::requeue(jitter(resync.min(Duration::from_secs(60)), key, now))
         }
         Outcome::FunctionNotFound => Action::requeue(jitter(MISSING_FUNCTION_RETRY.max(resync), key, now)),
@@ -102,6 +110,7 @@ mod tests {
             O::NothingToPromote,
             O::OwnedByOther { alias: "PROD1".into(), owner: "x/y".into() },
             O::SkillEndpointMismatch { message: String::new() },
+            O::RolledBack { message: String::new() },
         ];
         assert!(steady.iter().all(is_steady));
         let not = [
@@ -111,6 +120,9 @@ mod tests {
             O::VersionNotFound { field: String::new(), version: String::new() },
             O::AwaitingPublication { message: String::new() },
             O::CodeMismatch { field: String::new(), wanted: String::new(), found: String::new() },
+            O::RollingOut { message: String::new(), until: NOW },
+            O::AlarmActive { message: String::new() },
+            O::AlarmNotFound { message: String::new() },
         ];
         assert!(!not.iter().any(is_steady), "{not:?}");
     }
@@ -131,6 +143,13 @@ mod tests {
         assert_eq!(
             requeue_for(&Outcome::Draining { until: NOW + 42 }, NOW, resync, "a/b"),
             Action::requeue(Duration::from_secs(43))
+        );
+        // A step's alarms are read every ROLLOUT_WATCH, and the step's end is met exactly.
+        let rolling = |until| Outcome::RollingOut { message: String::new(), until };
+        assert_eq!(requeue_for(&rolling(NOW + 300), NOW, resync, "a/b"), Action::requeue(ROLLOUT_WATCH));
+        assert_eq!(
+            requeue_for(&rolling(NOW + 3), NOW, resync, "a/b"),
+            Action::requeue(Duration::from_secs(4))
         );
         let throttled = EngineError::Observe(AwsError::Throttled {
             operation: crate::aws::Operation::GetFunction,

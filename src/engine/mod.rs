@@ -9,13 +9,14 @@ pub mod drift;
 pub mod status;
 
 use crate::api::LambdaAliasSetSpec;
+use crate::aws::cloudwatch::function_name_of;
 use crate::aws::{
-    AddPermission, AwsError, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion,
-    GetFunction, GetPolicy, LambdaApi, List, ListAliases, ListMappings, ListVersions, PublishVersion,
-    RemovePermission, UpdateAlias, UpdateMapping,
+    AddPermission, AwsApi, AwsError, CloudWatchApi, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping,
+    DeleteVersion, DescribeAlarms, ErrorQuery, GetFunction, GetMetricData, GetPolicy, LambdaApi, List,
+    ListAliases, ListMappings, ListVersions, PublishVersion, RemovePermission, UpdateAlias, UpdateMapping,
 };
 use crate::plan::skill::SkillObservation;
-use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef};
+use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef, Watch, WatchNeed};
 
 /// Reads everything the planner needs. A missing function is a snapshot without a function,
 /// not an error.
@@ -224,8 +225,12 @@ async fn execute_one<A: LambdaApi>(
                 .await?;
             Ok((format!("{alias} -> {target}"), Effect::Alias(info)))
         }
-        Action::UpdateAlias { alias, version, marker, revision_id, .. } => {
+        Action::UpdateAlias { alias, version, marker, revision_id, routing, .. } => {
             let target = resolve(*version, *published, Op::UpdateAlias)?;
+            let weighted = match routing {
+                Some(w) => Some((resolve(w.version, *published, Op::UpdateAlias)?, w.weight())),
+                None => None,
+            };
             let info = api
                 .call(&UpdateAlias {
                     function: function.to_owned(),
@@ -233,9 +238,14 @@ async fn execute_one<A: LambdaApi>(
                     version: target.to_owned(),
                     description: marker.render(*published),
                     revision_id: Some(revision_id.to_owned()),
+                    routing: weighted.clone(),
                 })
                 .await?;
-            Ok((format!("{alias} -> {target}"), Effect::Alias(info)))
+            let detail = match (weighted, routing) {
+                (Some((extra, _)), Some(w)) => format!("{alias} -> {target} with {}% on {extra}", w.percent),
+                _ => format!("{alias} -> {target}"),
+            };
+            Ok((detail, Effect::Alias(info)))
         }
         Action::DeleteAlias { alias } => {
             api.call(&DeleteAlias { function: function.to_owned(), name: alias.to_owned() }).await?;
@@ -337,8 +347,58 @@ impl EngineError {
     }
 }
 
+/// Reads from CloudWatch what `need` asks and `watch` does not hold yet: the alarms in one
+/// DescribeAlarms, the error counts in one GetMetricData per step start. A set without
+/// `spec.rollout` (or not mid-rollout) never gets here: its plans need nothing.
+pub async fn read_watch<A: CloudWatchApi>(
+    api: &A,
+    spec: &LambdaAliasSetSpec,
+    need: &WatchNeed,
+    watch: &mut Watch,
+    now: i64,
+) -> Result<(), AwsError> {
+    let names: Vec<String> = need.alarms.iter().filter(|a| !watch.asked.contains(*a)).cloned().collect();
+    if !names.is_empty() {
+        for alarm in api.call(&DescribeAlarms { names: names.clone() }).await? {
+            watch.alarms.insert(alarm.name, alarm.state);
+        }
+        watch.asked.extend(names);
+    }
+    let mut by_since: std::collections::BTreeMap<i64, Vec<ErrorQuery>> = Default::default();
+    for (alias, version, since) in &need.errors {
+        if watch.errors_of(alias, *version, *since).is_none() {
+            by_since.entry(*since).or_default().push(ErrorQuery { alias: alias.clone(), version: *version });
+        }
+    }
+    for (since, queries) in by_since {
+        let function_name = function_name_of(&spec.function_name).to_owned();
+        let counts = api.call(&GetMetricData { function_name, queries, since, until: now }).await?;
+        watch.errors.extend(counts);
+    }
+    Ok(())
+}
+
+/// Plans `snapshot`; when the plan asks for CloudWatch's answers (a rollout starting or in
+/// progress), reads them into `watch` and plans again with them.
+async fn plan_watched<A: AwsApi>(
+    api: &A,
+    owner: &str,
+    spec: &LambdaAliasSetSpec,
+    snapshot: &Snapshot,
+    skills: Option<&[SkillObservation]>,
+    now: i64,
+    watch: &mut Watch,
+) -> Result<Plan, AwsError> {
+    let first = plan::plan(Input { owner, spec, observed: snapshot, now, skills, watch: Some(watch) });
+    if first.watch.is_empty() {
+        return Ok(first);
+    }
+    read_watch(api, spec, &first.watch, watch, now).await?;
+    Ok(plan::plan(Input { owner, spec, observed: snapshot, now, skills, watch: Some(watch) }))
+}
+
 /// Observes and plans without writing.
-pub async fn plan_only<A: LambdaApi>(
+pub async fn plan_only<A: AwsApi>(
     api: &A,
     owner: &str,
     spec: &LambdaAliasSetSpec,
@@ -346,19 +406,33 @@ pub async fn plan_only<A: LambdaApi>(
     now: i64,
 ) -> Result<(Snapshot, Plan), AwsError> {
     let snapshot = observe(api, owner, spec).await?;
-    let plan = plan::plan(Input { owner, spec, observed: &snapshot, now, skills });
+    let plan = plan_watched(api, owner, spec, &snapshot, skills, now, &mut Watch::default()).await?;
     Ok((snapshot, plan))
 }
 
 /// One reconcile pass: observe, plan, execute in order, stop at the first failure.
-pub async fn reconcile_once<A: LambdaApi>(
+pub async fn reconcile_once<A: AwsApi>(
     api: &A,
     owner: &str,
     spec: &LambdaAliasSetSpec,
     skills: Option<&[SkillObservation]>,
     now: i64,
 ) -> Result<Pass, EngineError> {
-    let (snapshot, plan) = plan_only(api, owner, spec, skills, now).await.map_err(EngineError::Observe)?;
+    pass(api, owner, spec, skills, now, &mut Watch::default()).await
+}
+
+/// [`reconcile_once`], with what CloudWatch said earlier in the same converge.
+async fn pass<A: AwsApi>(
+    api: &A,
+    owner: &str,
+    spec: &LambdaAliasSetSpec,
+    skills: Option<&[SkillObservation]>,
+    now: i64,
+    watch: &mut Watch,
+) -> Result<Pass, EngineError> {
+    let snapshot = observe(api, owner, spec).await.map_err(EngineError::Observe)?;
+    let plan =
+        plan_watched(api, owner, spec, &snapshot, skills, now, watch).await.map_err(EngineError::Observe)?;
     let (done, predicted) = execute_predicting(api, spec, &snapshot, &plan.actions)
         .await
         .map_err(|e| EngineError::Execute(Box::new(e)))?;
@@ -387,7 +461,7 @@ pub const MAX_PASSES: usize = 10;
 /// (the property tests check that a fresh observe then plans nothing); otherwise the next pass
 /// observes afresh, so every write of it carries current RevisionIds. `last.snapshot` is then
 /// the predicted state.
-pub async fn converge<A: LambdaApi>(
+pub async fn converge<A: AwsApi>(
     api: &A,
     owner: &str,
     spec: &LambdaAliasSetSpec,
@@ -397,14 +471,18 @@ pub async fn converge<A: LambdaApi>(
 ) -> Result<Converged, EngineError> {
     let mut all = Vec::new();
     let mut preconditions = 0;
+    // CloudWatch is read once per converge: the passes after a write reuse its answers.
+    let mut watch = Watch::default();
     for passes in 1..=max_passes {
-        match reconcile_once(api, owner, spec, skills, now()).await {
+        match pass(api, owner, spec, skills, now(), &mut watch).await {
             Ok(pass) => {
                 all.extend(pass.done.iter().cloned());
                 if pass.plan.actions.is_empty() {
                     return Ok(Converged { done: all, last: pass, passes });
                 }
-                let next = plan::plan(Input { owner, spec, observed: &pass.predicted, now: now(), skills });
+                let next = plan_watched(api, owner, spec, &pass.predicted, skills, now(), &mut watch)
+                    .await
+                    .map_err(EngineError::Observe)?;
                 if next.actions.is_empty() {
                     let snapshot = pass.predicted.clone();
                     let last =

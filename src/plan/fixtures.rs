@@ -87,11 +87,11 @@ pub(super) fn developing(latest: u8, shas: &[u8]) -> Snapshot {
 }
 
 pub(super) fn run(spec: &LambdaAliasSetSpec, observed: &Snapshot) -> Plan {
-    plan(Input { owner: OWNER, spec, observed, now: NOW, skills: None })
+    plan(Input { owner: OWNER, spec, observed, now: NOW, skills: None, watch: None })
 }
 
 pub(super) fn run_at(spec: &LambdaAliasSetSpec, observed: &Snapshot, now: i64) -> Plan {
-    plan(Input { owner: OWNER, spec, observed, now, skills: None })
+    plan(Input { owner: OWNER, spec, observed, now, skills: None, watch: None })
 }
 
 pub(super) fn updates(p: &Plan) -> Vec<(String, VersionRef, AliasChange)> {

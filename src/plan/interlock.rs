@@ -167,11 +167,18 @@ impl<'a> Planner<'a> {
         let mut held: Vec<String> = Vec::new();
         actions.retain(|action| {
             let (alias, moves) = match action {
-                Action::UpdateAlias { alias, version, change, .. } => {
-                    let current =
-                        self.snapshot().alias(alias).and_then(|a| VersionRef::parse(&a.function_version));
-                    let moves = *version == VersionRef::Published || Some(*version) != current;
-                    let hotfix = *change == AliasChange::Hotfix && alias == roles.live;
+                Action::UpdateAlias { alias, version, change, routing, .. } => {
+                    let observed = self.snapshot().alias(alias);
+                    let current = observed.and_then(|a| VersionRef::parse(&a.function_version));
+                    let weights =
+                        observed.and_then(super::weighted_version).map(|(v, p)| (VersionRef::Number(v), p));
+                    let moves = *version == VersionRef::Published
+                        || Some(*version) != current
+                        || routing.map(|w| (w.version, w.percent)) != weights;
+                    // The live alias's own hotfix, in one write or by `spec.rollout`'s steps.
+                    let hotfix =
+                        matches!(change, AliasChange::Hotfix | AliasChange::Step | AliasChange::RollBack)
+                            && alias == roles.live;
                     (alias, moves && !hotfix)
                 }
                 Action::DeleteAlias { alias } => (alias, true),

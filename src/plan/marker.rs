@@ -14,8 +14,11 @@ use crate::api::Phase;
 pub const PREFIX: &str = "las:v1";
 /// Lambda's limit on alias descriptions.
 pub const MAX_DESCRIPTION: usize = 256;
-/// Longer owners are written as a stable hash so the marker always fits.
-const MAX_OWNER_TEXT: usize = 150;
+/// Longer owners are written as a stable hash so the marker always fits, rollout keys included.
+const MAX_OWNER_TEXT: usize = 128;
+/// Releases before the rollout keys wrote owners up to this length as text: still read as ours
+/// (the next write of the marker hashes them).
+const LEGACY_MAX_OWNER_TEXT: usize = 150;
 
 /// A version as the planner refers to it: a number, `$LATEST`, or the version the plan's
 /// PublishVersion produces (known only when the plan runs).
@@ -89,6 +92,15 @@ pub struct Marker {
     pub phase: Option<Phase>,
     /// Candidate aliases: the version frozen for certification in this round.
     pub frozen: Option<VersionRef>,
+    /// `spec.rollout`, while the alias shifts traffic to its weighted version: when the step
+    /// being held began (unix seconds).
+    pub since: Option<i64>,
+    /// `spec.rollout`: the version a rollout rolled back, not tried again while the spec asks
+    /// for it. Never written together with `since`.
+    pub rejected: Option<u64>,
+    /// `spec.rollout`: the version the alias served before its last completed move (a move back
+    /// to it is a rollback, which an alarm in ALARM does not hold).
+    pub previous: Option<u64>,
 }
 
 impl Marker {
@@ -102,6 +114,9 @@ impl Marker {
             at: None,
             phase: None,
             frozen: None,
+            since: None,
+            rejected: None,
+            previous: None,
         }
     }
 
@@ -120,6 +135,9 @@ impl Marker {
             at: None,
             phase: None,
             frozen: None,
+            since: None,
+            rejected: None,
+            previous: None,
         };
         let mut role = None;
         for word in words {
@@ -147,6 +165,9 @@ impl Marker {
                     }
                 }
                 "frozen" => marker.frozen = VersionRef::parse(value),
+                "since" => marker.since = value.parse().ok(),
+                "rej" => marker.rejected = value.parse().ok(),
+                "prev" => marker.previous = value.parse().ok(),
                 // Keys from newer releases are ignored, so a downgrade keeps working.
                 _ => {}
             }
@@ -181,11 +202,24 @@ impl Marker {
         if let Some(frozen) = self.frozen {
             let _ = write!(out, " frozen={}", version(frozen));
         }
+        if let Some(since) = self.since {
+            let _ = write!(out, " since={since}");
+        }
+        if let Some(rejected) = self.rejected {
+            let _ = write!(out, " rej={rejected}");
+        }
+        if let Some(previous) = self.previous {
+            let _ = write!(out, " prev={previous}");
+        }
         out
     }
 
     pub fn is_owned_by(&self, owner: &str) -> bool {
-        self.owner.as_deref() == Some(owner_token(owner).as_str())
+        let Some(written) = self.owner.as_deref() else { return false };
+        written == owner_token(owner)
+            || (owner.len() <= LEGACY_MAX_OWNER_TEXT
+                && !owner.contains(char::is_whitespace)
+                && written == owner)
     }
 }
 
@@ -260,5 +294,34 @@ mod tests {
         m.at = Some(i64::MAX);
         assert!(m.render(None).len() <= MAX_DESCRIPTION);
         assert!(Marker::parse(&m.render(None)).expect("parses").is_owned_by(&owner));
+    }
+
+    #[test]
+    fn a_live_marker_mid_rollout_fits_with_the_longest_owner_written_as_text() {
+        let owner = "o".repeat(MAX_OWNER_TEXT);
+        assert_eq!(owner_token(&owner), owner, "written as text");
+        let mut m = Marker::new(&owner, Role::Live);
+        // Ten digits everywhere: versions and epochs of a u32, times until the year 2286.
+        let big = 9_999_999_999;
+        m.epoch = big;
+        m.version = Some(VersionRef::Number(big));
+        m.promoted = m.version;
+        m.at = Some(big as i64);
+        m.since = Some(big as i64);
+        m.rejected = Some(big);
+        m.previous = Some(big);
+        let text = m.render(None);
+        assert!(text.len() <= MAX_DESCRIPTION, "{} > {MAX_DESCRIPTION}: {text}", text.len());
+        assert_eq!(Marker::parse(&text), Some(m));
+    }
+
+    #[test]
+    fn owners_an_older_release_wrote_as_text_are_still_ours() {
+        let owner = format!("{}/{}", "n".repeat(40), "x".repeat(100));
+        assert!(owner.len() > MAX_OWNER_TEXT && owner.len() <= LEGACY_MAX_OWNER_TEXT);
+        let legacy = Marker::parse(&format!("las:v1 owner={owner} role=live epoch=1 v=2")).expect("parses");
+        assert!(legacy.is_owned_by(&owner));
+        assert!(!legacy.is_owned_by("skills/other"));
+        assert!(Marker::new(&owner, Role::Live).render(None).contains("owner=#"), "rewritten as a hash");
     }
 }

@@ -19,6 +19,7 @@ pub mod model;
 mod pair;
 mod report;
 mod retention;
+mod rollout;
 pub mod skill;
 pub mod snapshot;
 mod stages;
@@ -33,10 +34,12 @@ use crate::api::LambdaAliasSetSpec;
 pub use endpoint::EndpointMove;
 pub use interlock::live_stage_aliases;
 pub use marker::{Marker, Role, VersionRef};
-pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport};
+pub use model::{Action, AliasChange, Input, Outcome, Plan, Report, SkillReport, Weighted};
 pub use retention::retention_candidates;
+pub use rollout::{MIN_INVOCATIONS, weighted_version};
 pub use snapshot::{
-    AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Snapshot, Statement, VersionInfo,
+    AlarmInfo, AlarmState, AliasInfo, ErrorCount, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Snapshot,
+    Statement, VersionInfo, Watch, WatchNeed,
 };
 pub use stages::aliases_to_observe;
 pub use teardown::{release, teardown};
@@ -50,6 +53,7 @@ pub fn plan(input: Input<'_>) -> Plan {
             outcome: Outcome::FunctionNotFound,
             report: Report::default(),
             endpoints: Vec::new(),
+            watch: WatchNeed::default(),
         };
     };
     let mut planner = Planner {
@@ -59,15 +63,26 @@ pub fn plan(input: Input<'_>) -> Plan {
         publish: None,
         blocked: None,
         waiting: None,
+        need: WatchNeed::default(),
+        rollouts: std::collections::BTreeMap::new(),
+        rolling: None,
+        rolled_back: None,
     };
     let roles = planner.roles();
-    let report = planner.report(&roles, function.function_arn.clone());
+    let mut report = planner.report(&roles, function.function_arn.clone());
+    let nothing = |outcome, report| Plan {
+        actions: Vec::new(),
+        outcome,
+        report,
+        endpoints: Vec::new(),
+        watch: WatchNeed::default(),
+    };
 
     if let Some(outcome) = planner.ownership(&roles) {
-        return Plan { actions: Vec::new(), outcome, report, endpoints: Vec::new() };
+        return nothing(outcome, report);
     }
     if let Some(outcome) = planner.skill_mismatch(&roles) {
-        return Plan { actions: Vec::new(), outcome, report, endpoints: Vec::new() };
+        return nothing(outcome, report);
     }
     let phase = planner.effective_phase(&roles);
     let swapped = planner.pair(&roles, phase);
@@ -76,8 +91,14 @@ pub fn plan(input: Input<'_>) -> Plan {
         planner.stale_stages(&roles);
         planner.triggers(&roles);
     }
+    planner.report_rollouts(&mut report);
+    // CloudWatch has still to be read for a rollout: nothing is decided (or written) without it.
+    if !planner.need.is_empty() {
+        let watch = std::mem::take(&mut planner.need);
+        return Plan { watch, ..nothing(Outcome::Progressing, report) };
+    }
     if let Some(outcome) = planner.blocked.take() {
-        return Plan { actions: Vec::new(), outcome, report, endpoints: Vec::new() };
+        return nothing(outcome, report);
     }
     let mut actions = Vec::new();
     if let Some((code_sha256, description)) = planner.publish.take() {
@@ -96,10 +117,15 @@ pub fn plan(input: Input<'_>) -> Plan {
     }
     let outcome = if planner.input.spec.suspend {
         Outcome::Suspended { pending: actions.len() }
+    } else if let Some(message) = planner.rolled_back.take().filter(|_| !actions.is_empty()) {
+        // The write that rolls back is in this plan: the set reads RolledBack from now on.
+        Outcome::RolledBack { message }
     } else if !actions.is_empty() {
         Outcome::Progressing
     } else if let Some(message) = held {
         Outcome::AwaitingPublication { message }
+    } else if let Some((until, message)) = planner.rolling.take() {
+        Outcome::RollingOut { message, until: planner.waiting.map_or(until, |w| w.min(until)) }
     } else if let Some(until) = planner.waiting {
         Outcome::Draining { until }
     } else {
@@ -109,7 +135,7 @@ pub fn plan(input: Input<'_>) -> Plan {
         actions.clear();
     }
     let endpoints = planner.endpoint_moves(&roles, &actions, &outcome);
-    Plan { actions, outcome, report, endpoints }
+    Plan { actions, outcome, report, endpoints, watch: WatchNeed::default() }
 }
 
 /// One plan in the making: the concerns push their writes here, ask for the one publish, and
@@ -123,6 +149,14 @@ struct Planner<'a> {
     blocked: Option<Outcome>,
     /// Waiting for a drain to end.
     waiting: Option<i64>,
+    /// `spec.rollout`: what CloudWatch must answer before the plan can decide.
+    need: WatchNeed,
+    /// `spec.rollout`: each alias's rollout, for its status.
+    rollouts: std::collections::BTreeMap<String, rollout::AliasRollout>,
+    /// `spec.rollout`: waiting for a step's interval to pass (unix seconds), and why.
+    rolling: Option<(i64, String)>,
+    /// `spec.rollout`: this plan rolls an alias back, and why.
+    rolled_back: Option<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -248,7 +282,19 @@ impl<'a> Planner<'a> {
             marker,
             revision_id: alias.revision_id.clone(),
             change,
+            routing: None,
         });
+    }
+
+    /// Each alias's rollout into the report's status of it.
+    fn report_rollouts(&self, report: &mut Report) {
+        let statuses = report.live.iter_mut().chain(report.stages.iter_mut());
+        for status in statuses {
+            if let Some(rollout) = self.rollouts.get(&status.alias) {
+                status.rollout.clone_from(&rollout.status);
+                status.rolled_back = rollout.rolled_back.map(|v| v.to_string());
+            }
+        }
     }
 }
 

@@ -21,6 +21,9 @@ pub struct Input<'a> {
     /// Alexa-aware sets: each skill's state from SMAPI (one per distinct skill id of the Alexa
     /// triggers, in spec order). `None`: not Alexa-aware, no interlock.
     pub skills: Option<&'a [SkillObservation]>,
+    /// `spec.rollout`: the alarms and error counts the engine read for this plan (what a plan
+    /// without it asked for, [`Plan::watch`]).
+    pub watch: Option<&'a super::Watch>,
 }
 
 /// Why an alias is written: the Kubernetes Event and the CLI output say it.
@@ -44,6 +47,31 @@ pub enum AliasChange {
     Drift,
     /// Ownership released (deletionPolicy Retain): the record of roles stays.
     Release,
+    /// `spec.rollout`: the next step of weighted routing towards the new version.
+    Step,
+    /// `spec.rollout`: an alarm (or the error-rate guard) rejected the new version; the alias goes
+    /// back to the old version alone.
+    RollBack,
+}
+
+/// Weighted routing written with an alias: `percent` of its traffic on `version`, the rest on
+/// the alias's own version (`RoutingConfig.AdditionalVersionWeights`, one entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Weighted {
+    pub version: VersionRef,
+    pub percent: u8,
+}
+
+impl Weighted {
+    /// The weight AWS takes (0.0-1.0).
+    pub fn weight(self) -> f64 {
+        f64::from(self.percent) / 100.0
+    }
+
+    /// A weight AWS reports, as the percent a step wrote.
+    pub fn percent_of(weight: f64) -> u8 {
+        (weight * 100.0).round().clamp(0.0, 100.0) as u8
+    }
 }
 
 /// One AWS write, in plan order. The function is implied by the set.
@@ -62,12 +90,14 @@ pub enum Action {
         marker: Marker,
         change: AliasChange,
     },
+    /// Without `routing` the alias points at `version` alone (any weights are cleared).
     UpdateAlias {
         alias: String,
         version: VersionRef,
         marker: Marker,
         revision_id: String,
         change: AliasChange,
+        routing: Option<Weighted>,
     },
     DeleteAlias {
         alias: String,
@@ -143,7 +173,14 @@ impl fmt::Display for Action {
             Action::CreateAlias { alias, version, change, .. } => {
                 write!(f, "create alias {alias} -> {version} ({})", change_text(*change))
             }
-            Action::UpdateAlias { alias, version, change, .. } => {
+            Action::UpdateAlias { alias, version, change, routing: Some(w), .. } => write!(
+                f,
+                "point alias {alias} -> {version} with {}% on {} ({})",
+                w.percent,
+                w.version,
+                change_text(*change)
+            ),
+            Action::UpdateAlias { alias, version, change, routing: None, .. } => {
                 write!(f, "point alias {alias} -> {version} ({})", change_text(*change))
             }
             Action::DeleteAlias { alias } => write!(f, "delete alias {alias}"),
@@ -190,6 +227,8 @@ fn change_text(change: AliasChange) -> &'static str {
         AliasChange::Stage => "stage",
         AliasChange::Drift => "drift: put back",
         AliasChange::Release => "release ownership",
+        AliasChange::Step => "rollout step",
+        AliasChange::RollBack => "roll back: the new version was rejected",
     }
 }
 
@@ -237,6 +276,24 @@ pub enum Outcome {
     SkillEndpointMismatch {
         message: String,
     },
+    /// `spec.rollout`: only waiting for a step's interval to pass (unix seconds), or a swap
+    /// waiting for the live alias's rollout to end.
+    RollingOut {
+        message: String,
+        until: i64,
+    },
+    /// `spec.rollout`: the spec asks for a version its rollout rolled back.
+    RolledBack {
+        message: String,
+    },
+    /// `spec.rollout`: a listed alarm is in ALARM, so a new version is not deployed into it.
+    AlarmActive {
+        message: String,
+    },
+    /// `spec.rollout`: a listed alarm does not exist; nothing written.
+    AlarmNotFound {
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -254,12 +311,16 @@ impl Outcome {
             Outcome::FunctionNotFound => Reason::FunctionNotFound,
             Outcome::AwaitingPublication { .. } => Reason::AwaitingPublication,
             Outcome::SkillEndpointMismatch { .. } => Reason::SkillEndpointMismatch,
+            Outcome::RollingOut { .. } => Reason::RollingOut,
+            Outcome::RolledBack { .. } => Reason::RolledBack,
+            Outcome::AlarmActive { .. } => Reason::AlarmActive,
+            Outcome::AlarmNotFound { .. } => Reason::AlarmNotFound,
         }
     }
 
-    /// Settled: `apply` stops here (converged, or only a drain timer is left).
+    /// Settled: `apply` stops here (converged, or only a drain or a rollout step's timer is left).
     pub fn is_settled(&self) -> bool {
-        matches!(self, Outcome::Converged | Outcome::Draining { .. })
+        matches!(self, Outcome::Converged | Outcome::Draining { .. } | Outcome::RollingOut { .. })
     }
 
     /// Needs a person (a spec change or an AWS-side fix): kstatus `Stalled`.
@@ -288,7 +349,12 @@ impl Outcome {
                 "alias {alias} is owned by LambdaAliasSet {owner}; two sets cannot manage one alias, nothing was written"
             ),
             Outcome::FunctionNotFound => "the function does not exist (or is not visible with these credentials)".to_string(),
-            Outcome::AwaitingPublication { message } | Outcome::SkillEndpointMismatch { message } => message.clone(),
+            Outcome::AwaitingPublication { message }
+            | Outcome::SkillEndpointMismatch { message }
+            | Outcome::RollingOut { message, .. }
+            | Outcome::RolledBack { message }
+            | Outcome::AlarmActive { message }
+            | Outcome::AlarmNotFound { message } => message.clone(),
         }
     }
 }
@@ -340,4 +406,8 @@ pub struct Plan {
     /// Skills' development stages to re-point at the candidate (`manageDevelopmentEndpoint`),
     /// only ever in a plan with no actions: SMAPI writes come after the Lambda side converged.
     pub endpoints: Vec<super::EndpointMove>,
+    /// `spec.rollout`: what CloudWatch must be read for before this plan can decide. Not empty
+    /// only when `Input::watch` did not answer it; the plan then writes nothing and the engine
+    /// plans again with the answer.
+    pub watch: super::WatchNeed,
 }

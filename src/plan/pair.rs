@@ -116,6 +116,18 @@ impl<'a> Planner<'a> {
                 self.block(Outcome::AwaitingPublication { message });
                 return true;
             }
+            // `spec.rollout`: the live alias finishes shifting (or rolls back) before the roles
+            // swap; meanwhile its rollout goes on.
+            if let Some(live) = roles.live_alias.filter(|a| !a.routing.is_empty() && spec.rollout.is_some()) {
+                self.live(roles);
+                if let Some((_, message)) = &mut self.rolling {
+                    message.push_str(&format!(
+                        "; phase is Certified: the roles swap once the rollout on the live alias {} is over",
+                        live.name
+                    ));
+                }
+                return false;
+            }
             let mut marker = Marker::new(owner, Role::Live);
             marker.epoch = roles.live_marker.as_ref().map_or(0, |m| m.epoch) + 1;
             marker.version = Some(VersionRef::Number(n));
@@ -127,6 +139,7 @@ impl<'a> Planner<'a> {
                 marker,
                 revision_id: candidate.revision_id.clone(),
                 change: AliasChange::Swap,
+                routing: None,
             });
             return true;
         }
@@ -170,7 +183,7 @@ impl<'a> Planner<'a> {
             marker.epoch = 1;
         }
         marker.version = Some(target);
-        self.ensure(roles.live, target, marker, change);
+        self.roll(roles.live, target, marker, change);
     }
 
     fn candidate(&mut self, roles: &Roles<'a>, phase: Phase) {

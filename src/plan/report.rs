@@ -10,7 +10,12 @@ impl<'a> Planner<'a> {
     fn alias_status(&self, name: &str) -> Option<AliasStatus> {
         let alias = self.snapshot().alias(name)?;
         let sha = VersionRef::parse(&alias.function_version).and_then(|v| self.sha_of(v)).map(str::to_string);
-        Some(AliasStatus::new(name, &alias.function_version, sha, Some(alias.alias_arn.clone())))
+        let mut status = AliasStatus::new(name, &alias.function_version, sha, Some(alias.alias_arn.clone()));
+        // Weighted routing (a rollout's step): `PROD1:3→4 (10%)`.
+        if let Some((weighted, percent)) = super::weighted_version(alias) {
+            status.summary = format!("{name}:{}→{weighted} ({percent}%)", alias.function_version);
+        }
+        Some(status)
     }
 
     pub(super) fn report(&self, roles: &Roles<'a>, function_arn: String) -> Report {

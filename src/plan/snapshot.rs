@@ -96,3 +96,86 @@ pub struct MappingInfo {
     pub enabled: bool,
     pub state: String,
 }
+
+/// A CloudWatch alarm's state (`StateValue`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+impl AlarmState {
+    /// CloudWatch's text: `OK`, `ALARM`, `INSUFFICIENT_DATA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlarmState> {
+        match text {
+            "OK" => Some(AlarmState::Ok),
+            "ALARM" => Some(AlarmState::Alarm),
+            "INSUFFICIENT_DATA" => Some(AlarmState::InsufficientData),
+            _ => None,
+        }
+    }
+}
+
+/// `DescribeAlarms`: one alarm that exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlarmInfo {
+    pub name: String,
+    pub state: AlarmState,
+}
+
+/// One weighted version's `Errors` and `Invocations` (CloudWatch's `AWS/Lambda` metrics with
+/// the `ExecutedVersion` dimension) on one alias, summed over `[since, until)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorCount {
+    pub alias: String,
+    pub version: u64,
+    pub since: i64,
+    pub invocations: f64,
+    pub errors: f64,
+}
+
+/// What a rollout watches, read from CloudWatch only while one is starting or in progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Watch {
+    /// The alarm names asked for; those CloudWatch did not answer for do not exist.
+    pub asked: BTreeSet<String>,
+    /// The alarms that exist, by name.
+    pub alarms: BTreeMap<String, AlarmState>,
+    /// Errors per (alias, version, since) asked for.
+    pub errors: Vec<ErrorCount>,
+}
+
+impl Watch {
+    pub fn errors_of(&self, alias: &str, version: u64, since: i64) -> Option<&ErrorCount> {
+        self.errors.iter().find(|e| e.alias == alias && e.version == version && e.since == since)
+    }
+}
+
+/// What the planner needs read from CloudWatch before it can decide ([`super::Plan::watch`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchNeed {
+    pub alarms: BTreeSet<String>,
+    /// (alias, weighted version, step start)
+    pub errors: BTreeSet<(String, u64, i64)>,
+}
+
+impl WatchNeed {
+    pub fn is_empty(&self) -> bool {
+        self.alarms.is_empty() && self.errors.is_empty()
+    }
+
+    /// Whether `watch` answers everything asked here.
+    pub fn met_by(&self, watch: &Watch) -> bool {
+        self.alarms.iter().all(|a| watch.asked.contains(a))
+            && self.errors.iter().all(|(alias, v, since)| watch.errors_of(alias, *v, *since).is_some())
+    }
+}

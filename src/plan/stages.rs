@@ -40,7 +40,7 @@ impl<'a> Planner<'a> {
             };
             let Some(target) = target else { continue };
             let marker = Marker::new(self.input.owner, Role::Stage);
-            self.ensure(&stage.alias, target, marker, AliasChange::Stage);
+            self.roll(&stage.alias, target, marker, AliasChange::Stage);
         }
     }
 

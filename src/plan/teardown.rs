@@ -16,12 +16,16 @@ pub fn release(owner: &str, observed: &Snapshot) -> Vec<Action> {
         };
         let Some(version) = VersionRef::parse(&alias.function_version) else { continue };
         marker.owner = None;
+        // A rollout's weights stay as they are: releasing shifts no traffic.
+        let routing = super::weighted_version(alias)
+            .map(|(v, percent)| super::Weighted { version: VersionRef::Number(v), percent });
         actions.push(Action::UpdateAlias {
             alias: alias.name.clone(),
             version,
             marker,
             revision_id: alias.revision_id.clone(),
             change: AliasChange::Release,
+            routing,
         });
     }
     actions

@@ -146,6 +146,11 @@ pub async fn lambda() -> aws_sdk_lambda::Client {
     lambda_client(&sdk_config(&settings).await)
 }
 
+/// A CloudWatch client for moto, as [`lambda`] (same builder, same settings).
+pub async fn cloudwatch() -> aws_sdk_cloudwatch::Client {
+    lambda_alias_controller::aws::client::cloudwatch_client(&sdk_config(&aws_settings()).await)
+}
+
 /// `prefix-<pid>-<n>`: the counter keeps tests of this binary apart on the shared
 /// server, the PID keeps test binaries apart in logs. Keep `prefix` short: Lambda
 /// function names are at most 64 characters.

@@ -125,7 +125,83 @@ pub fn cases() -> Vec<Case> {
     cases.extend(unknown_field_and_identity_cases());
     cases.extend(cel_cases());
     cases.extend(transition_cases());
+    cases.extend(rollout_cases());
     cases
+}
+
+/// The valid object with `spec.rollout` set to `rollout`.
+pub fn rollout(rollout: Value) -> Value {
+    with(valid(), "/spec/rollout", rollout)
+}
+
+pub fn rollout_cases() -> Vec<Case> {
+    let linear: Vec<i64> = (1..=9).map(|i| i * 10).collect();
+    let twenty: Vec<i64> = (1..=20).collect();
+    let alarms: Vec<String> = (0..10).map(|i| format!("alarm {i}")).collect();
+    vec![
+        ok(
+            "rollout: a canary (SAM's Canary10Percent5Minutes)",
+            rollout(json!({"steps": [10], "intervalSeconds": 300})),
+        ),
+        ok(
+            "rollout: linear with alarms and the error-rate guard",
+            rollout(json!({"steps": linear, "intervalSeconds": 60, "alarms": alarms, "maxErrorRate": 0.05})),
+        ),
+        ok("rollout: 20 steps, the interval defaulted", rollout(json!({"steps": twenty}))),
+        bad("rollout: steps required", rollout(json!({"intervalSeconds": 60})), "spec.rollout.steps"),
+        bad("rollout: no steps", rollout(json!({"steps": []})), "spec.rollout.steps"),
+        bad(
+            "rollout: 21 steps",
+            rollout(json!({"steps": (1..=21).collect::<Vec<i64>>()})),
+            "spec.rollout.steps",
+        ),
+        bad("rollout: a step of 0", rollout(json!({"steps": [0, 50]})), "spec.rollout.steps[0]"),
+        bad("rollout: a step of 100", rollout(json!({"steps": [50, 100]})), "spec.rollout.steps[1]"),
+        bad("rollout: steps going down", rollout(json!({"steps": [10, 50, 20]})), "spec.rollout.steps")
+            .cel("spec.rollout.steps", "strictly increasing"),
+        bad("rollout: a step repeated", rollout(json!({"steps": [10, 10]})), "spec.rollout.steps")
+            .cel("spec.rollout.steps", "strictly increasing"),
+        bad(
+            "rollout: interval 0",
+            rollout(json!({"steps": [10], "intervalSeconds": 0})),
+            "spec.rollout.intervalSeconds",
+        ),
+        bad(
+            "rollout: interval over a day",
+            rollout(json!({"steps": [10], "intervalSeconds": 86401})),
+            "spec.rollout.intervalSeconds",
+        ),
+        bad(
+            "rollout: 11 alarms",
+            rollout(json!({"steps": [10], "alarms": (0..11).map(|i| format!("a{i}")).collect::<Vec<_>>()})),
+            "spec.rollout.alarms",
+        ),
+        bad(
+            "rollout: an empty alarm name",
+            rollout(json!({"steps": [10], "alarms": [""]})),
+            "spec.rollout.alarms[0]",
+        ),
+        bad(
+            "rollout: an alarm name of 256 characters",
+            rollout(json!({"steps": [10], "alarms": [long('a', 256)]})),
+            "spec.rollout.alarms[0]",
+        ),
+        bad(
+            "rollout: an alarm name with a control character",
+            rollout(json!({"steps": [10], "alarms": ["errors\nlatency"]})),
+            "spec.rollout.alarms[0]",
+        ),
+        bad(
+            "rollout: maxErrorRate above 1",
+            rollout(json!({"steps": [10], "maxErrorRate": 1.5})),
+            "spec.rollout.maxErrorRate",
+        ),
+        bad(
+            "rollout: maxErrorRate below 0",
+            rollout(json!({"steps": [10], "maxErrorRate": -0.1})),
+            "spec.rollout.maxErrorRate",
+        ),
+    ]
 }
 
 pub fn valid_cases() -> Vec<Case> {

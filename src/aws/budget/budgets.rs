@@ -122,6 +122,11 @@ pub struct BudgetLimits {
     pub get_policy: BucketLimit,
     /// Every other control-plane operation: AWS allows 15 req/s for all of them together.
     pub other: BucketLimit,
+    /// CloudWatch's DescribeAlarms (`spec.rollout`'s alarms): 9 req/s by default per account and
+    /// region, shared with every other client of the account.
+    pub describe_alarms: BucketLimit,
+    /// CloudWatch's GetMetricData (`maxErrorRate`): 50 req/s by default.
+    pub get_metric_data: BucketLimit,
 }
 
 impl BudgetLimits {
@@ -136,15 +141,19 @@ impl BudgetLimits {
             get_function: scale(self.get_function),
             get_policy: scale(self.get_policy),
             other: scale(self.other),
+            describe_alarms: scale(self.describe_alarms),
+            get_metric_data: scale(self.get_metric_data),
         }
     }
 
     /// The pools by name, as metrics show them.
-    pub fn pools(&self) -> [(&'static str, BucketLimit); 3] {
+    pub fn pools(&self) -> [(&'static str, BucketLimit); 5] {
         [
             (POOL_GET_FUNCTION, self.get_function),
             (POOL_GET_POLICY, self.get_policy),
             (POOL_SHARED, self.other),
+            (POOL_DESCRIBE_ALARMS, self.describe_alarms),
+            (POOL_GET_METRIC_DATA, self.get_metric_data),
         ]
     }
 }
@@ -153,12 +162,16 @@ impl BudgetLimits {
 pub const POOL_GET_FUNCTION: &str = "GetFunction";
 pub const POOL_GET_POLICY: &str = "GetPolicy";
 pub const POOL_SHARED: &str = "shared";
+pub const POOL_DESCRIBE_ALARMS: &str = "DescribeAlarms";
+pub const POOL_GET_METRIC_DATA: &str = "GetMetricData";
 
 /// The pool an operation spends from.
 pub fn pool_of(op: Operation) -> &'static str {
     match op {
         Operation::GetFunction => POOL_GET_FUNCTION,
         Operation::GetPolicy => POOL_GET_POLICY,
+        Operation::DescribeAlarms => POOL_DESCRIBE_ALARMS,
+        Operation::GetMetricData => POOL_GET_METRIC_DATA,
         _ => POOL_SHARED,
     }
 }
@@ -183,6 +196,8 @@ impl Default for BudgetLimits {
             get_function: BucketLimit { per_second: 80.0, burst: 20 },
             get_policy: BucketLimit { per_second: 12.0, burst: 3 },
             other: BucketLimit { per_second: 12.0, burst: 3 },
+            describe_alarms: BucketLimit { per_second: 6.0, burst: 3 },
+            get_metric_data: BucketLimit { per_second: 40.0, burst: 10 },
         }
     }
 }
@@ -193,6 +208,8 @@ pub(super) struct Pools {
     get_function: Pool,
     get_policy: Pool,
     other: Pool,
+    describe_alarms: Pool,
+    get_metric_data: Pool,
 }
 
 impl Pools {
@@ -201,6 +218,8 @@ impl Pools {
             get_function: Pool::new(limits.get_function, drift_share),
             get_policy: Pool::new(limits.get_policy, drift_share),
             other: Pool::new(limits.other, drift_share),
+            describe_alarms: Pool::new(limits.describe_alarms, drift_share),
+            get_metric_data: Pool::new(limits.get_metric_data, drift_share),
         }
     }
 
@@ -208,8 +227,20 @@ impl Pools {
         match op {
             Operation::GetFunction => &self.get_function,
             Operation::GetPolicy => &self.get_policy,
+            Operation::DescribeAlarms => &self.describe_alarms,
+            Operation::GetMetricData => &self.get_metric_data,
             _ => &self.other,
         }
+    }
+
+    fn named(&self) -> [(&'static str, &Pool); 5] {
+        [
+            (POOL_GET_FUNCTION, &self.get_function),
+            (POOL_GET_POLICY, &self.get_policy),
+            (POOL_SHARED, &self.other),
+            (POOL_DESCRIBE_ALARMS, &self.describe_alarms),
+            (POOL_GET_METRIC_DATA, &self.get_metric_data),
+        ]
     }
 }
 
@@ -265,11 +296,7 @@ impl Budgets {
         let keys = lock(&self.inner.keys);
         let mut out = Vec::new();
         for ((account, region), pools) in keys.iter() {
-            for (pool, p) in [
-                (POOL_GET_FUNCTION, &pools.get_function),
-                (POOL_GET_POLICY, &pools.get_policy),
-                (POOL_SHARED, &pools.other),
-            ] {
+            for (pool, p) in pools.named() {
                 out.push(PoolUsage {
                     account: account.clone(),
                     region: region.clone(),
@@ -300,7 +327,13 @@ mod tests {
     fn the_defaults_never_exceed_an_aws_quota_in_any_second() {
         let d = BudgetLimits::default();
         // A full bucket spends its burst at once, then its rate for the rest of the second.
-        for (limit, quota) in [(d.get_function, 100.0), (d.get_policy, 15.0), (d.other, 15.0)] {
+        for (limit, quota) in [
+            (d.get_function, 100.0),
+            (d.get_policy, 15.0),
+            (d.other, 15.0),
+            (d.describe_alarms, 9.0),
+            (d.get_metric_data, 50.0),
+        ] {
             assert!(limit.per_second + f64::from(limit.burst) <= quota, "{limit:?} over {quota}/s");
             assert!(limit.per_second < quota, "{limit:?} leaves room for the account's other clients");
         }
@@ -313,7 +346,13 @@ mod tests {
 
     fn tight() -> BudgetLimits {
         let one = BucketLimit { per_second: 1.0, burst: 1 };
-        BudgetLimits { get_function: one, get_policy: one, other: one }
+        BudgetLimits {
+            get_function: one,
+            get_policy: one,
+            other: one,
+            describe_alarms: one,
+            get_metric_data: one,
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -331,6 +370,10 @@ mod tests {
         }
         assert_eq!(start.elapsed(), Duration::ZERO, "five pools, one token each");
         // Every operation but GetFunction and GetPolicy shares one pool.
+        // CloudWatch's operations have pools of their own.
+        budgets.acquire(ACCOUNT, REGION, Operation::DescribeAlarms).await;
+        budgets.acquire(ACCOUNT, REGION, Operation::GetMetricData).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
         budgets.clone().acquire(ACCOUNT, REGION, Operation::DeleteAlias).await;
         assert_eq!(start.elapsed(), Duration::from_secs(1));
     }

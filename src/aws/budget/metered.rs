@@ -114,6 +114,8 @@ mod tests {
             get_function: BucketLimit { per_second: 100.0, burst: 100 },
             get_policy: BucketLimit { per_second: 15.0, burst: 15 },
             other: BucketLimit { per_second: 15.0, burst: 15 },
+            describe_alarms: BucketLimit { per_second: 9.0, burst: 9 },
+            get_metric_data: BucketLimit { per_second: 50.0, burst: 50 },
         }
     }
 

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::cloudwatch::{DescribeAlarms, GetMetricData, MAX_ALARM_NAMES};
 use super::lambda::{
     AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
     GetPolicy, ListAliases, ListMappings, ListVersions, MappingFilter, PublishVersion, RemovePermission,
@@ -20,7 +21,10 @@ use super::lambda::{
 };
 use super::seam::{Call, Operation, Page, Request};
 use super::{AwsError, AwsResult};
-use crate::plan::{AliasInfo, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Statement, VersionInfo};
+use crate::plan::{
+    AlarmInfo, AlarmState, AliasInfo, ErrorCount, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Statement,
+    VersionInfo,
+};
 
 /// Longest alias or version description AWS accepts.
 const MAX_DESCRIPTION: usize = 256;
@@ -87,6 +91,21 @@ struct State {
     denied: BTreeSet<Operation>,
     /// What `LastModified` a deploy records (unix seconds); tests move it with `set_clock`.
     clock: i64,
+    /// CloudWatch of the same account and region: alarms by name, and `AWS/Lambda` datapoints.
+    alarms: BTreeMap<String, AlarmState>,
+    datapoints: Vec<Datapoint>,
+}
+
+/// One minute's `Errors` and `Invocations` of a version invoked through an alias.
+#[derive(Debug)]
+struct Datapoint {
+    function_name: String,
+    alias: String,
+    version: u64,
+    /// Unix seconds (CloudWatch stamps a datapoint with the start of its minute).
+    at: i64,
+    invocations: f64,
+    errors: f64,
 }
 
 #[derive(Debug)]
@@ -224,6 +243,8 @@ impl FakeLambda {
                 crash_at: None,
                 denied: BTreeSet::new(),
                 clock: 0,
+                alarms: BTreeMap::new(),
+                datapoints: Vec::new(),
             }),
         }
     }
@@ -270,6 +291,37 @@ impl FakeLambda {
         let now = state.clock;
         state.functions.insert(name.to_string(), Function::new(arn.clone(), code_sha256, revision, now));
         arn
+    }
+
+    // ----- CloudWatch -----
+
+    /// PutMetricAlarm / SetAlarmState: the alarm exists, in this state.
+    pub fn set_alarm(&self, name: &str, state: AlarmState) {
+        self.lock().alarms.insert(name.to_string(), state);
+    }
+
+    pub fn delete_alarm(&self, name: &str) {
+        self.lock().alarms.remove(name);
+    }
+
+    /// What Lambda publishes for one minute of invocations of `version` through `alias`.
+    pub fn put_invocations(
+        &self,
+        function_name: &str,
+        alias: &str,
+        version: u64,
+        at: i64,
+        invocations: f64,
+        errors: f64,
+    ) {
+        self.lock().datapoints.push(Datapoint {
+            function_name: function_name.to_string(),
+            alias: alias.to_string(),
+            version,
+            at: at - at.rem_euclid(super::cloudwatch::PERIOD_SECONDS),
+            invocations,
+            errors,
+        });
     }
 
     /// The time (unix seconds) later deploys record as `LastModified`.
@@ -467,7 +519,7 @@ impl FakeLambda {
     /// UpdateAlias omits them), and routing must still be valid for the new version.
     pub fn oob_update_alias(&self, function: &str, alias: &str, version: &str) -> AwsResult<AliasInfo> {
         self.oob(|state| {
-            state.update_alias(function, alias, version, None, None, false, Operation::UpdateAlias)
+            state.update_alias(function, alias, version, None, None, None, Operation::UpdateAlias)
         })
     }
 
@@ -491,7 +543,7 @@ impl FakeLambda {
                 &version,
                 Some(description),
                 None,
-                false,
+                None,
                 Operation::UpdateAlias,
             )
         })
@@ -635,6 +687,7 @@ impl Call<CreateAlias> for FakeLambda {
 impl Call<UpdateAlias> for FakeLambda {
     async fn call(&self, r: &UpdateAlias) -> AwsResult<AliasInfo> {
         let op = UpdateAlias::OPERATION;
+        let routing: BTreeMap<String, f64> = r.routing.iter().cloned().collect();
         self.request(op, |state| {
             state.update_alias(
                 &r.function,
@@ -642,7 +695,7 @@ impl Call<UpdateAlias> for FakeLambda {
                 &r.version,
                 Some(&r.description),
                 r.revision_id.as_deref(),
-                true,
+                Some(&routing),
                 op,
             )
         })
@@ -690,6 +743,58 @@ impl Call<DeleteMapping> for FakeLambda {
     async fn call(&self, r: &DeleteMapping) -> AwsResult<()> {
         let op = DeleteMapping::OPERATION;
         self.request(op, |state| state.delete_mapping(&r.uuid, op))
+    }
+}
+
+impl Call<DescribeAlarms> for FakeLambda {
+    async fn call(&self, r: &DescribeAlarms) -> AwsResult<Vec<AlarmInfo>> {
+        let op = DescribeAlarms::OPERATION;
+        self.request(op, |state| {
+            if r.names.len() > MAX_ALARM_NAMES {
+                return Err(invalid(
+                    op,
+                    format!("The collection AlarmNames must not have a size greater than {MAX_ALARM_NAMES}."),
+                ));
+            }
+            // Each existing alarm once, in CloudWatch's order (by name); missing ones are absent.
+            let names: BTreeSet<&String> = r.names.iter().collect();
+            Ok(names
+                .into_iter()
+                .filter_map(|n| state.alarms.get(n).map(|s| AlarmInfo { name: n.clone(), state: *s }))
+                .collect())
+        })
+    }
+}
+
+impl Call<GetMetricData> for FakeLambda {
+    async fn call(&self, r: &GetMetricData) -> AwsResult<Vec<ErrorCount>> {
+        let op = GetMetricData::OPERATION;
+        let (start, end) = r.window();
+        self.request(op, |state| {
+            if end <= start {
+                return Err(invalid(op, "The parameter StartTime must be less than the parameter EndTime."));
+            }
+            Ok(r.queries
+                .iter()
+                .map(|q| {
+                    let points = state.datapoints.iter().filter(|d| {
+                        d.function_name == r.function_name
+                            && d.alias == q.alias
+                            && d.version == q.version
+                            && (start..end).contains(&d.at)
+                    });
+                    let (invocations, errors) =
+                        points.fold((0.0, 0.0), |(i, e), d| (i + d.invocations, e + d.errors));
+                    ErrorCount {
+                        alias: q.alias.clone(),
+                        version: q.version,
+                        since: r.since,
+                        invocations,
+                        errors,
+                    }
+                })
+                .collect())
+        })
     }
 }
 

@@ -81,7 +81,8 @@ impl Function {
     }
 
     /// AWS: at most one additional version, weight in [0, 1], a published version other than
-    /// the primary one, and the primary version must not be `$LATEST`.
+    /// the primary one, and the primary version must not be `$LATEST` (the error texts are
+    /// AWS's, as recorded in LocalStack's snapshot tests).
     pub(super) fn check_routing(
         &self,
         primary: &str,
@@ -92,17 +93,25 @@ impl Function {
             return Ok(());
         }
         if routing.len() > 1 {
-            return Err(invalid(op, "routing config supports at most one additional version"));
+            return Err(invalid(op, "Number of items in AdditionalVersionWeights cannot be greater than 1"));
         }
         if primary == LATEST {
-            return Err(invalid(op, "routing config cannot be used with $LATEST"));
+            return Err(invalid(op, "$LATEST is not supported for an alias pointing to more than 1 version"));
         }
         for (version, weight) in routing {
             if !(0.0..=1.0).contains(weight) {
-                return Err(invalid(op, format!("routing weight must be within [0.0, 1.0]: {weight}")));
+                return Err(invalid(
+                    op,
+                    format!(
+                        "1 validation error detected: Value '{weight}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have value between 0.0 and 1.0"
+                    ),
+                ));
             }
             if version == primary {
-                return Err(invalid(op, "the additional version must differ from the alias's version"));
+                return Err(invalid(
+                    op,
+                    format!("Function version {version} is already included in routing configuration."),
+                ));
             }
             match parse_version(version) {
                 Some(n) if self.versions.contains_key(&n) => {}
@@ -276,9 +285,9 @@ impl State {
         Ok(info)
     }
 
-    /// UpdateAlias. `description: None` keeps the current one; `clear_routing` is what the
-    /// trait's `update_alias` does, while an out-of-band update keeps routing like AWS does
-    /// when RoutingConfig is omitted.
+    /// UpdateAlias. `description: None` keeps the current one; `routing: None` keeps the
+    /// current weights, as AWS does when RoutingConfig is omitted (an out-of-band update), and
+    /// `Some` replaces them (the seam's UpdateAlias always sends it; empty clears).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn update_alias(
         &mut self,
@@ -287,7 +296,7 @@ impl State {
         version: &str,
         description: Option<&str>,
         revision_id: Option<&str>,
-        clear_routing: bool,
+        routing: Option<&BTreeMap<String, f64>>,
         op: Operation,
     ) -> AwsResult<AliasInfo> {
         if let Some(d) = description {
@@ -306,7 +315,7 @@ impl State {
             ));
         }
         f.check_target(version, op)?;
-        let routing = if clear_routing { BTreeMap::new() } else { alias.routing.clone() };
+        let routing = routing.unwrap_or(&alias.routing).clone();
         f.check_routing(version, &routing, op)?;
         let description = description.map_or_else(|| alias.description.clone(), str::to_string);
         let alias = Alias { version: version.to_string(), description, routing, revision_id: new_revision };

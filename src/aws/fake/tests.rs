@@ -103,6 +103,7 @@ async fn stale_revision_id_is_refused() {
             version: LATEST.to_owned(),
             description: String::new(),
             revision_id: Some(alias.revision_id.to_owned()),
+            routing: None,
         })
         .await;
     assert_eq!(reason(update), "PreconditionFailed");
@@ -176,6 +177,7 @@ async fn every_write_changes_the_revision_id() {
             version: v.to_owned(),
             description: "d".to_owned(),
             revision_id: Some(a0.to_owned()),
+            routing: None,
         })
         .await
         .unwrap()
@@ -338,6 +340,7 @@ async fn alias_description_is_limited_to_256_characters() {
             version: LATEST.to_owned(),
             description: too_long.to_owned(),
             revision_id: Some(alias.revision_id.to_owned()),
+            routing: None,
         })
         .await;
     assert_eq!(reason(update), "InvalidRequest");
@@ -408,7 +411,8 @@ async fn update_missing_alias_is_not_found() {
                 name: "PROD1".to_owned(),
                 version: LATEST.to_owned(),
                 description: String::new(),
-                revision_id: None
+                revision_id: None,
+                routing: None,
             })
             .await
         ),
@@ -443,6 +447,7 @@ async fn update_alias_clears_routing() {
             version: v2.to_owned(),
             description: String::new(),
             revision_id: Some(weighted.revision_id.to_owned()),
+            routing: None,
         })
         .await
         .unwrap();
@@ -1129,6 +1134,7 @@ async fn fail_next_on_hits_only_that_operation() {
             version: LATEST.to_owned(),
             description: String::new(),
             revision_id: Some(alias.revision_id.to_owned()),
+            routing: None,
         })
         .await;
     assert_eq!(reason(update), "Conflict");
@@ -1138,6 +1144,7 @@ async fn fail_next_on_hits_only_that_operation() {
         version: LATEST.to_owned(),
         description: String::new(),
         revision_id: Some(alias.revision_id.to_owned()),
+        routing: None,
     })
     .await
     .unwrap();

@@ -35,6 +35,39 @@ where
                 service_error.message().map(str::to_owned).unwrap_or_else(|| service_error.to_string());
             classify(operation, status, service_error.code(), &message, field_retry.or(header_retry))
         }
+        other => not_answered(operation, other),
+    }
+}
+
+/// [`map_error`] for CloudWatch's operations: its errors carry a code and a message, and its
+/// throttling (`Throttling`, HTTP 400) no retry hint.
+pub fn map_cloudwatch_error<E>(operation: Operation, error: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: StdError + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match error {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let header_retry = context.raw().headers().get("Retry-After").and_then(parse_seconds);
+            let service_error = context.into_err();
+            let message =
+                service_error.message().map(str::to_owned).unwrap_or_else(|| service_error.to_string());
+            classify(operation, status, service_error.code(), &message, header_retry)
+        }
+        other => not_answered(operation, other),
+    }
+}
+
+/// An SDK error that is not the service's answer: a timeout, a request not sent (credentials
+/// included), a response that could not be read.
+fn not_answered<E>(operation: Operation, error: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: StdError + Send + Sync + 'static,
+{
+    match error {
+        SdkError::ServiceError(_) => {
+            AwsError::Unavailable { operation, message: short(crate::error_chain(&error)) }
+        }
         SdkError::TimeoutError(_) => {
             AwsError::Unavailable { operation, message: "request timed out".to_owned() }
         }

@@ -8,6 +8,7 @@
 //! - `policy`: GetPolicy's JSON into statements;
 //! - `errors`: the one translation of SDK errors into [`AwsError`].
 
+mod cloudwatch;
 #[macro_use]
 mod convert;
 mod errors;
@@ -21,7 +22,7 @@ use convert::{
     AliasView, MappingView, alias_info, batch_size, malformed, mapping_info, parse_last_modified,
     precondition, required, version_info,
 };
-pub use errors::map_error;
+pub use errors::{map_cloudwatch_error, map_error};
 pub use policy::parse_policy;
 
 use super::lambda::{
@@ -33,15 +34,22 @@ use super::seam::{Call, Page, Request};
 use super::{AwsError, AwsResult};
 use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, VersionInfo};
 
-/// The Lambda control plane through the AWS SDK.
+/// The Lambda control plane, and the CloudWatch reads of `spec.rollout`, through the AWS SDK:
+/// two clients of one configuration (credentials, region, endpoint).
 #[derive(Clone, Debug)]
 pub struct SdkLambda {
     client: aws_sdk_lambda::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl SdkLambda {
-    pub fn new(client: aws_sdk_lambda::Client) -> Self {
-        Self { client }
+    pub fn new(client: aws_sdk_lambda::Client, cloudwatch: aws_sdk_cloudwatch::Client) -> Self {
+        Self { client, cloudwatch }
+    }
+
+    /// Both clients from one loaded configuration ([`super::client::sdk_config_for`]).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        Self::new(super::client::lambda_client(config), super::client::cloudwatch_client(config))
     }
 }
 
@@ -197,8 +205,9 @@ impl Call<UpdateAlias> for SdkLambda {
         const OP: super::Operation = UpdateAlias::OPERATION;
         // An explicitly empty weight map clears any weighted routing; omitting RoutingConfig would
         // keep whatever split someone configured.
-        let no_routing =
-            AliasRoutingConfiguration::builder().set_additional_version_weights(Some(HashMap::new())).build();
+        let weights: HashMap<String, f64> = r.routing.iter().cloned().collect();
+        let routing =
+            AliasRoutingConfiguration::builder().set_additional_version_weights(Some(weights)).build();
         let out = self
             .client
             .update_alias()
@@ -206,7 +215,7 @@ impl Call<UpdateAlias> for SdkLambda {
             .name(&r.name)
             .function_version(&r.version)
             .description(&r.description)
-            .routing_config(no_routing)
+            .routing_config(routing)
             .set_revision_id(precondition(r.revision_id.as_deref()))
             .send()
             .await

@@ -23,7 +23,7 @@ fn run_skills(spec: &LambdaAliasSetSpec, observed: &Snapshot, skills: &[SkillObs
             PolicyInfo { revision_id: "p".into(), statements: vec![statement.clone()] },
         );
     }
-    plan(Input { owner: OWNER, spec, observed: &observed, now, skills: Some(skills) })
+    plan(Input { owner: OWNER, spec, observed: &observed, now, skills: Some(skills), watch: None })
 }
 
 fn to_prod2(from: &str) -> Vec<EndpointMove> {

@@ -29,7 +29,14 @@ fn run_skill(spec: &LambdaAliasSetSpec, observed: &Snapshot, skill: &SkillObserv
             );
         }
     }
-    plan(Input { owner: OWNER, spec, observed: &observed, now, skills: Some(std::slice::from_ref(skill)) })
+    plan(Input {
+        owner: OWNER,
+        spec,
+        observed: &observed,
+        now,
+        skills: Some(std::slice::from_ref(skill)),
+        watch: None,
+    })
 }
 
 /// The frozen Certifying world: PROD1 live on 1, PROD2 frozen on 2.

@@ -26,7 +26,14 @@ fn release_keeps_versions_and_roles_and_drops_the_owner() {
             entry.description = marker.render(None);
         }
     }
-    let p = plan(Input { owner: "other/set", spec: &spec(), observed: &released, now: NOW, skills: None });
+    let p = plan(Input {
+        owner: "other/set",
+        spec: &spec(),
+        observed: &released,
+        now: NOW,
+        skills: None,
+        watch: None,
+    });
     assert!(
         p.actions.iter().all(|a| matches!(a, Action::UpdateAlias { change: AliasChange::Adopt, .. })),
         "{:?}",
