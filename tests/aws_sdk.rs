@@ -679,3 +679,104 @@ async fn list_calls_follow_next_marker_until_exhausted() {
         );
     }
 }
+
+// ----- spec.rollout: weighted routing and CloudWatch's two reads, against moto -----
+
+#[tokio::test]
+async fn a_step_writes_one_weight_and_aws_routing_rules_are_refused_with_aws_texts() {
+    let (client, api) = api().await;
+    let name = function_with_two_versions(&client, &api, "sdk-weights").await;
+    let live = api
+        .call(&CreateAlias {
+            function: name.to_owned(),
+            name: "live".to_owned(),
+            version: "1".to_owned(),
+            description: String::new(),
+        })
+        .await
+        .expect("CreateAlias");
+    let update = |version: &str, routing: Option<(&str, f64)>| UpdateAlias {
+        function: name.to_owned(),
+        name: "live".to_owned(),
+        version: version.to_owned(),
+        description: "step".to_owned(),
+        revision_id: None,
+        routing: routing.map(|(v, w)| (v.to_owned(), w)),
+    };
+    let step = api.call(&update("1", Some(("2", 0.1)))).await.expect("a step");
+    assert_eq!((step.function_version.as_str(), step.routing.get("2")), ("1", Some(&0.1)));
+    // (moto does not move an alias's RevisionId; the faithful fake does, src/aws/fake.)
+    let _ = live;
+
+    let refused = |e: AwsError| match e {
+        AwsError::Invalid { message, .. } => message,
+        other => panic!("expected InvalidParameterValueException, got {other:?}"),
+    };
+    let same = refused(api.call(&update("2", Some(("2", 0.1)))).await.expect_err("same version"));
+    assert!(same.contains("Function version 2 is already included in routing configuration"), "{same}");
+    let latest = refused(api.call(&update(LATEST, Some(("2", 0.1)))).await.expect_err("$LATEST primary"));
+    assert!(
+        latest.contains("$LATEST is not supported for an alias pointing to more than 1 version"),
+        "{latest}"
+    );
+    let heavy = refused(api.call(&update("1", Some(("2", 1.5)))).await.expect_err("weight above 1"));
+    assert!(heavy.contains("between 0.0 and 1.0"), "{heavy}");
+    let missing = api.call(&update("1", Some(("9", 0.1)))).await.expect_err("no version 9");
+    assert!(matches!(missing, AwsError::NotFound { .. }), "{missing:?}");
+    // Two weighted versions, written by hand: refused too.
+    let two = client
+        .update_alias()
+        .function_name(&name)
+        .name("live")
+        .routing_config(
+            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                .additional_version_weights("2", 0.1)
+                .additional_version_weights("3", 0.1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("two weights");
+    assert!(format!("{:?}", two).contains("cannot be greater than 1"), "{two:?}");
+
+    // The refused writes changed nothing; clearing the weights is the move's last write.
+    let listed = api.list(ListAliases::new(&name)).await.expect("ListAliases");
+    let now = listed.iter().find(|a| a.name == "live").expect("live");
+    assert_eq!((now.function_version.as_str(), now.routing.get("2")), ("1", Some(&0.1)));
+    let done = api.call(&update("2", None)).await.expect("the new version alone");
+    assert_eq!((done.function_version.as_str(), done.routing.is_empty()), ("2", true));
+}
+
+#[tokio::test]
+async fn alarms_and_error_counts_are_read_from_cloudwatch() {
+    use lambda_alias_controller::aws::{DescribeAlarms, ErrorQuery, GetMetricData};
+    use lambda_alias_controller::plan::AlarmState;
+    let (_, api) = api().await;
+    let alarm = support::unique_name("lac-alarm");
+    let function = support::unique_name("lac-metrics");
+    support::put_alarm(&alarm, &function, "ALARM");
+    let missing = support::unique_name("lac-no-alarm");
+    let found =
+        api.call(&DescribeAlarms { names: vec![alarm.clone(), missing] }).await.expect("DescribeAlarms");
+    assert_eq!(found.len(), 1, "an alarm that does not exist is not answered: {found:?}");
+    assert_eq!((found[0].name.as_str(), found[0].state), (alarm.as_str(), AlarmState::Alarm));
+    support::set_alarm_state(&alarm, "OK");
+    let found = api.call(&DescribeAlarms { names: vec![alarm.clone()] }).await.expect("DescribeAlarms");
+    assert_eq!(found[0].state, AlarmState::Ok);
+
+    // Lambda's metrics of one version on one alias, as Lambda publishes them.
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    support::put_invocations(&function, "PROD1", "4", now, 40.0, 3.0);
+    let queries = vec![
+        ErrorQuery { alias: "PROD1".into(), version: 4 },
+        ErrorQuery { alias: "PROD1".into(), version: 5 },
+    ];
+    let counts = api
+        .call(&GetMetricData { function_name: function, queries, since: now - 60, until: now })
+        .await
+        .expect("GetMetricData");
+    assert_eq!(counts.len(), 2);
+    assert_eq!((counts[0].invocations, counts[0].errors, counts[0].since), (40.0, 3.0, now - 60));
+    assert_eq!((counts[1].invocations, counts[1].errors), (0.0, 0.0), "another version's metrics are apart");
+}

@@ -595,6 +595,72 @@ fn sqs_query(port: u16, body: &str) -> String {
     }
 }
 
+/// One CloudWatch Query-protocol call to moto (`spec.rollout`'s alarms and metrics are put the
+/// way a user's tooling would); panics unless HTTP 200. The controller itself reads CloudWatch
+/// over the SDK's CBOR protocol (tests/support/moto_faithful.py answers it).
+fn cloudwatch_query(body: &str) -> String {
+    let port = moto_port();
+    let request = query_request(port, "monitoring", &format!("{body}&Version=2010-08-01"));
+    match http_exchange(port, &request) {
+        Ok((200, response)) => response,
+        Ok((status, response)) => panic!("CloudWatch call failed (HTTP {status}): {response:.2000}"),
+        Err(e) => panic!("CloudWatch call to moto failed: {e} (moto log: {})", moto_log().display()),
+    }
+}
+
+/// PutMetricAlarm on the function's Errors (moto starts it in OK... or what it decides), then
+/// SetAlarmState to `state` (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+#[allow(dead_code)]
+pub fn put_alarm(name: &str, function: &str, state: &str) {
+    cloudwatch_query(&format!(
+        "Action=PutMetricAlarm&AlarmName={}&Namespace=AWS%2FLambda&MetricName=Errors&Statistic=Sum&Period=60\
+         &EvaluationPeriods=1&Threshold=1&ComparisonOperator=GreaterThanThreshold\
+         &Dimensions.member.1.Name=FunctionName&Dimensions.member.1.Value={}",
+        url_encode(name),
+        url_encode(function)
+    ));
+    set_alarm_state(name, state);
+}
+
+/// SetAlarmState, as CloudWatch does when the alarm's metric crosses its threshold.
+#[allow(dead_code)]
+pub fn set_alarm_state(name: &str, state: &str) {
+    cloudwatch_query(&format!(
+        "Action=SetAlarmState&AlarmName={}&StateValue={state}&StateReason=test",
+        url_encode(name)
+    ));
+}
+
+/// PutMetricData of one minute's `Invocations` and `Errors` of `version` through `alias`, with
+/// the dimensions Lambda publishes (`FunctionName`, `Resource`, `ExecutedVersion`), at `at`
+/// (unix seconds).
+#[allow(dead_code)]
+pub fn put_invocations(function: &str, alias: &str, version: &str, at: i64, invocations: f64, errors: f64) {
+    let stamp = jiff::Timestamp::from_second(at).expect("time").to_string();
+    let mut body = String::from("Action=PutMetricData&Namespace=AWS%2FLambda");
+    for (i, (metric, value)) in [("Invocations", invocations), ("Errors", errors)].iter().enumerate() {
+        let m = i + 1;
+        body.push_str(&format!(
+            "&MetricData.member.{m}.MetricName={metric}&MetricData.member.{m}.Value={value}\
+             &MetricData.member.{m}.Timestamp={}",
+            url_encode(&stamp)
+        ));
+        let dimensions = [
+            ("FunctionName", function.to_owned()),
+            ("Resource", format!("{function}:{alias}")),
+            ("ExecutedVersion", version.to_owned()),
+        ];
+        for (d, (name, value)) in dimensions.iter().enumerate() {
+            let d = d + 1;
+            body.push_str(&format!(
+                "&MetricData.member.{m}.Dimensions.member.{d}.Name={name}&MetricData.member.{m}.Dimensions.member.{d}.Value={}",
+                url_encode(value)
+            ));
+        }
+    }
+    cloudwatch_query(&body);
+}
+
 /// Sends a complete HTTP/1.1 request (which must say `Connection: close`) and returns
 /// the status code (0 when the answer is not HTTP) and the whole response text.
 fn http_exchange(port: u16, request: &str) -> std::io::Result<(u16, String)> {
