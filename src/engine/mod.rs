@@ -16,7 +16,7 @@ use crate::aws::{
     ListAliases, ListMappings, ListVersions, PublishVersion, RemovePermission, UpdateAlias, UpdateMapping,
 };
 use crate::plan::skill::SkillObservation;
-use crate::plan::{self, Action, Input, Plan, Snapshot, VersionRef, Watch, WatchNeed};
+use crate::plan::{self, Action, Input, Outcome, Plan, Snapshot, VersionRef, Watch, WatchNeed};
 
 /// Reads everything the planner needs. A missing function is a snapshot without a function,
 /// not an error.
@@ -480,9 +480,16 @@ pub async fn converge<A: AwsApi>(
                 if pass.plan.actions.is_empty() {
                     return Ok(Converged { done: all, last: pass, passes });
                 }
-                let next = plan_watched(api, owner, spec, &pass.predicted, skills, now(), &mut watch)
+                let mut next = plan_watched(api, owner, spec, &pass.predicted, skills, now(), &mut watch)
                     .await
                     .map_err(EngineError::Observe)?;
+                // The pass that rolled back knew why (the alarm, the error rate); the plan after
+                // it only knows that the version was rejected.
+                if let (Outcome::RolledBack { .. }, Outcome::RolledBack { .. }) =
+                    (&next.outcome, &pass.plan.outcome)
+                {
+                    next.outcome = pass.plan.outcome.clone();
+                }
                 if next.actions.is_empty() {
                     let snapshot = pass.predicted.clone();
                     let last =
