@@ -404,16 +404,7 @@ mod tests {
     /// Drift rates of 1 call/s in every pool (a quarter of 4/s).
     fn scheduler(resync: u64) -> Scheduler {
         let one = BucketLimit { per_second: 4.0, burst: 1 };
-        let budgets = Budgets::with_drift_share(
-            BudgetLimits {
-                get_function: one,
-                get_policy: one,
-                other: one,
-                describe_alarms: one,
-                get_metric_data: one,
-            },
-            0.25,
-        );
+        let budgets = Budgets::with_drift_share(BudgetLimits::uniform(one), 0.25);
         Scheduler::new(Duration::from_secs(resync), &budgets, 4)
     }
 

@@ -146,6 +146,17 @@ impl BudgetLimits {
         }
     }
 
+    /// The same limit for every pool (tests and benchmarks that reason about one rate).
+    pub fn uniform(limit: BucketLimit) -> Self {
+        BudgetLimits {
+            get_function: limit,
+            get_policy: limit,
+            other: limit,
+            describe_alarms: limit,
+            get_metric_data: limit,
+        }
+    }
+
     /// The pools by name, as metrics show them.
     pub fn pools(&self) -> [(&'static str, BucketLimit); 5] {
         [
@@ -346,13 +357,7 @@ mod tests {
 
     fn tight() -> BudgetLimits {
         let one = BucketLimit { per_second: 1.0, burst: 1 };
-        BudgetLimits {
-            get_function: one,
-            get_policy: one,
-            other: one,
-            describe_alarms: one,
-            get_metric_data: one,
-        }
+        BudgetLimits::uniform(one)
     }
 
     #[tokio::test(start_paused = true)]
