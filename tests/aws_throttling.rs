@@ -316,7 +316,7 @@ async fn delete_until_done(client: &Client, owner: &str, spec: &LambdaAliasSetSp
     let mut throttles = Vec::new();
     loop {
         let error = match engine::observe(&**client, owner, spec).await {
-            Err(error) => EngineError::Observe(error),
+            Err(error) => EngineError::observe(error),
             Ok(snapshot) => {
                 let actions = plan::teardown(owner, &snapshot, &Default::default());
                 match engine::execute(&**client, spec, &snapshot, &actions).await {
@@ -390,7 +390,7 @@ async fn under_throttling_every_request_is_budgeted_and_counted_and_the_sets_con
     );
     let observed = observed.expect_err("observing is throttled");
     assert_eq!(observed, AwsError::Throttled { operation: Operation::GetFunction, retry_after: Some(HINT) });
-    assert_eq!(requeue_of(&EngineError::Observe(observed)), HINT);
+    assert_eq!(requeue_of(&EngineError::observe(observed)), HINT);
     let executed = executed.expect_err("deleting is throttled");
     assert!(executed.done.is_empty(), "nothing was deleted under throttling");
     assert_eq!(

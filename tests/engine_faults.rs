@@ -125,14 +125,16 @@ async fn access_denied_names_the_iam_action() {
 }
 
 #[tokio::test]
-async fn a_crash_mid_swap_never_swaps_twice() {
+async fn a_crash_mid_swap_never_swaps_twice_and_the_error_carries_the_swap() {
     let fake = fake();
     converge(&fake, &spec(Phase::Development)).await.expect("bootstrap");
     fake.deploy(F, &sha('B')).expect("deploy");
     converge(&fake, &spec(Phase::Certifying)).await.expect("freeze");
     // The swap is one write; crash right after it.
     fake.crash_after_writes(1);
-    let _ = converge(&fake, &spec(Phase::Certified)).await;
+    let err = converge(&fake, &spec(Phase::Certified)).await.expect_err("the write after the swap fails");
+    // The swap was the pass before the failing one: the error still carries it (its Event).
+    assert!(err.done().iter().any(|d| d.action.is_swap()), "{:?}", err.done());
     fake.recover();
     let done = converge(&fake, &spec(Phase::Certified)).await.expect("converges");
     assert!(!done.done.iter().any(|d| d.action.is_swap()), "no second swap: {:?}", done.done);

@@ -529,10 +529,8 @@ async fn apply(args: ApplyArgs) -> ExitCode {
             Err(e) => {
                 failed = true;
                 eprintln!("error: {owner} ({}): {e}", m.source);
-                if let engine::EngineError::Execute(x) = &e {
-                    for d in &x.done {
-                        eprintln!("{owner}: {} => {}", d.action, d.detail);
-                    }
+                for d in e.done() {
+                    eprintln!("{owner}: {} => {}", d.action, d.detail);
                 }
                 let health = Health::engine_error(&e);
                 (health, Default::default())

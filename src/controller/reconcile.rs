@@ -323,7 +323,7 @@ async fn check<A: LambdaApi, P: LambdaProvider>(
     let checked = match ctx.drift.baseline(&seen.uid, seen.generation, skills_print) {
         Some(baseline) => {
             let check = engine::drift::unchanged(aws, valid.spec, &seen.key, &baseline);
-            Some(in_lane(lane, check).await.map_err(EngineError::Observe))
+            Some(in_lane(lane, check).await.map_err(EngineError::observe))
         }
         None => None,
     };
@@ -383,10 +383,7 @@ fn engine_failed<P: LambdaProvider>(seen: &Seen<'_>, error: EngineError, ctx: &C
     tracing::warn!(set = %seen.key, error = %error, "reconcile against AWS failed");
     ctx.drift.set_baseline(&seen.uid, None);
     ctx.drift.unschedule(&seen.uid);
-    let done = match &error {
-        EngineError::Execute(e) => e.done.clone(),
-        _ => Vec::new(),
-    };
+    let done = error.done().to_vec();
     Ending::Status(Box::new(Verdict {
         health: Health::engine_error(&error),
         report: None,

@@ -151,7 +151,7 @@ mod tests {
             requeue_for(&rolling(NOW + 3), NOW, resync, "a/b"),
             Action::requeue(Duration::from_secs(4))
         );
-        let throttled = EngineError::Observe(AwsError::Throttled {
+        let throttled = EngineError::observe(AwsError::Throttled {
             operation: crate::aws::Operation::GetFunction,
             retry_after: Some(Duration::from_secs(7)),
         });

@@ -63,7 +63,8 @@ pub struct Done {
     pub detail: String,
 }
 
-/// Executing stopped at `index` (the actions before it were done).
+/// Executing stopped at `index` of the failing pass's actions. `done` holds what was written:
+/// the actions before `index`, and from [`converge`] every earlier pass's too.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("step {} ({action}) failed: {error}", index + 1)]
 pub struct ExecuteError {
@@ -327,22 +328,37 @@ pub struct Pass {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("observing AWS failed: {0}")]
-    Observe(AwsError),
+    /// Reading AWS failed; `done` holds what the converge wrote before (see [`EngineError::done`]).
+    #[error("observing AWS failed: {error}")]
+    Observe { error: AwsError, done: Vec<Done> },
     #[error(transparent)]
     Execute(Box<ExecuteError>),
     #[error(
-        "did not converge after {0} passes; the last plan still had actions (is something else changing AWS?)"
+        "did not converge after {passes} passes; the last plan still had actions (is something else changing AWS?)"
     )]
-    NoConvergence(usize),
+    NoConvergence { passes: usize, done: Vec<Done> },
 }
 
 impl EngineError {
     pub fn aws(&self) -> Option<&AwsError> {
         match self {
-            EngineError::Observe(e) => Some(e),
+            EngineError::Observe { error, .. } => Some(error),
             EngineError::Execute(e) => Some(&e.error),
-            EngineError::NoConvergence(_) => None,
+            EngineError::NoConvergence { .. } => None,
+        }
+    }
+
+    /// Reading AWS failed (before anything was written).
+    pub fn observe(error: AwsError) -> Self {
+        EngineError::Observe { error, done: Vec::new() }
+    }
+
+    /// What was written before the failure: every write of the converge, so that each still
+    /// gets its Event and the CLI prints it.
+    pub fn done(&self) -> &[Done] {
+        match self {
+            EngineError::Observe { done, .. } | EngineError::NoConvergence { done, .. } => done,
+            EngineError::Execute(e) => &e.done,
         }
     }
 }
@@ -430,9 +446,9 @@ async fn pass<A: AwsApi>(
     now: i64,
     watch: &mut Watch,
 ) -> Result<Pass, EngineError> {
-    let snapshot = observe(api, owner, spec).await.map_err(EngineError::Observe)?;
+    let snapshot = observe(api, owner, spec).await.map_err(EngineError::observe)?;
     let plan =
-        plan_watched(api, owner, spec, &snapshot, skills, now, watch).await.map_err(EngineError::Observe)?;
+        plan_watched(api, owner, spec, &snapshot, skills, now, watch).await.map_err(EngineError::observe)?;
     let (done, predicted) = execute_predicting(api, spec, &snapshot, &plan.actions)
         .await
         .map_err(|e| EngineError::Execute(Box::new(e)))?;
@@ -480,9 +496,11 @@ pub async fn converge<A: AwsApi>(
                 if pass.plan.actions.is_empty() {
                     return Ok(Converged { done: all, last: pass, passes });
                 }
-                let mut next = plan_watched(api, owner, spec, &pass.predicted, skills, now(), &mut watch)
-                    .await
-                    .map_err(EngineError::Observe)?;
+                let mut next =
+                    match plan_watched(api, owner, spec, &pass.predicted, skills, now(), &mut watch).await {
+                        Ok(next) => next,
+                        Err(error) => return Err(EngineError::Observe { error, done: all }),
+                    };
                 // The pass that rolled back knew why (the alarm, the error rate); the plan after
                 // it only knows that the version was rejected.
                 if let (Outcome::RolledBack { .. }, Outcome::RolledBack { .. }) =
@@ -503,8 +521,15 @@ pub async fn converge<A: AwsApi>(
                 preconditions += 1;
                 all.extend(e.done.iter().cloned());
             }
+            // The error carries every write of this converge, not only its last pass's.
+            Err(EngineError::Execute(mut e)) => {
+                all.append(&mut e.done);
+                e.done = all;
+                return Err(EngineError::Execute(e));
+            }
+            Err(EngineError::Observe { error, .. }) => return Err(EngineError::Observe { error, done: all }),
             Err(e) => return Err(e),
         }
     }
-    Err(EngineError::NoConvergence(max_passes))
+    Err(EngineError::NoConvergence { passes: max_passes, done: all })
 }

@@ -98,7 +98,14 @@ pub fn plan(input: Input<'_>) -> Plan {
         return Plan { watch, ..nothing(Outcome::Progressing, report) };
     }
     if let Some(outcome) = planner.blocked.take() {
-        return nothing(outcome, report);
+        // A stalled set writes nothing, except a rollback: an alias mid-rollout holds its weight
+        // and is still watched, and an alarm sends it back (README "Progressive rollouts").
+        let rollbacks: Vec<Action> = planner.actions.drain(..).filter(Action::is_rollback).collect();
+        if rollbacks.is_empty() || planner.input.spec.suspend {
+            return nothing(outcome, report);
+        }
+        let message = planner.rolled_back.take().unwrap_or_default();
+        return Plan { actions: rollbacks, ..nothing(Outcome::RolledBack { message }, report) };
     }
     let mut actions = Vec::new();
     if let Some((code_sha256, description)) = planner.publish.take() {

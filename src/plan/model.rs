@@ -143,6 +143,11 @@ impl Action {
         matches!(self, Action::UpdateAlias { change: AliasChange::Swap, .. })
     }
 
+    /// A rollout's rollback: the alias back on its primary version alone.
+    pub fn is_rollback(&self) -> bool {
+        matches!(self, Action::UpdateAlias { change: AliasChange::RollBack, .. })
+    }
+
     /// A short machine-readable verb for JSON output and metrics.
     pub fn verb(&self) -> &'static str {
         match self {

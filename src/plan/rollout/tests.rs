@@ -417,3 +417,39 @@ fn without_a_rollout_a_hotfix_is_one_write_and_a_routed_alias_is_put_on_one_vers
         [Action::UpdateAlias { version: VersionRef::Number(2), routing: None, .. }]
     ));
 }
+
+#[test]
+fn a_stalled_set_writes_nothing_but_a_rollback() {
+    // Live rolled back 2 and the spec still asks for it (stalled); BETA is mid-step on 2.
+    let (mut spec, mut s) = hotfix("2", rollout(&["errors"]));
+    spec.stages =
+        vec![Stage { alias: "BETA".into(), code_sha256: None, version: Some("2".into()), track: None }];
+    alias(&mut s, "BETA", "1", &Marker::new(OWNER, super::super::Role::Stage).render(None));
+    let ok = watch(&[("errors", AlarmState::Ok)]);
+    let started = run_watched(&spec, &s, NOW, &ok);
+    assert_eq!(started.actions.len(), 2, "both aliases start: {:?}", started.actions);
+    apply(&mut s, &started);
+    let firing = watch(&[("errors", AlarmState::Alarm)]);
+    // The alarm rolls back both, each in its one write.
+    let mut back = run_watched(&spec, &s, NOW + 10, &firing);
+    assert_eq!(
+        updates(&back),
+        [
+            ("PROD1".into(), VersionRef::Number(1), AliasChange::RollBack),
+            ("BETA".into(), VersionRef::Number(1), AliasChange::RollBack)
+        ]
+    );
+    // With PROD1 already held (rejected) and BETA still weighted, BETA's rollback is not held
+    // by PROD1's stall.
+    back.actions.truncate(1);
+    apply(&mut s, &back);
+    assert!(weights(&s, "BETA").1.contains_key("2"), "BETA still mid-step");
+    let p = run_watched(&spec, &s, NOW + 20, &firing);
+    assert_eq!(updates(&p), [("BETA".into(), VersionRef::Number(1), AliasChange::RollBack)]);
+    let Outcome::RolledBack { message } = &p.outcome else { panic!("{:?}", p.outcome) };
+    assert!(message.contains("BETA") && message.contains("errors"), "{message}");
+    // ... while nothing else is written, and an OK alarm leaves BETA's weight where it is.
+    let held = run_watched(&spec, &s, NOW + 2 * STEP, &ok);
+    assert!(held.actions.is_empty(), "{:?}", held.actions);
+    assert!(held.outcome.is_stalled(), "{:?}", held.outcome);
+}
