@@ -176,3 +176,94 @@ async fn a_hotfix_rolls_out_in_steps_and_an_alarm_or_the_error_rate_rolls_it_bac
     assert!(message.contains("10 errors in 40 invocations"), "{message}");
     controller.terminate(Duration::from_secs(10));
 }
+
+/// Budget tokens taken so far, by pool (`lac_aws_budget_tokens_total`, summed over accounts,
+/// regions and lanes), and the looks at held steps by result (`lac_rollout_looks_total`).
+async fn spent(controller: &Controller) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let (_, body) = controller.http_get("/metrics").await.expect("GET /metrics");
+    let mut pools = BTreeMap::new();
+    let mut looks = BTreeMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        let label = |key: &str| {
+            series
+                .split_once(&format!("{key}=\""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(v, _)| v.to_string())
+        };
+        if series.starts_with("lac_aws_budget_tokens_total{") {
+            *pools.entry(label("pool").expect("a pool label")).or_insert(0.0) += value;
+        } else if series.starts_with("lac_rollout_looks_total{") {
+            *looks.entry(label("result").expect("a result label")).or_insert(0.0) += value;
+        }
+    }
+    (pools, looks)
+}
+
+fn minus(after: &BTreeMap<String, f64>, before: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).unwrap_or(&0.0)))
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
+/// What one step of a rollout costs, by pool, for the Alexa example's shape (a permission on
+/// each alias): from the step's write to the new version alone, with a step of 30 s looked at
+/// every 10 s. The looks in between read the cheap reads and the alarm, not a full observe.
+#[tokio::test]
+async fn a_held_step_is_watched_with_the_cheap_reads() {
+    let Some(client) = cluster("k8s_rollout").await else { return };
+    apply_crd(&client).await;
+    let ns = create_namespace(&client, "lac-rollout-cost").await;
+    let lambda = support::lambda().await;
+    let function = support::unique_name("rollout-cost");
+    support::create_function(&lambda, &function, "v1").await;
+    lambda.publish_version().function_name(&function).send().await.expect("PublishVersion 1");
+    lambda
+        .update_function_code()
+        .function_name(&function)
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip("v2")))
+        .send()
+        .await
+        .expect("UpdateFunctionCode");
+    lambda.publish_version().function_name(&function).send().await.expect("PublishVersion 2");
+    let alarm = format!("{function}-errors");
+    support::put_alarm(&alarm, &function, "OK");
+
+    let mut controller = start(&ns);
+    let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
+    let set = json!({
+        "apiVersion": "lambda.aliasset.dev/v1alpha1", "kind": "LambdaAliasSet",
+        "metadata": {"name": "trivia", "namespace": ns},
+        "spec": {
+            "functionName": function,
+            "live": {"version": "1"},
+            "drainSeconds": 0,
+            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.0000", "kind": "Custom"}}],
+            "rollout": {"steps": [50], "intervalSeconds": 30, "alarms": [alarm]}
+        }
+    });
+    create_set(&client, &ns, set).await;
+    wait_reason(&client, &ns, "trivia", "Converged").await;
+
+    set_live(&api, "2").await;
+    follow(&lambda, &function, Duration::from_secs(30), |(_, w)| w.get("2") == Some(&0.5)).await;
+    let (pools_at_step, looks_at_step) = spent(&controller).await;
+    follow(&lambda, &function, Duration::from_secs(90), |(v, w)| v == "2" && w.is_empty()).await;
+    wait_reason(&client, &ns, "trivia", "Converged").await;
+    let (pools_at_end, looks_at_end) = spent(&controller).await;
+    let pools = minus(&pools_at_end, &pools_at_step);
+    let looks = minus(&looks_at_end, &looks_at_step);
+    eprintln!(
+        "one 30 s step, looked at every 10 s, from its write to version 2 alone: tokens by pool {pools:?}; looks {looks:?}"
+    );
+    let held = looks.get("held").copied().unwrap_or(0.0);
+    assert!(held >= 1.0, "the looks during the hold used the cheap reads: {looks:?}");
+    assert!(
+        pools.get("DescribeAlarms").copied().unwrap_or(0.0) >= held,
+        "each look read the alarm: {pools:?}"
+    );
+    controller.terminate(Duration::from_secs(10));
+}

@@ -33,6 +33,7 @@ use crate::api::LambdaAliasSetSpec;
 use crate::aws::budget::Budgets;
 use crate::aws::connections::{account_of, region_of};
 use crate::engine::drift::{Baseline, CheckCost};
+use crate::engine::hold::Hold;
 
 /// A reservation this close is due now.
 const DUE: Duration = Duration::from_millis(50);
@@ -67,6 +68,9 @@ struct Reservation {
 struct Tracked {
     /// The generation, the skills' fingerprint and the baseline last seen converged.
     baseline: Option<(Option<i64>, u64, Baseline)>,
+    /// The generation, the skills' fingerprint and the rollout step the set last ended holding
+    /// (`engine::hold`): its looks until the step's end use the cheap reads.
+    hold: Option<(Option<i64>, u64, Arc<Hold>)>,
     next: Option<Reservation>,
     /// Seconds of drift budget one check of this set takes (0 until it is first booked).
     size: f64,
@@ -318,6 +322,30 @@ impl Scheduler {
             None => {
                 if let Some(t) = inner.sets.get_mut(uid) {
                     t.baseline = None;
+                }
+            }
+        }
+    }
+
+    /// The step the set was last seen holding, if recorded for this generation and skills.
+    pub fn hold(&self, uid: &str, generation: Option<i64>, skills: u64) -> Option<Arc<Hold>> {
+        let inner = lock(&self.inner);
+        match inner.sets.get(uid).and_then(|t| t.hold.as_ref()) {
+            Some((g, s, hold)) if *g == generation && *s == skills => Some(hold.clone()),
+            _ => None,
+        }
+    }
+
+    /// Records (or, with `None`, forgets) the step the set ended holding.
+    pub fn set_hold(&self, uid: &str, hold: Option<(Option<i64>, u64, Hold)>) {
+        let mut inner = lock(&self.inner);
+        match hold {
+            Some((g, s, hold)) => {
+                inner.sets.entry(uid.to_string()).or_default().hold = Some((g, s, Arc::new(hold)))
+            }
+            None => {
+                if let Some(t) = inner.sets.get_mut(uid) {
+                    t.hold = None;
                 }
             }
         }

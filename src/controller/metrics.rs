@@ -47,6 +47,7 @@ pub const READY_REASONS_TOTAL: &str = "lac_ready_reasons_total";
 pub const RECONCILE_DURATION_SECONDS: &str = "lac_reconcile_duration_seconds";
 pub const RECONCILE_ERRORS_TOTAL: &str = "lac_reconcile_errors_total";
 pub const RECONCILES_TOTAL: &str = "lac_reconciles_total";
+pub const ROLLOUT_LOOKS_TOTAL: &str = "lac_rollout_looks_total";
 pub const SETS: &str = "lac_sets";
 pub const SMAPI_REQUESTS_TOTAL: &str = "lac_smapi_requests_total";
 
@@ -61,6 +62,10 @@ pub struct Metrics {
     /// did not: a full observe followed), `full` (no baseline yet: a full observe).
     drift_checks: Family<[(&'static str, String); 1], Counter>,
     drift_passes: Counter,
+    /// Looks at a held rollout step by result: `held` (the cheap reads and CloudWatch decided:
+    /// still holding), `full` (the step is due or something changed: a full converge followed),
+    /// `failed`.
+    rollout_looks: Family<[(&'static str, String); 1], Counter>,
     /// Seconds the last complete drift pass took (every set checked once).
     drift_pass_seconds: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Alexa Skill Management API requests by operation and outcome.
@@ -79,6 +84,7 @@ impl Default for Metrics {
             duration: Histogram::new(DURATION_BUCKETS),
             drift_checks: Family::default(),
             drift_passes: Counter::default(),
+            rollout_looks: Family::default(),
             drift_pass_seconds: Default::default(),
             smapi_requests: Family::default(),
             sets: Mutex::default(),
@@ -145,6 +151,11 @@ impl Metrics {
     /// One drift check ended: `unchanged`, `changed` or `full`.
     pub fn drift_check(&self, result: &str) {
         self.drift_checks.get_or_create(&[("result", result.to_string())]).inc();
+    }
+
+    /// One look at a held rollout step ended: `held`, `full` or `failed`.
+    pub fn rollout_look(&self, result: &str) {
+        self.rollout_looks.get_or_create(&[("result", result.to_string())]).inc();
     }
 
     /// A drift pass (every set checked once) took `duration`.
@@ -273,6 +284,11 @@ impl Metrics {
             Box::new(self.errors.clone()),
         );
         show(RECONCILES_TOTAL, "Reconciles finished, successful or not.", Box::new(self.reconciles.clone()));
+        show(
+            ROLLOUT_LOOKS_TOTAL,
+            "Looks at a held rollout step by result: held (cheap reads and CloudWatch only), full (a full converge followed) or failed.",
+            Box::new(self.rollout_looks.clone()),
+        );
         show(SETS, "LambdaAliasSets by phase and Ready status.", Box::new(sets));
         show(
             SMAPI_REQUESTS_TOTAL,
@@ -394,7 +410,7 @@ mod tests {
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect()
     }
 
-    const DOCUMENTED: [(&str, &str); 14] = [
+    const DOCUMENTED: [(&str, &str); 15] = [
         (AWS_BUDGET_RATE, "gauge"),
         (AWS_BUDGET_TOKENS_TOTAL, "counter"),
         (AWS_CALLS_TOTAL, "counter"),
@@ -407,6 +423,7 @@ mod tests {
         (RECONCILE_DURATION_SECONDS, "histogram"),
         (RECONCILE_ERRORS_TOTAL, "counter"),
         (RECONCILES_TOTAL, "counter"),
+        (ROLLOUT_LOOKS_TOTAL, "counter"),
         (SETS, "gauge"),
         (SMAPI_REQUESTS_TOTAL, "counter"),
     ];

@@ -294,10 +294,21 @@ async fn check_or_converge<P: LambdaProvider>(
         }
         Some(Err(error)) => Err(error),
         Some(Ok(false)) | None => {
-            let clock = ctx.clock.clone();
-            let converge =
-                engine::converge(&*aws, &seen.key, valid.spec, skills, move || clock(), engine::MAX_PASSES);
-            in_lane(admitted.lane, converge).await
+            match look_at_hold(seen, admitted.lane, valid, skills, skills_print, &*aws, ctx).await {
+                Some(looked) => looked,
+                None => {
+                    let clock = ctx.clock.clone();
+                    let converge = engine::converge(
+                        &*aws,
+                        &seen.key,
+                        valid.spec,
+                        skills,
+                        move || clock(),
+                        engine::MAX_PASSES,
+                    );
+                    in_lane(admitted.lane, converge).await
+                }
+            }
         }
     };
     pass_seen(seen, ctx);
@@ -337,6 +348,29 @@ async fn check<A: LambdaApi, P: LambdaProvider>(
     checked
 }
 
+/// A set that last ended holding a rollout's step, at the same generation and skill state, is
+/// looked at with the cheap reads and CloudWatch ([`engine::hold`]): `Some` when that decided
+/// (nothing to write, or an error), `None` when the full converge must run.
+async fn look_at_hold<A: crate::aws::AwsApi, P: LambdaProvider>(
+    seen: &Seen<'_>,
+    lane: Lane,
+    valid: &Valid<'_>,
+    skills: Option<&[SkillObservation]>,
+    skills_print: u64,
+    aws: &A,
+    ctx: &Context<P>,
+) -> Option<Result<Converged, EngineError>> {
+    let hold = ctx.drift.hold(&seen.uid, seen.generation, skills_print)?;
+    let look = engine::hold::look(aws, &seen.key, valid.spec, skills, (ctx.clock)(), &hold);
+    let result = in_lane(lane, look).await;
+    ctx.metrics.rollout_look(match &result {
+        Ok(Some(_)) => "held",
+        Ok(None) => "full",
+        Err(_) => "failed",
+    });
+    result.transpose()
+}
+
 /// A drift pass ends when every steady set has been seen once: its duration is a gauge.
 fn pass_seen<P: LambdaProvider>(seen: &Seen<'_>, ctx: &Context<P>) {
     if let Some(pass) = ctx.drift.seen(&seen.uid) {
@@ -355,6 +389,8 @@ fn reached<P: LambdaProvider>(
     ctx: &Context<P>,
 ) -> Ending {
     let outcome = &converged.last.plan.outcome;
+    let hold = engine::hold::Hold::of(valid.spec, &seen.key, &converged);
+    ctx.drift.set_hold(&seen.uid, hold.map(|h| (seen.generation, skills_print, h)));
     let action = if is_steady(outcome) {
         let baseline = Baseline::of(valid.spec, &seen.key, &converged.last.snapshot);
         ctx.drift.set_baseline(&seen.uid, Some((seen.generation, skills_print, baseline)));
@@ -382,6 +418,7 @@ fn reached<P: LambdaProvider>(
 fn engine_failed<P: LambdaProvider>(seen: &Seen<'_>, error: EngineError, ctx: &Context<P>) -> Ending {
     tracing::warn!(set = %seen.key, error = %error, "reconcile against AWS failed");
     ctx.drift.set_baseline(&seen.uid, None);
+    ctx.drift.set_hold(&seen.uid, None);
     ctx.drift.unschedule(&seen.uid);
     let done = error.done().to_vec();
     Ending::Status(Box::new(Verdict {

@@ -86,6 +86,16 @@ fn context_gated(
     skills: Result<Vec<crate::plan::skill::SkillObservation>, String>,
     gate: crate::controller::tenancy::Gate,
 ) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
+    context_clocked(fake, skills, gate, Arc::new(|| NOW))
+}
+
+/// A context whose clock is `clock` (tests that let time pass between reconciles).
+fn context_clocked(
+    fake: Arc<FakeLambda>,
+    skills: Result<Vec<crate::plan::skill::SkillObservation>, String>,
+    gate: crate::controller::tenancy::Gate,
+    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+) -> (Arc<Context<FakeProvider>>, Handle, Arc<MemorySink>) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let sink = Arc::new(MemorySink::default());
@@ -102,7 +112,7 @@ fn context_gated(
             4,
         ),
         tenancy: Arc::new(gate),
-        clock: Arc::new(|| NOW),
+        clock,
         skills: Arc::new(crate::controller::skills::FixedSkills(std::sync::Mutex::new(skills))),
     });
     (ctx, handle, sink)
@@ -604,4 +614,100 @@ async fn a_reconcile_whose_status_patch_fails_is_timed_and_counted_once() {
     assert!(text.contains("lac_reconciles_total 1\n"), "counted once, by error_policy: {text}");
     assert!(text.contains("lac_reconcile_errors_total{reason=\"KubeError\"} 1"), "{text}");
     assert!(text.contains("lac_reconcile_duration_seconds_count 1"), "timed by the reconcile: {text}");
+}
+
+/// Answers every API server request with `reply` until the client goes (a context shared by
+/// several reconciles).
+fn answer_everything(mut handle: Handle, reply: Value) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut answered = 0;
+        while let Some((_, send)) = handle.next_request().await {
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&reply).expect("json")))
+                    .expect("response"),
+            );
+            answered += 1;
+        }
+        answered
+    })
+}
+
+#[tokio::test]
+async fn a_held_step_is_watched_with_the_cheap_reads_and_an_alarm_still_rolls_it_back() {
+    use crate::api::{LiveOverride, Rollout};
+    use crate::aws::Operation;
+    use crate::plan::AlarmState;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    let fake = fake_with_function();
+    fake.oob_publish(FUNCTION, "").expect("publish 1");
+    fake.deploy(FUNCTION, "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("deploy");
+    fake.oob_publish(FUNCTION, "").expect("publish 2");
+    fake.set_alarm("trivia-errors", AlarmState::Ok);
+    let with_live = |version: &str| {
+        let mut spec = spec(Phase::Development);
+        spec.live = Some(LiveOverride { code_sha256: None, version: Some(version.into()) });
+        spec.rollout = Some(Rollout {
+            steps: vec![50],
+            interval_seconds: 300,
+            alarms: vec!["trivia-errors".into()],
+            max_error_rate: None,
+        });
+        spec
+    };
+    crate::engine::converge(&*fake, OWNER, &with_live("1"), None, || NOW - 1000, 5).await.expect("bootstrap");
+
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let ticks = clock.clone();
+    let (ctx, handle, sink) = context_clocked(
+        fake.clone(),
+        Ok(Vec::new()),
+        crate::controller::tenancy::Gate::open(),
+        Arc::new(move || ticks.load(Ordering::SeqCst)),
+    );
+    let obj = Arc::new(object(with_live("2"), true, false));
+    let server = answer_everything(handle, serde_json::to_value(&*obj).expect("json"));
+    let weighted = |fake: &FakeLambda| fake.alias(FUNCTION, "PROD1").map(|a| (a.function_version, a.routing));
+
+    // The step: a full converge writes 50 % on 2.
+    let action = reconcile(obj.clone(), ctx.clone()).await.expect("step");
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)), "the alarms are read every 10 s");
+    assert_eq!(weighted(&fake), Some(("1".into(), vec![("2".into(), 0.5)].into_iter().collect())));
+
+    // Looks while the step is held: the cheap reads and one DescribeAlarms, nothing written.
+    for look in 1..=3 {
+        clock.store(NOW + 10 * look, Ordering::SeqCst);
+        fake.clear_calls();
+        let writes = fake.writes();
+        let action = reconcile(obj.clone(), ctx.clone()).await.expect("look");
+        assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+        let calls = fake.calls();
+        assert_eq!(fake.writes(), writes, "{calls:?}");
+        assert_eq!(fake.calls_of(Operation::ListVersionsByFunction), 0, "no full observe: {calls:?}");
+        assert_eq!(fake.calls_of(Operation::ListEventSourceMappings), 0, "{calls:?}");
+        assert_eq!(fake.calls_of(Operation::ListAliases), 1, "{calls:?}");
+        assert_eq!(fake.calls_of(Operation::DescribeAlarms), 1, "{calls:?}");
+    }
+
+    // A hand-made move during the hold is seen by the cheap reads: the full converge puts the
+    // step back.
+    fake.clear_alias_routing(FUNCTION, "PROD1").expect("by hand");
+    clock.store(NOW + 40, Ordering::SeqCst);
+    fake.clear_calls();
+    reconcile(obj.clone(), ctx.clone()).await.expect("put back");
+    assert!(fake.calls_of(Operation::ListVersionsByFunction) >= 1, "{:?}", fake.calls());
+    assert_eq!(weighted(&fake), Some(("1".into(), vec![("2".into(), 0.5)].into_iter().collect())));
+
+    // The alarm flips: the next look sees it and the full converge rolls back in one write.
+    fake.set_alarm("trivia-errors", AlarmState::Alarm);
+    clock.store(NOW + 50, Ordering::SeqCst);
+    fake.clear_calls();
+    let writes = fake.writes();
+    reconcile(obj.clone(), ctx.clone()).await.expect("rollback");
+    assert_eq!(weighted(&fake), Some(("1".into(), Default::default())), "back on 1 alone");
+    assert_eq!(fake.writes(), writes + 1, "{:?}", fake.calls());
+    assert!(reasons(&sink).iter().any(|r| r == "RolledBack"), "{:?}", reasons(&sink));
+    drop(ctx);
+    assert!(server.await.expect("server") >= 6, "every reconcile patched its status");
 }

@@ -6,6 +6,7 @@
 //! overwrite.
 
 pub mod drift;
+pub mod hold;
 pub mod status;
 
 use crate::api::LambdaAliasSetSpec;

@@ -46,6 +46,7 @@ DOCUMENTED = {
     "lac_drift_checks_total": ("counter", {"result"}),
     "lac_drift_passes_total": ("counter", set()),
     "lac_drift_pass_duration_seconds": ("gauge", set()),
+    "lac_rollout_looks_total": ("counter", {"result"}),
     "lac_smapi_requests_total": ("counter", {"operation", "outcome"}),
 }
 # src/controller/metrics.rs DURATION_BUCKETS, then the implicit +Inf.
