@@ -1083,3 +1083,133 @@ async fn the_alexa_example_costs_the_minimum_to_bootstrap_and_one_observe_when_s
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// spec.rollout through the CLI
+// ---------------------------------------------------------------------------------------------
+
+/// The interval of the CLI's rollout step: long enough that an `apply` and a `plan` run well
+/// inside it, short enough to sleep through. Nothing asserts on durations.
+const STEP_SECONDS: u32 = 6;
+
+/// PROD1's version and its weighted versions, from AWS.
+async fn weights(client: &Client, function: &str) -> (String, BTreeMap<String, f64>) {
+    let alias = client.get_alias().function_name(function).name("PROD1").send().await.expect("GetAlias");
+    let weights = alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default();
+    (alias.function_version().unwrap_or_default().to_owned(), weights)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+/// README "Progressive rollouts" and "The CLI": `plan` prints the next step and writes nothing;
+/// `apply` writes the step and returns (exit 0) when only its wait is left; an `apply` inside
+/// the step writes nothing; a later `apply` completes it. An alarm in ALARM mid-step: `apply`
+/// rolls back in one write and exits 1 naming the alarm, and `plan` keeps reporting it.
+#[tokio::test]
+async fn a_rollout_through_plan_and_apply_waits_out_its_step_and_rolls_back_on_an_alarm() {
+    let client = support::lambda().await;
+    let f = support::unique_name("cli-rollout");
+    create_function(&client, &f, "v1").await;
+    for (i, code) in ["v1", "v2", "v3"].iter().enumerate() {
+        if i > 0 {
+            deploy(&client, &f, code).await;
+        }
+        let v = client.publish_version().function_name(&f).send().await.expect("PublishVersion");
+        assert_eq!(v.version(), Some((i + 1).to_string().as_str()));
+    }
+    let alarm = format!("{f}-errors");
+    support::put_alarm(&alarm, &f, "OK");
+    let scratch = Scratch::new("rollout");
+    let manifest = |version: &str| {
+        las(
+            "apps",
+            "canary",
+            &f,
+            &format!(
+                "
+                drainSeconds: 0
+                live: {{version: \"{version}\"}}
+                rollout: {{steps: [50], intervalSeconds: {STEP_SECONDS}, alarms: [{alarm}]}}
+                "
+            ),
+        )
+    };
+    let file = scratch.write("canary.yaml", &manifest("1"));
+    apply(&file);
+    assert_eq!(weights(&client, &f).await, ("1".to_owned(), BTreeMap::new()), "bootstrap is one write");
+
+    // plan: the step, nothing written.
+    scratch.write("canary.yaml", &manifest("2"));
+    let (code, out, err) = plan(&file);
+    let shown = show(&["plan", "-f", path_str(&file)], code, &out, &err);
+    assert_eq!(code, 2, "{shown}");
+    assert!(out.contains("point alias PROD1 -> 1 with 50% on 2 (rollout step)"), "{shown}");
+    assert_eq!(weights(&client, &f).await, ("1".to_owned(), BTreeMap::new()), "plan wrote nothing");
+
+    // apply: the step is written and apply returns with only its wait left (plan then exits 0).
+    let st = status(&apply(&file));
+    assert_eq!(ready_reason(&st), "RollingOut", "{st:#}");
+    assert_eq!(text(&st, "/status/live/summary"), "PROD1:1→2 (50%)");
+    assert_eq!(st.pointer("/status/live/rollout/weight"), Some(&Value::from(50)), "{st:#}");
+    assert_eq!(st.pointer("/status/live/rollout/alarms/0/state"), Some(&Value::from("OK")), "{st:#}");
+    let next: jiff::Timestamp = text(&st, "/status/live/rollout/nextStepAt").parse().expect("RFC 3339");
+    assert_eq!(weights(&client, &f).await, ("1".to_owned(), BTreeMap::from([("2".to_owned(), 0.5)])));
+
+    // apply inside the step: nothing written, the step is not restarted or skipped.
+    let args = ["apply", "-f", path_str(&file)];
+    let (code, out, err) = run(&args);
+    let shown = show(&args, code, &out, &err);
+    assert_eq!(code, 0, "{shown}");
+    if unix_now() < next.as_second() {
+        assert!(!err.contains(" => "), "an apply inside the step wrote: {shown}");
+        assert_eq!(text(&status(&out), "/status/live/rollout/nextStepAt"), next.to_string(), "{shown}");
+    } else {
+        eprintln!("(the machine was slow: the second apply ran after the step's end)");
+    }
+
+    // After the interval: plan shows the move to 2 alone, apply makes it.
+    sleep_until_unix(next.as_second());
+    let (code, out, err) = plan(&file);
+    let shown = show(&["plan", "-f", path_str(&file)], code, &out, &err);
+    assert_eq!(code, 2, "{shown}");
+    assert!(out.contains("point alias PROD1 -> 2 (") && !out.contains("with 50%"), "{shown}");
+    let st = status(&apply(&file));
+    assert_eq!(ready_reason(&st), "Converged", "{st:#}");
+    assert_eq!(weights(&client, &f).await, ("2".to_owned(), BTreeMap::new()));
+
+    // A rollout to 3, and its alarm flips mid-step: apply rolls back and exits 1.
+    scratch.write("canary.yaml", &manifest("3"));
+    assert_eq!(ready_reason(&status(&apply(&file))), "RollingOut");
+    support::set_alarm_state(&alarm, "ALARM");
+    let (out, err) = apply_fails(&file);
+    let st = status(&out);
+    assert_eq!(ready_reason(&st), "RolledBack", "{st:#}\n{err}");
+    let message = st
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .map(|c| text(c, "/message"))
+        .unwrap_or_default();
+    assert!(message.contains(&alarm) && message.contains("version 3"), "{message}");
+    assert!(err.contains("roll back"), "the write is printed: {err}");
+    assert_eq!(weights(&client, &f).await, ("2".to_owned(), BTreeMap::new()), "back on 2 alone");
+
+    // plan keeps saying so (exit 1), writes nothing, and 3 is not tried again.
+    support::set_alarm_state(&alarm, "OK");
+    let (code, out, err) = plan(&file);
+    assert_eq!(code, 1, "{}", show(&["plan", "-f", path_str(&file)], code, &out, &err));
+    assert!(out.contains("RolledBack"), "{out}");
+    let (_, err) = apply_fails(&file);
+    assert!(!err.contains(" => "), "nothing written: {err}");
+    assert_eq!(weights(&client, &f).await, ("2".to_owned(), BTreeMap::new()));
+
+    // Accepting the rollback (the spec names the version served) converges.
+    scratch.write("canary.yaml", &manifest("2"));
+    assert_eq!(ready_reason(&status(&apply(&file))), "Converged");
+}
