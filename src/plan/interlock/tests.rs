@@ -232,3 +232,30 @@ fn from_skill_follows_certification_to_the_swap_and_back_to_development() {
     let p = run_skill(&alexa_spec(Phase::FromSkill), &developing(5, &[1]), &none, NOW);
     assert_eq!(p.outcome, Outcome::Converged);
 }
+
+#[test]
+fn a_rollout_of_the_live_alias_the_live_stage_calls_passes_the_interlock() {
+    // spec.rollout's step is a hotfix of the live alias itself, in weights: the interlock's
+    // exception covers it, and the alias the live stage calls keeps its version as primary.
+    let observed = developing(5, &[1, 2]);
+    let mut s = alexa_spec(Phase::Development);
+    s.live = Some(LiveOverride { code_sha256: None, version: Some("2".into()) });
+    s.rollout = Some(crate::api::Rollout {
+        steps: vec![10],
+        interval_seconds: 300,
+        alarms: Vec::new(),
+        max_error_rate: None,
+    });
+    let calls_live = skill(Some("PROD1"), Some("PROD2"), None);
+    let p = run_skill(&s, &observed, &calls_live, NOW);
+    let step = p.actions.iter().find_map(|a| match a {
+        Action::UpdateAlias { alias, version, change: AliasChange::Step, routing: Some(w), .. }
+            if alias == "PROD1" =>
+        {
+            Some((*version, w.version, w.percent))
+        }
+        _ => None,
+    });
+    assert_eq!(step, Some((VersionRef::Number(1), VersionRef::Number(2), 10)), "{:?}", p.actions);
+    assert!(!p.outcome.is_stalled(), "{:?}", p.outcome);
+}
