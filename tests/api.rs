@@ -205,7 +205,8 @@ fn crd_names_subresource_and_printer_columns() {
         .map(|c| (c.name.clone(), c.json_path.clone()))
         .collect();
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["Function", "Phase", "Live", "Candidate", "Ready", "Reason", "Age"]);
+    assert_eq!(names, ["Function", "Phase", "Live", "Candidate", "Warm", "Ready", "Reason", "Age"]);
+    assert!(columns.contains(&("Warm".into(), ".status.live.provisionedConcurrency.status".into())));
     assert!(columns.contains(&("Live".into(), ".status.live.summary".into())));
     assert!(columns.contains(&("Ready".into(), ".status.conditions[?(@.type==\"Ready\")].status".into())));
 }

@@ -780,3 +780,77 @@ async fn alarms_and_error_counts_are_read_from_cloudwatch() {
     assert_eq!((counts[0].invocations, counts[0].errors, counts[0].since), (40.0, 3.0, now - 60));
     assert_eq!((counts[1].invocations, counts[1].errors), (0.0, 0.0), "another version's metrics are apart");
 }
+
+#[tokio::test]
+async fn provisioned_concurrency_is_put_listed_ready_and_deleted_with_awss_rules() {
+    use lambda_alias_controller::plan::WarmStatus;
+    let (client, api) = api().await;
+    let name = function_with_two_versions(&client, &api, "sdk-warm").await;
+    support::moto_warm_control(&serde_json::json!({"FunctionName": name, "ReadySeconds": 1.0}));
+    let put = api.call(&PutWarm { function: name.clone(), version: 1, count: 3 }).await.expect("put");
+    assert_eq!((put.qualifier.as_str(), put.requested, put.status), ("1", 3, WarmStatus::InProgress));
+    // READY once moto's delay is over (polled: nothing here asserts on durations).
+    let mut ready = None;
+    for _ in 0..100 {
+        let listed = api.list(ListWarm::new(&name)).await.expect("list");
+        if listed.iter().any(|c| c.status == WarmStatus::Ready) {
+            ready = Some(listed);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let listed = ready.expect("the config became READY");
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].qualifier.as_str(), listed[0].allocated, listed[0].available), ("1", 3, 3));
+
+    // A version whose init fails reports FAILED with Lambda's reason.
+    support::moto_warm_control(&serde_json::json!({"FunctionName": name, "Qualifier": "2", "Fail": true}));
+    api.call(&PutWarm { function: name.clone(), version: 2, count: 1 }).await.expect("put 2");
+    let mut failed = None;
+    for _ in 0..100 {
+        let listed = api.list(ListWarm::new(&name)).await.expect("list");
+        if let Some(c) = listed.into_iter().find(|c| c.qualifier == "2" && c.status == WarmStatus::Failed) {
+            failed = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(failed.expect("FAILED").reason.as_deref(), Some("FUNCTION_ERROR_INIT_FAILURE"));
+
+    // AWS's rules, mapped: $LATEST is refused as invalid, a version under an alias config conflicts.
+    client
+        .create_alias()
+        .function_name(&name)
+        .name("LIVE")
+        .function_version("1")
+        .send()
+        .await
+        .expect("alias");
+    let refused = client
+        .put_provisioned_concurrency_config()
+        .function_name(&name)
+        .qualifier("LIVE")
+        .provisioned_concurrent_executions(1)
+        .send()
+        .await;
+    assert!(refused.is_err(), "an alias on a version with a config of its own is refused");
+    api.call(&DeleteWarm { function: name.clone(), version: 1 }).await.expect("delete 1");
+    api.call(&DeleteWarm { function: name.clone(), version: 1 }).await.expect("delete again is not an error");
+    client
+        .put_provisioned_concurrency_config()
+        .function_name(&name)
+        .qualifier("LIVE")
+        .provisioned_concurrent_executions(1)
+        .send()
+        .await
+        .expect("an alias config");
+    match api.call(&PutWarm { function: name.clone(), version: 1, count: 1 }).await {
+        Err(AwsError::Conflict { message, .. }) => {
+            assert!(message.ends_with("Version is pointed by a Provisioned Concurrency alias"), "{message}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let remaining: Vec<String> =
+        api.list(ListWarm::new(&name)).await.expect("list").into_iter().map(|c| c.qualifier).collect();
+    assert_eq!(remaining, ["2", "LIVE"]);
+}

@@ -67,6 +67,9 @@ fn known(op: Operation) -> Operation {
         | Operation::UpdateEventSourceMapping
         | Operation::DeleteEventSourceMapping
         | Operation::DeleteFunction
+        | Operation::ListProvisionedConcurrencyConfigs
+        | Operation::PutProvisionedConcurrencyConfig
+        | Operation::DeleteProvisionedConcurrencyConfig
         | Operation::DescribeAlarms
         | Operation::GetMetricData => op,
     }

@@ -64,6 +64,7 @@ pub const ALARM_NAME_PATTERN: &str = r"^[^\x00-\x1F\x7F]+$";
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Live", type_ = "string", json_path = ".status.live.summary"),
     printcolumn(name = "Candidate", type_ = "string", json_path = ".status.candidate.summary"),
+    printcolumn(name = "Warm", type_ = "string", json_path = ".status.live.provisionedConcurrency.status"),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -204,6 +205,14 @@ pub struct LambdaAliasSetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
 
+    /// Provisioned concurrency that follows the roles (README "Provisioned concurrency"): the
+    /// version the live alias serves keeps `live` execution environments initialised, a frozen
+    /// candidate `candidate`; before a swap or a hotfix the new version is warmed to `live` and
+    /// the alias moves only once that is READY. Removing the field removes the configs the set
+    /// made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned_concurrency: Option<ProvisionedConcurrency>,
+
     /// Makes the set Alexa-aware (with at least one alexaSkill trigger): the controller reads
     /// each skill's stages and certification reviews from the Alexa Skill Management API and
     /// never re-points the alias the skill's live stage calls.
@@ -230,6 +239,7 @@ impl LambdaAliasSetSpec {
             deletion_policy: DeletionPolicy::default(),
             suspend: false,
             rollout: None,
+            provisioned_concurrency: None,
             alexa: None,
         }
     }
@@ -356,6 +366,28 @@ pub struct LiveOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10), regex(pattern = VERSION_PATTERN))]
     pub version: Option<String>,
+}
+
+/// Execution environments Lambda keeps initialised (provisioned concurrency), by role. They are
+/// billed while allocated, and count against the function's reserved and the account's
+/// unreserved concurrency.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionedConcurrency {
+    /// On the version(s) the live alias serves, and on the version about to become live (a swap's
+    /// frozen candidate, a hotfix's target) before it does.
+    #[schemars(range(min = 1, max = 100000), extend("format" = "int32"))]
+    pub live: u32,
+    /// On the candidate's frozen version while it is certified (what certification testers
+    /// hit); 0: none. A candidate tracking $LATEST never has any (AWS allows published versions
+    /// only).
+    #[serde(default = "default_candidate_concurrency")]
+    #[schemars(range(min = 0, max = 100000), extend("format" = "int32"))]
+    pub candidate: u32,
+}
+
+fn default_candidate_concurrency() -> u32 {
+    0
 }
 
 /// How a change of version reaches traffic (README "Progressive rollouts"): SAM's

@@ -76,6 +76,26 @@ pub struct AliasStatus {
     /// for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back: Option<String>,
+    /// `spec.provisionedConcurrency`: the config of the version this alias serves, or, while a
+    /// version is warmed to become this alias's, of that version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned_concurrency: Option<ProvisionedConcurrencyStatus>,
+}
+
+/// One provisioned concurrency config, as Lambda reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionedConcurrencyStatus {
+    /// The published version that holds it.
+    pub version: String,
+    pub requested: i32,
+    pub allocated: i32,
+    pub available: i32,
+    /// IN_PROGRESS, READY or FAILED.
+    pub status: String,
+    /// Lambda's StatusReason (e.g. FUNCTION_ERROR_INIT_FAILURE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A rollout in progress: the alias serves `from` with `weight` percent of the traffic on `to`.
@@ -129,6 +149,7 @@ impl AliasStatus {
             summary: format!("{alias}:{version}"),
             rollout: None,
             rolled_back: None,
+            provisioned_concurrency: None,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! never qualified); qualifiers are passed separately.
 
 use super::seam::{Operation, Page, Paged, Request};
-use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo};
+use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, Statement, VersionInfo, WarmConfig};
 
 /// Implements [`Request`] for a request type: its operation, its answer, and the field that names
 /// the resource it concerns.
@@ -213,3 +213,38 @@ pub struct DeleteVersion {
     pub version: u64,
 }
 request!(DeleteVersion => DeleteFunction -> (), |r| Some(&r.function));
+
+/// One page of ListProvisionedConcurrencyConfigs: every config of the function (on versions and
+/// on aliases).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListWarm {
+    pub function: String,
+    pub marker: Option<String>,
+}
+request!(ListWarm => ListProvisionedConcurrencyConfigs -> Page<WarmConfig>, |r| Some(&r.function));
+paged!(ListWarm, WarmConfig);
+
+impl ListWarm {
+    /// The first page.
+    pub fn new(function: &str) -> Self {
+        ListWarm { function: function.to_owned(), marker: None }
+    }
+}
+
+/// PutProvisionedConcurrencyConfig on one published version: creates the config or changes its
+/// count. The answer is the config as it stands (IN_PROGRESS until Lambda has allocated it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PutWarm {
+    pub function: String,
+    pub version: u64,
+    pub count: u32,
+}
+request!(PutWarm => PutProvisionedConcurrencyConfig -> WarmConfig, |r| Some(&r.function));
+
+/// DeleteProvisionedConcurrencyConfig on one published version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeleteWarm {
+    pub function: String,
+    pub version: u64,
+}
+request!(DeleteWarm => DeleteProvisionedConcurrencyConfig -> (), |r| Some(&r.function));

@@ -26,8 +26,8 @@ pub mod seam;
 pub use cloudwatch::{DescribeAlarms, ErrorQuery, GetMetricData};
 pub use error::{AwsError, AwsResult};
 pub use lambda::{
-    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
-    GetPolicy, ListAliases, ListMappings, ListVersions, MappingFilter, PublishVersion, RemovePermission,
-    UpdateAlias, UpdateMapping,
+    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, DeleteWarm,
+    GetFunction, GetPolicy, ListAliases, ListMappings, ListVersions, ListWarm, MappingFilter, PublishVersion,
+    PutWarm, RemovePermission, UpdateAlias, UpdateMapping,
 };
 pub use seam::{AwsApi, Call, CloudWatchApi, LambdaApi, List, Operation, Page, Paged, Request};

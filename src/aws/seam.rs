@@ -21,9 +21,9 @@ use std::future::Future;
 
 use super::cloudwatch::{DescribeAlarms, GetMetricData};
 use super::lambda::{
-    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
-    GetPolicy, ListAliases, ListMappings, ListVersions, PublishVersion, RemovePermission, UpdateAlias,
-    UpdateMapping,
+    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, DeleteWarm,
+    GetFunction, GetPolicy, ListAliases, ListMappings, ListVersions, ListWarm, PublishVersion, PutWarm,
+    RemovePermission, UpdateAlias, UpdateMapping,
 };
 use super::{AwsError, AwsResult};
 
@@ -165,6 +165,9 @@ operations! {
         UpdateEventSourceMapping(UpdateMapping) write,
         DeleteEventSourceMapping(DeleteMapping) write,
         DeleteFunction(DeleteVersion) write,
+        ListProvisionedConcurrencyConfigs(ListWarm) read,
+        PutProvisionedConcurrencyConfig(PutWarm) write,
+        DeleteProvisionedConcurrencyConfig(DeleteWarm) write,
     }
     /// CloudWatch, read by `spec.rollout` only: the alarms it watches and the error-rate guard's
     /// metrics.

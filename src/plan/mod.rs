@@ -39,7 +39,7 @@ pub use retention::retention_candidates;
 pub use rollout::{MIN_INVOCATIONS, weighted_version};
 pub use snapshot::{
     AlarmInfo, AlarmState, AliasInfo, ErrorCount, FunctionInfo, LATEST, MappingInfo, PolicyInfo, Snapshot,
-    Statement, VersionInfo, Watch, WatchNeed,
+    Statement, VersionInfo, WarmConfig, WarmStatus, Watch, WatchNeed,
 };
 pub use stages::aliases_to_observe;
 pub use teardown::{release, teardown};

@@ -18,6 +18,9 @@ pub struct Snapshot {
     pub mappings: Vec<MappingInfo>,
     /// Versions that an event source mapping invokes directly (checked for retention candidates).
     pub mapped_versions: BTreeSet<u64>,
+    /// Every provisioned concurrency config of the function, read only for a set that declares
+    /// `spec.provisionedConcurrency` or whose live marker says it made some ([`super::observes_warm`]).
+    pub warm: Vec<WarmConfig>,
 }
 
 impl Snapshot {
@@ -27,6 +30,51 @@ impl Snapshot {
 
     pub fn version(&self, number: u64) -> Option<&VersionInfo> {
         self.versions.iter().find(|v| v.version == number)
+    }
+
+    /// The provisioned concurrency config on a qualifier (a version number or an alias name).
+    pub fn warm_config(&self, qualifier: &str) -> Option<&WarmConfig> {
+        self.warm.iter().find(|c| c.qualifier == qualifier)
+    }
+}
+
+/// One provisioned concurrency config (`ListProvisionedConcurrencyConfigs`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WarmConfig {
+    /// The version number or alias name it is configured on (the qualifier of its ARN).
+    pub qualifier: String,
+    pub requested: u32,
+    pub allocated: u32,
+    pub available: u32,
+    pub status: WarmStatus,
+    /// Lambda's `StatusReason` (why a config FAILED).
+    pub reason: Option<String>,
+}
+
+/// A provisioned concurrency config's `Status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WarmStatus {
+    InProgress,
+    Ready,
+    Failed,
+}
+
+impl WarmStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarmStatus::InProgress => "IN_PROGRESS",
+            WarmStatus::Ready => "READY",
+            WarmStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Lambda's text; anything unknown reads as still in progress.
+    pub fn parse(text: &str) -> WarmStatus {
+        match text {
+            "READY" => WarmStatus::Ready,
+            "FAILED" => WarmStatus::Failed,
+            _ => WarmStatus::InProgress,
+        }
     }
 }
 

@@ -759,3 +759,23 @@ extern "C" fn stop_children_at_exit() {
         }
     }
 }
+
+/// moto_faithful.py's test-only control of provisioned concurrency (not an AWS API): `body` is
+/// the JSON it takes (`ReadySeconds` for a function, or `Qualifier` + `Fail` + `StatusReason`).
+#[allow(dead_code)]
+pub fn moto_warm_control(body: &serde_json::Value) {
+    let port = moto_port();
+    let body = body.to_string();
+    let request = format!(
+        "POST /_lac_faithful/provisioned-concurrency HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    match http_exchange(port, &request) {
+        Ok((200, _)) => {}
+        Ok((status, response)) => {
+            panic!("moto's provisioned concurrency control failed (HTTP {status}): {response}")
+        }
+        Err(e) => panic!("moto's provisioned concurrency control failed: {e}"),
+    }
+}

@@ -126,7 +126,50 @@ pub fn cases() -> Vec<Case> {
     cases.extend(cel_cases());
     cases.extend(transition_cases());
     cases.extend(rollout_cases());
+    cases.extend(provisioned_concurrency_cases());
     cases
+}
+
+/// The valid object with `spec.provisionedConcurrency` set to `pc`.
+pub fn provisioned(pc: Value) -> Value {
+    with(valid(), "/spec/provisionedConcurrency", pc)
+}
+
+pub fn provisioned_concurrency_cases() -> Vec<Case> {
+    vec![
+        ok("provisionedConcurrency: live only (candidate defaults to 0)", provisioned(json!({"live": 10}))),
+        ok("provisionedConcurrency: live and candidate", provisioned(json!({"live": 10, "candidate": 2}))),
+        bad(
+            "provisionedConcurrency: live required",
+            provisioned(json!({"candidate": 2})),
+            "spec.provisionedConcurrency.live",
+        ),
+        bad(
+            "provisionedConcurrency: live 0",
+            provisioned(json!({"live": 0})),
+            "spec.provisionedConcurrency.live",
+        ),
+        bad(
+            "provisionedConcurrency: live above 100000",
+            provisioned(json!({"live": 100001})),
+            "spec.provisionedConcurrency.live",
+        ),
+        bad(
+            "provisionedConcurrency: a negative candidate",
+            provisioned(json!({"live": 1, "candidate": -1})),
+            "spec.provisionedConcurrency.candidate",
+        ),
+        bad(
+            "provisionedConcurrency: live as text",
+            provisioned(json!({"live": "10"})),
+            "spec.provisionedConcurrency.live",
+        ),
+        bad(
+            "provisionedConcurrency: an unknown field",
+            provisioned(json!({"live": 1, "alias": 2})),
+            "spec.provisionedConcurrency.alias",
+        ),
+    ]
 }
 
 /// The valid object with `spec.rollout` set to `rollout`.

@@ -94,6 +94,8 @@ struct State {
     /// CloudWatch of the same account and region: alarms by name, and `AWS/Lambda` datapoints.
     alarms: BTreeMap<String, AlarmState>,
     datapoints: Vec<Datapoint>,
+    /// Seconds a provisioned concurrency config stays IN_PROGRESS after it is put or moved.
+    warm_delay: i64,
 }
 
 /// One minute's `Errors` and `Invocations` of a version invoked through an alias.
@@ -123,6 +125,10 @@ struct Function {
     policies: BTreeMap<String, Policy>,
     /// `LastModified` of `$LATEST`, unix seconds.
     last_modified: i64,
+    /// Provisioned concurrency configs by qualifier (a version number or an alias name).
+    warm: BTreeMap<String, Warm>,
+    /// Qualifiers whose configs fail to initialise, with the StatusReason they report.
+    warm_failing: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -225,6 +231,9 @@ fn mapping_state(enabled: bool) -> String {
 }
 
 mod rules;
+mod warm;
+
+use warm::Warm;
 
 impl FakeLambda {
     /// An empty control plane for one account and region.
@@ -245,6 +254,7 @@ impl FakeLambda {
                 clock: 0,
                 alarms: BTreeMap::new(),
                 datapoints: Vec::new(),
+                warm_delay: 0,
             }),
         }
     }

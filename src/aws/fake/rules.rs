@@ -17,6 +17,8 @@ impl Function {
             high_water: 0,
             aliases: BTreeMap::new(),
             policies: BTreeMap::new(),
+            warm: BTreeMap::new(),
+            warm_failing: BTreeMap::new(),
         }
     }
 
@@ -303,6 +305,7 @@ impl State {
             validate_description(d, op)?;
         }
         let new_revision = self.new_revision();
+        let ready_at = self.clock + self.warm_delay;
         let f = self.function_mut(ident, op)?;
         let alias =
             f.aliases.get(name).ok_or_else(|| not_found(op, format!("alias not found: {}:{name}", f.arn)))?;
@@ -318,6 +321,9 @@ impl State {
         let routing = routing.unwrap_or(&alias.routing).clone();
         f.check_routing(version, &routing, op)?;
         let description = description.map_or_else(|| alias.description.clone(), str::to_string);
+        if alias.version != version {
+            f.alias_moved(name, ready_at);
+        }
         let alias = Alias { version: version.to_string(), description, routing, revision_id: new_revision };
         let info = f.alias_info(name, &alias);
         f.aliases.insert(name.to_string(), alias);
@@ -351,8 +357,9 @@ impl State {
         if f.aliases.remove(name).is_none() {
             return Err(not_found(op, format!("alias not found: {}:{name}", f.arn)));
         }
-        // The alias's resource policy goes with it.
+        // The alias's resource policy and provisioned concurrency go with it.
         f.policies.remove(name);
+        f.warm.remove(name);
         Ok(())
     }
 
@@ -545,6 +552,7 @@ impl State {
         }
         f.versions.remove(&version);
         f.policies.remove(&text);
+        f.warm.remove(&text);
         Ok(())
     }
 }

@@ -1279,3 +1279,92 @@ fn futures_are_send() {
     let request = sqs("q", "x");
     assert_send(&fake.call(&request));
 }
+
+// --- provisioned concurrency -------------------------------------------------------------------
+
+fn put(version: u64, count: u32) -> crate::aws::PutWarm {
+    crate::aws::PutWarm { function: FN.to_owned(), version, count }
+}
+
+fn message<T: std::fmt::Debug>(result: AwsResult<T>) -> String {
+    match result.unwrap_err() {
+        AwsError::Invalid { message, .. }
+        | AwsError::Conflict { message, .. }
+        | AwsError::NotFound { message, .. } => message,
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_goes_in_progress_then_ready_or_failed() {
+    use crate::plan::WarmStatus;
+    let fake = fake();
+    let v1 = publish(&fake).await;
+    fake.set_warm_delay(120);
+    fake.set_clock(1000);
+    let put1 = fake.call(&put(v1, 5)).await.unwrap();
+    assert_eq!((put1.status, put1.allocated, put1.requested), (WarmStatus::InProgress, 0, 5));
+    fake.set_clock(1119);
+    let listed = fake.list(crate::aws::ListWarm::new(FN)).await.unwrap();
+    assert_eq!(listed[0].status, WarmStatus::InProgress);
+    fake.set_clock(1120);
+    let listed = fake.list(crate::aws::ListWarm::new(FN)).await.unwrap();
+    assert_eq!(
+        (listed[0].qualifier.as_str(), listed[0].status, listed[0].allocated),
+        ("1", WarmStatus::Ready, 5)
+    );
+    // A new count keeps serving the old allocation while it is in progress.
+    fake.call(&put(v1, 8)).await.unwrap();
+    let listed = fake.warm_configs(FN);
+    assert_eq!((listed[0].status, listed[0].allocated, listed[0].requested), (WarmStatus::InProgress, 5, 8));
+    // A version whose init fails.
+    fake.deploy(FN, "sha-b").unwrap();
+    let v2 = publish(&fake).await;
+    fake.fail_warm(FN, &v2.to_string(), Some("FUNCTION_ERROR_INIT_FAILURE"));
+    fake.call(&put(v2, 5)).await.unwrap();
+    fake.set_clock(2000);
+    let failed = fake.warm_configs(FN).into_iter().find(|c| c.qualifier == "2").unwrap();
+    assert_eq!(failed.status, WarmStatus::Failed);
+    assert_eq!(failed.reason.as_deref(), Some("FUNCTION_ERROR_INIT_FAILURE"));
+    // Deleted, and gone; deleting again is not an error (AWS answers 204).
+    fake.call(&crate::aws::DeleteWarm { function: FN.to_owned(), version: v2 }).await.unwrap();
+    fake.call(&crate::aws::DeleteWarm { function: FN.to_owned(), version: v2 }).await.unwrap();
+    assert!(fake.warm_configs(FN).iter().all(|c| c.qualifier != "2"));
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_follows_awss_rules_with_its_texts() {
+    let fake = fake();
+    let v1 = publish(&fake).await;
+    fake.deploy(FN, "sha-b").unwrap();
+    let v2 = publish(&fake).await;
+    let unpublished = "Provisioned Concurrency Configs cannot be applied to unpublished function versions.";
+    assert!(message(fake.call(&put(v1, 0)).await).contains("greater than or equal to 1"));
+    assert_eq!(reason(fake.call(&put(9, 1)).await), "NotFound");
+    // On aliases (by hand: the controller only puts configs on versions).
+    fake.oob_create_alias(FN, "DEV", "$LATEST", "").unwrap();
+    assert_eq!(message(fake.oob_put_warm(FN, "DEV", 1)), unpublished);
+    assert_eq!(message(fake.oob_put_warm(FN, "$LATEST", 1)), unpublished);
+    fake.oob_create_alias(FN, "LIVE", &v1.to_string(), "").unwrap();
+    fake.set_alias_routing(FN, "LIVE", &v2.to_string(), 0.1).unwrap();
+    assert_eq!(
+        message(fake.oob_put_warm(FN, "LIVE", 1)),
+        "Alias with weights can not be used with Provisioned Concurrency"
+    );
+    fake.clear_alias_routing(FN, "LIVE").unwrap();
+    fake.call(&put(v1, 2)).await.unwrap();
+    let already =
+        "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version";
+    assert_eq!(message(fake.oob_put_warm(FN, "LIVE", 1)), already);
+    assert_eq!(reason(fake.oob_put_warm(FN, "LIVE", 1)), "Conflict");
+    fake.oob_delete_warm(FN, "1").unwrap();
+    fake.oob_put_warm(FN, "LIVE", 1).unwrap();
+    assert_eq!(
+        message(fake.call(&put(v1, 2)).await),
+        "Version is pointed by a Provisioned Concurrency alias"
+    );
+    // Weights on an alias that has a config are allowed; deleting the alias deletes its config.
+    fake.set_alias_routing(FN, "LIVE", &v2.to_string(), 0.1).unwrap();
+    fake.oob_delete_alias(FN, "LIVE").unwrap();
+    assert!(fake.warm_configs(FN).is_empty());
+}

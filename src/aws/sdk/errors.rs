@@ -117,7 +117,9 @@ fn classify(
     });
     let code = code.unwrap_or_default();
     match code {
-        "ResourceNotFoundException" => AwsError::NotFound { operation, message },
+        "ResourceNotFoundException" | "ProvisionedConcurrencyConfigNotFoundException" => {
+            AwsError::NotFound { operation, message }
+        }
         "PreconditionFailedException" => AwsError::PreconditionFailed { operation, message },
         // PublishVersion with a CodeSha256 that is no longer $LATEST's: AWS answers 400, but it is
         // a failed precondition (someone deployed in between), so the engine re-observes.

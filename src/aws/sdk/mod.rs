@@ -26,13 +26,13 @@ pub use errors::{map_cloudwatch_error, map_error};
 pub use policy::parse_policy;
 
 use super::lambda::{
-    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, GetFunction,
-    GetPolicy, ListAliases, ListMappings, ListVersions, MappingFilter, PublishVersion, RemovePermission,
-    UpdateAlias, UpdateMapping,
+    AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, DeleteWarm,
+    GetFunction, GetPolicy, ListAliases, ListMappings, ListVersions, ListWarm, MappingFilter, PublishVersion,
+    PutWarm, RemovePermission, UpdateAlias, UpdateMapping,
 };
 use super::seam::{Call, Page, Request};
 use super::{AwsError, AwsResult};
-use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, VersionInfo};
+use crate::plan::{AliasInfo, FunctionInfo, MappingInfo, PolicyInfo, VersionInfo, WarmConfig, WarmStatus};
 
 /// The Lambda control plane, and the CloudWatch reads of `spec.rollout`, through the AWS SDK:
 /// two clients of one configuration (credentials, region, endpoint).
@@ -343,4 +343,81 @@ impl Call<DeleteVersion> for SdkLambda {
             .map_err(|e| map_error(DeleteVersion::OPERATION, e))?;
         Ok(())
     }
+}
+
+impl Call<ListWarm> for SdkLambda {
+    async fn call(&self, r: &ListWarm) -> AwsResult<Page<WarmConfig>> {
+        const OP: super::Operation = ListWarm::OPERATION;
+        let out = self
+            .client
+            .list_provisioned_concurrency_configs()
+            .function_name(&r.function)
+            .set_marker(r.marker.clone())
+            .send()
+            .await
+            .map_err(|e| map_error(OP, e))?;
+        let items = out
+            .provisioned_concurrency_configs()
+            .iter()
+            .map(|c| {
+                // The config's qualifier is the last part of its qualified function ARN.
+                let arn = required(OP, "FunctionArn", c.function_arn())?;
+                let qualifier = arn.rsplit_once(':').map(|(_, q)| q.to_owned()).unwrap_or_default();
+                Ok(WarmConfig {
+                    qualifier,
+                    requested: count(c.requested_provisioned_concurrent_executions()),
+                    allocated: count(c.allocated_provisioned_concurrent_executions()),
+                    available: count(c.available_provisioned_concurrent_executions()),
+                    status: WarmStatus::parse(c.status().map(|s| s.as_str()).unwrap_or_default()),
+                    reason: c.status_reason().map(str::to_owned),
+                })
+            })
+            .collect::<AwsResult<_>>()?;
+        Ok(Page { items, next_marker: out.next_marker().map(str::to_owned) })
+    }
+}
+
+impl Call<PutWarm> for SdkLambda {
+    async fn call(&self, r: &PutWarm) -> AwsResult<WarmConfig> {
+        const OP: super::Operation = PutWarm::OPERATION;
+        let executions = i32::try_from(r.count).map_err(|_| AwsError::Invalid {
+            operation: OP,
+            message: format!("provisioned concurrency {} is out of range", r.count),
+        })?;
+        let out = self
+            .client
+            .put_provisioned_concurrency_config()
+            .function_name(&r.function)
+            .qualifier(r.version.to_string())
+            .provisioned_concurrent_executions(executions)
+            .send()
+            .await
+            .map_err(|e| map_error(OP, e))?;
+        Ok(WarmConfig {
+            qualifier: r.version.to_string(),
+            requested: count(out.requested_provisioned_concurrent_executions()),
+            allocated: count(out.allocated_provisioned_concurrent_executions()),
+            available: count(out.available_provisioned_concurrent_executions()),
+            status: WarmStatus::parse(out.status().map(|s| s.as_str()).unwrap_or_default()),
+            reason: out.status_reason().map(str::to_owned),
+        })
+    }
+}
+
+impl Call<DeleteWarm> for SdkLambda {
+    async fn call(&self, r: &DeleteWarm) -> AwsResult<()> {
+        self.client
+            .delete_provisioned_concurrency_config()
+            .function_name(&r.function)
+            .qualifier(r.version.to_string())
+            .send()
+            .await
+            .map_err(|e| map_error(DeleteWarm::OPERATION, e))?;
+        Ok(())
+    }
+}
+
+/// A count Lambda reports (absent or negative reads as 0).
+fn count(value: Option<i32>) -> u32 {
+    value.and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
 }
