@@ -34,6 +34,8 @@ reasons! {
     OwnedByOther, FunctionNotFound, AwaitingPublication, SkillEndpointMismatch;
     // The planner's outcomes of `spec.rollout`.
     RollingOut, RolledBack, AlarmActive, AlarmNotFound;
+    // The planner's outcomes of `spec.provisionedConcurrency`.
+    Warming, WarmupFailed;
     // The controller's own verdicts.
     InvalidSpec, NotAllowed;
     // An AWS error ended the reconcile.
@@ -54,8 +56,10 @@ impl Reason {
             | Reason::NothingToPromote
             | Reason::OwnedByOther
             | Reason::SkillEndpointMismatch
-            | Reason::RolledBack => true,
+            | Reason::RolledBack
+            | Reason::WarmupFailed => true,
             Reason::Progressing
+            | Reason::Warming
             | Reason::RollingOut
             | Reason::AlarmActive
             | Reason::AlarmNotFound
@@ -95,6 +99,7 @@ impl Reason {
             | Reason::SkillEndpointMismatch
             | Reason::RolledBack
             | Reason::AlarmNotFound
+            | Reason::WarmupFailed
             | Reason::InvalidSpec
             | Reason::NotAllowed
             | Reason::AccessDenied
@@ -112,6 +117,7 @@ impl Reason {
             | Reason::CodeMismatch
             | Reason::AwaitingPublication
             | Reason::RollingOut
+            | Reason::Warming
             | Reason::AlarmActive
             | Reason::NotFound
             | Reason::PreconditionFailed
@@ -134,6 +140,7 @@ impl Reason {
             | Reason::Suspended
             | Reason::AwaitingPublication
             | Reason::RollingOut
+            | Reason::Warming
             | Reason::InvalidSpec => false,
             Reason::CodeMismatch
             | Reason::VersionNotFound
@@ -142,6 +149,7 @@ impl Reason {
             | Reason::FunctionNotFound
             | Reason::SkillEndpointMismatch
             | Reason::RolledBack
+            | Reason::WarmupFailed
             | Reason::AlarmActive
             | Reason::AlarmNotFound
             | Reason::NotAllowed
@@ -227,7 +235,8 @@ mod tests {
                 "NothingToPromote",
                 "OwnedByOther",
                 "SkillEndpointMismatch",
-                "RolledBack"
+                "RolledBack",
+                "WarmupFailed"
             ]
         );
         assert_eq!(
@@ -239,6 +248,7 @@ mod tests {
                 "Suspended",
                 "AwaitingPublication",
                 "RollingOut",
+                "Warming",
                 "InvalidSpec"
             ]
         );
@@ -252,6 +262,7 @@ mod tests {
                 "SkillEndpointMismatch",
                 "RolledBack",
                 "AlarmNotFound",
+                "WarmupFailed",
                 "InvalidSpec",
                 "NotAllowed",
                 "AccessDenied",

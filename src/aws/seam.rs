@@ -266,6 +266,7 @@ mod tests {
                 "ListAliases",
                 "GetPolicy",
                 "ListEventSourceMappings",
+                "ListProvisionedConcurrencyConfigs",
                 "DescribeAlarms",
                 "GetMetricData"
             ]

@@ -132,7 +132,8 @@ fn phase(uid: &str) -> f64 {
 /// What a full observe of `spec` costs, before a baseline says what a check costs.
 pub fn full_observe_cost(spec: &LambdaAliasSetSpec) -> CheckCost {
     let aliases = (spec.aliases.len() + spec.stages.len()) as u32;
-    CheckCost { get_function: 1, get_policy: aliases, shared: 2 + aliases }
+    let warm = u32::from(spec.provisioned_concurrency.is_some());
+    CheckCost { get_function: 1, get_policy: aliases, shared: 2 + aliases + warm }
 }
 
 impl Scheduler {

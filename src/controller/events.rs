@@ -95,6 +95,7 @@ pub fn for_action(done: &Done, previous: Option<&LambdaAliasSetStatus>) -> Event
             // alarm or the error rate).
             AliasChange::Step => "RolloutStep",
             AliasChange::RollBack => "AliasRolledBack",
+            AliasChange::Record => "ProvisionedConcurrencyRecorded",
         },
         Action::DeleteAlias { .. } => "AliasDeleted",
         Action::AddPermission { alias, trigger, .. } if carried_before(previous, trigger, alias) => {
@@ -104,6 +105,8 @@ pub fn for_action(done: &Done, previous: Option<&LambdaAliasSetStatus>) -> Event
         Action::RemovePermission { .. } | Action::DeleteMapping { .. } => "TriggerRemoved",
         Action::UpdateMapping { .. } => "TriggerUpdated",
         Action::DeleteVersion { .. } => "VersionDeleted",
+        Action::PutWarm { .. } => "ProvisionedConcurrencySet",
+        Action::DeleteWarm { .. } => "ProvisionedConcurrencyDeleted",
     };
     Event {
         type_: EventType::Normal,

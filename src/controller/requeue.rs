@@ -19,6 +19,10 @@ pub(super) const MISSING_FUNCTION_RETRY: Duration = Duration::from_secs(300);
 /// rollouts": the time from an alarm's flip to the rollback is at most this plus a reconcile).
 pub const ROLLOUT_WATCH: Duration = Duration::from_secs(10);
 
+/// `spec.provisionedConcurrency`: while a config is IN_PROGRESS, the set is looked at this often
+/// (README "Provisioned concurrency").
+pub const WARMING_WATCH: Duration = Duration::from_secs(10);
+
 /// ±10 % around `base`, stable per object and moment, so sets spread out over the interval.
 pub(super) fn jitter(base: Duration, key: &str, now: i64) -> Duration {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -41,6 +45,9 @@ pub fn requeue_for(outcome: &Outcome, now: i64, resync: Duration, key: &str) -> 
         Outcome::RollingOut { until, .. } => {
             Action::requeue(Duration::from_secs((until - now).max(0) as u64 + 1).min(ROLLOUT_WATCH))
         }
+        // Lambda allocating provisioned concurrency (minutes in AWS): the move that waits on it
+        // follows within this.
+        Outcome::Warming { .. } => Action::requeue(WARMING_WATCH),
         // Waiting on something outside the spec (a deploy, Amazon's publication): look again
         // within a minute.
         Outcome::CodeMismatch { .. } | Outcome::AwaitingPublication { .. } | Outcome::AlarmActive { .. } => {
@@ -147,6 +154,8 @@ mod tests {
         // A step's alarms are read every ROLLOUT_WATCH, and the step's end is met exactly.
         let rolling = |until| Outcome::RollingOut { message: String::new(), until };
         assert_eq!(requeue_for(&rolling(NOW + 300), NOW, resync, "a/b"), Action::requeue(ROLLOUT_WATCH));
+        let warming = Outcome::Warming { message: String::new() };
+        assert_eq!(requeue_for(&warming, NOW, resync, "a/b"), Action::requeue(WARMING_WATCH));
         assert_eq!(
             requeue_for(&rolling(NOW + 3), NOW, resync, "a/b"),
             Action::requeue(Duration::from_secs(4))

@@ -12,7 +12,9 @@
 //! - a mapping of a declared source moved, changed, disabled, deleted or duplicated: one
 //!   `ListEventSourceMappings` per declared event source (AWS matches `FunctionName` exactly,
 //!   so listing by source is the one listing that covers every alias at once), only for sets
-//!   that declare mappings.
+//!   that declare mappings;
+//! - a provisioned concurrency config changed, deleted or added: one
+//!   `ListProvisionedConcurrencyConfigs`, only for sets that declare provisioned concurrency.
 //!
 //! A [`Baseline`] is the fingerprint of those reads in a snapshot the planner found converged.
 //! The drift check reads them again and compares: equal, and the planner would decide the same
@@ -27,7 +29,7 @@ use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::{AwsError, GetFunction, GetPolicy, LambdaApi, List, ListAliases, ListMappings};
+use crate::aws::{AwsError, GetFunction, GetPolicy, LambdaApi, List, ListAliases, ListMappings, ListWarm};
 use crate::plan::{self, MappingInfo, SID_PREFIX, Snapshot};
 
 /// The fingerprint of what the cheap reads see in a converged snapshot, and which reads those
@@ -39,6 +41,9 @@ pub struct Baseline {
     policy_aliases: Vec<String>,
     /// The declared event sources: each is listed once.
     sources: Vec<String>,
+    /// `spec.provisionedConcurrency` (or configs of the set left to delete): the function's
+    /// configs are listed once.
+    warm: bool,
 }
 
 /// Calls one drift check makes, by quota pool.
@@ -65,8 +70,9 @@ impl Baseline {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let warm = plan::observes_warm(spec, owner, &snapshot.aliases);
         let fingerprint = fingerprint(spec, owner, snapshot, &policy_aliases, &sources);
-        Baseline { fingerprint, policy_aliases, sources }
+        Baseline { fingerprint, policy_aliases, sources, warm }
     }
 
     /// What one check costs, by pool (pages beyond the first aside).
@@ -74,7 +80,7 @@ impl Baseline {
         CheckCost {
             get_function: 1,
             get_policy: self.policy_aliases.len() as u32,
-            shared: 1 + self.sources.len() as u32,
+            shared: 1 + self.sources.len() as u32 + u32::from(self.warm),
         }
     }
 }
@@ -104,6 +110,9 @@ pub async fn unchanged<A: LambdaApi>(
     }
     for source in &baseline.sources {
         seen.mappings.extend(api.list(ListMappings::of_source(source)).await?);
+    }
+    if baseline.warm {
+        seen.warm = api.list(ListWarm::new(function_name)).await?;
     }
     Ok(fingerprint(spec, owner, &seen, &baseline.policy_aliases, &baseline.sources) == baseline.fingerprint)
 }
@@ -141,6 +150,10 @@ fn fingerprint(
             None => (alias, 0u8).hash(&mut h),
         }
     }
+    // Provisioned concurrency configs, when listed (empty otherwise, in both snapshots).
+    let mut warm: Vec<_> = snapshot.warm.iter().collect();
+    warm.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
+    warm.hash(&mut h);
     if !sources.is_empty() {
         // Only mappings of declared sources on aliases the set may own: those are what a full
         // observe lists (it lists by alias) and what listing by source returns (filtered here).

@@ -13,8 +13,9 @@ use crate::api::LambdaAliasSetSpec;
 use crate::aws::cloudwatch::function_name_of;
 use crate::aws::{
     AddPermission, AwsApi, AwsError, CloudWatchApi, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping,
-    DeleteVersion, DescribeAlarms, ErrorQuery, GetFunction, GetMetricData, GetPolicy, LambdaApi, List,
-    ListAliases, ListMappings, ListVersions, PublishVersion, RemovePermission, UpdateAlias, UpdateMapping,
+    DeleteVersion, DeleteWarm, DescribeAlarms, ErrorQuery, GetFunction, GetMetricData, GetPolicy, LambdaApi,
+    List, ListAliases, ListMappings, ListVersions, ListWarm, PublishVersion, PutWarm, RemovePermission,
+    UpdateAlias, UpdateMapping,
 };
 use crate::plan::skill::SkillObservation;
 use crate::plan::{self, Action, Input, Outcome, Plan, Snapshot, VersionRef, Watch, WatchNeed};
@@ -45,6 +46,10 @@ pub async fn observe<A: LambdaApi>(
             snapshot.policies.insert(name, policy);
         }
         snapshot.mappings.extend(mappings);
+    }
+    // Provisioned concurrency: one listing per function, only for a set that has or had some.
+    if plan::observes_warm(spec, owner, &snapshot.aliases) {
+        snapshot.warm = api.list(ListWarm::new(function_name)).await?;
     }
     // Only versions the retention rule would delete are checked for mappings that invoke them
     // directly, so a steady state pays nothing for it.
@@ -123,6 +128,8 @@ enum Effect {
     Mapping(crate::plan::MappingInfo),
     MappingDeleted(String),
     VersionDeleted(u64),
+    Warm(crate::plan::WarmConfig),
+    WarmDeleted(u64),
 }
 
 impl Effect {
@@ -168,7 +175,13 @@ impl Effect {
             Effect::VersionDeleted(version) => {
                 snapshot.versions.retain(|v| v.version != version);
                 snapshot.mapped_versions.remove(&version);
+                snapshot.warm.retain(|c| c.qualifier != version.to_string());
             }
+            Effect::Warm(config) => {
+                snapshot.warm.retain(|c| c.qualifier != config.qualifier);
+                snapshot.warm.push(config);
+            }
+            Effect::WarmDeleted(version) => snapshot.warm.retain(|c| c.qualifier != version.to_string()),
         }
     }
 }
@@ -314,6 +327,33 @@ async fn execute_one<A: LambdaApi>(
             api.call(&DeleteVersion { function: function.to_owned(), version: *version }).await?;
             Ok((format!("version {version}"), Effect::VersionDeleted(*version)))
         }
+        Action::PutWarm { version, count, .. } => {
+            let number = match version.resolve(*published).and_then(|v| v.parse().ok()) {
+                Some(n) => n,
+                None => return Err(resolve_error(Op::PutProvisionedConcurrencyConfig)),
+            };
+            let config =
+                api.call(&PutWarm { function: function.to_owned(), version: number, count: *count }).await?;
+            Ok((
+                format!("{} on version {number}: {}", config.requested, config.status.as_str()),
+                Effect::Warm(config),
+            ))
+        }
+        Action::DeleteWarm { version } => {
+            match api.call(&DeleteWarm { function: function.to_owned(), version: *version }).await {
+                Ok(()) | Err(AwsError::NotFound { .. }) => {
+                    Ok((format!("version {version}"), Effect::WarmDeleted(*version)))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+fn resolve_error(operation: crate::aws::Operation) -> AwsError {
+    AwsError::Invalid {
+        operation,
+        message: "the plan refers to a published version but published none".to_string(),
     }
 }
 

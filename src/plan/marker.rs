@@ -101,6 +101,18 @@ pub struct Marker {
     /// `spec.rollout`: the version the alias served before its last completed move (a move back
     /// to it is a rollback, which an alarm in ALARM does not hold).
     pub previous: Option<u64>,
+    /// Live aliases: `spec.provisionedConcurrency` configs are the set's (`pc=on`), and which
+    /// version is being warmed to become live (`pc=N`), so that a config is never left behind.
+    pub provisioned: Option<Provisioned>,
+}
+
+/// What a live marker records of provisioned concurrency (`pc=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provisioned {
+    /// The set keeps configs on the versions its roles serve.
+    Managed,
+    /// ... and warms this version before the live alias moves to it.
+    Warming(u64),
 }
 
 impl Marker {
@@ -117,6 +129,7 @@ impl Marker {
             since: None,
             rejected: None,
             previous: None,
+            provisioned: None,
         }
     }
 
@@ -138,6 +151,7 @@ impl Marker {
             since: None,
             rejected: None,
             previous: None,
+            provisioned: None,
         };
         let mut role = None;
         for word in words {
@@ -168,6 +182,12 @@ impl Marker {
                 "since" => marker.since = value.parse().ok(),
                 "rej" => marker.rejected = value.parse().ok(),
                 "prev" => marker.previous = value.parse().ok(),
+                "pc" => {
+                    marker.provisioned = match value {
+                        "on" => Some(Provisioned::Managed),
+                        n => n.parse().ok().map(Provisioned::Warming),
+                    }
+                }
                 // Keys from newer releases are ignored, so a downgrade keeps working.
                 _ => {}
             }
@@ -210,6 +230,13 @@ impl Marker {
         }
         if let Some(previous) = self.previous {
             let _ = write!(out, " prev={previous}");
+        }
+        match self.provisioned {
+            Some(Provisioned::Managed) => out.push_str(" pc=on"),
+            Some(Provisioned::Warming(n)) => {
+                let _ = write!(out, " pc={n}");
+            }
+            None => {}
         }
         out
     }
@@ -267,6 +294,18 @@ mod tests {
     }
 
     #[test]
+    fn provisioned_concurrency_is_recorded_on_the_live_marker() {
+        let mut m = Marker::new("skills/trivia", Role::Live);
+        m.epoch = 1;
+        m.provisioned = Some(Provisioned::Managed);
+        assert_eq!(m.render(None), "las:v1 owner=skills/trivia role=live epoch=1 pc=on");
+        assert_eq!(Marker::parse(&m.render(None)), Some(m.clone()));
+        m.provisioned = Some(Provisioned::Warming(7));
+        assert!(m.render(None).ends_with(" pc=7"));
+        assert_eq!(Marker::parse(&m.render(None)), Some(m));
+    }
+
+    #[test]
     fn foreign_descriptions_are_not_markers() {
         assert_eq!(Marker::parse("production alias, do not touch"), None);
         assert_eq!(Marker::parse(""), None);
@@ -307,9 +346,15 @@ mod tests {
         m.version = Some(VersionRef::Number(big));
         m.promoted = m.version;
         m.at = Some(big as i64);
-        m.since = Some(big as i64);
-        m.rejected = Some(big);
         m.previous = Some(big);
+        m.provisioned = Some(Provisioned::Warming(big));
+        // `since` and `rej` are never written together: the longer of the two.
+        m.since = Some(big as i64);
+        let text = m.render(None);
+        assert!(text.len() <= MAX_DESCRIPTION, "{} > {MAX_DESCRIPTION}: {text}", text.len());
+        assert_eq!(Marker::parse(&text), Some(m.clone()));
+        m.since = None;
+        m.rejected = Some(big);
         let text = m.render(None);
         assert!(text.len() <= MAX_DESCRIPTION, "{} > {MAX_DESCRIPTION}: {text}", text.len());
         assert_eq!(Marker::parse(&text), Some(m));

@@ -25,6 +25,7 @@ pub mod snapshot;
 mod stages;
 mod teardown;
 mod triggers;
+mod warm;
 
 #[cfg(test)]
 mod fixtures;
@@ -44,6 +45,7 @@ pub use snapshot::{
 pub use stages::aliases_to_observe;
 pub use teardown::{release, teardown};
 pub use triggers::{BUILT_IN_PRINCIPALS, SID_PREFIX, desired_statement, sid};
+pub use warm::observes_warm;
 
 /// Plans one reconcile.
 pub fn plan(input: Input<'_>) -> Plan {
@@ -67,6 +69,8 @@ pub fn plan(input: Input<'_>) -> Plan {
         rollouts: std::collections::BTreeMap::new(),
         rolling: None,
         rolled_back: None,
+        warming: None,
+        warm_report: None,
     };
     let roles = planner.roles();
     let mut report = planner.report(&roles, function.function_arn.clone());
@@ -91,7 +95,9 @@ pub fn plan(input: Input<'_>) -> Plan {
         planner.stale_stages(&roles);
         planner.triggers(&roles);
     }
+    planner.warm(&roles, phase);
     planner.report_rollouts(&mut report);
+    planner.report_warm(&mut report);
     // CloudWatch has still to be read for a rollout: nothing is decided (or written) without it.
     if !planner.need.is_empty() {
         let watch = std::mem::take(&mut planner.need);
@@ -131,6 +137,8 @@ pub fn plan(input: Input<'_>) -> Plan {
         Outcome::Progressing
     } else if let Some(message) = held {
         Outcome::AwaitingPublication { message }
+    } else if let Some(message) = planner.warming.take() {
+        Outcome::Warming { message }
     } else if let Some((until, message)) = planner.rolling.take() {
         Outcome::RollingOut { message, until: planner.waiting.map_or(until, |w| w.min(until)) }
     } else if let Some(until) = planner.waiting {
@@ -164,6 +172,10 @@ struct Planner<'a> {
     rolling: Option<(i64, String)>,
     /// `spec.rollout`: this plan rolls an alias back, and why.
     rolled_back: Option<String>,
+    /// `spec.provisionedConcurrency`: waiting for a config to be READY, and why.
+    warming: Option<String>,
+    /// `spec.provisionedConcurrency`: which configs the status shows.
+    warm_report: Option<warm::WarmReport>,
 }
 
 impl<'a> Planner<'a> {
@@ -291,6 +303,20 @@ impl<'a> Planner<'a> {
             change,
             routing: None,
         });
+    }
+
+    /// The configs of the live alias's and the candidate's versions into their status.
+    fn report_warm(&self, report: &mut Report) {
+        let Some(which) = self.warm_report else { return };
+        let snapshot = self.snapshot();
+        for (status, version) in
+            [(report.live.as_mut(), which.live), (report.candidate.as_mut(), which.candidate)]
+        {
+            if let (Some(status), Some(n)) = (status, version) {
+                status.provisioned_concurrency =
+                    snapshot.warm_config(&n.to_string()).map(|c| warm::config_status(n, c));
+            }
+        }
     }
 
     /// Each alias's rollout into the report's status of it.

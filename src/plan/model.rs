@@ -52,6 +52,9 @@ pub enum AliasChange {
     /// `spec.rollout`: an alarm (or the error-rate guard) rejected the new version; the alias goes
     /// back to the old version alone.
     RollBack,
+    /// `spec.provisionedConcurrency`: only the live marker's record of the configs changes (the
+    /// version being warmed, or that the set has configs); the alias is not re-pointed.
+    Record,
 }
 
 /// Weighted routing written with an alias: `percent` of its traffic on `version`, the rest on
@@ -136,6 +139,17 @@ pub enum Action {
     DeleteVersion {
         version: u64,
     },
+    /// `spec.provisionedConcurrency`: a config on a published version (created, or its count
+    /// changed), for the alias that plays `role`.
+    PutWarm {
+        version: VersionRef,
+        count: u32,
+        role: &'static str,
+    },
+    /// `spec.provisionedConcurrency`: a config of the set that no role needs any more.
+    DeleteWarm {
+        version: u64,
+    },
 }
 
 impl Action {
@@ -161,6 +175,8 @@ impl Action {
             Action::UpdateMapping { .. } => "UpdateEventSourceMapping",
             Action::DeleteMapping { .. } => "DeleteEventSourceMapping",
             Action::DeleteVersion { .. } => "DeleteVersion",
+            Action::PutWarm { .. } => "PutProvisionedConcurrencyConfig",
+            Action::DeleteWarm { .. } => "DeleteProvisionedConcurrencyConfig",
         }
     }
 }
@@ -217,6 +233,12 @@ impl fmt::Display for Action {
                 write!(f, "delete event source mapping {uuid} on {alias} from {event_source_arn}")
             }
             Action::DeleteVersion { version } => write!(f, "delete unreferenced version {version}"),
+            Action::PutWarm { version, count, role } => {
+                write!(f, "provision concurrency {count} on version {version} (for the {role} alias)")
+            }
+            Action::DeleteWarm { version } => {
+                write!(f, "delete the provisioned concurrency of version {version} (no role needs it)")
+            }
         }
     }
 }
@@ -234,6 +256,7 @@ fn change_text(change: AliasChange) -> &'static str {
         AliasChange::Release => "release ownership",
         AliasChange::Step => "rollout step",
         AliasChange::RollBack => "roll back: the new version was rejected",
+        AliasChange::Record => "record its provisioned concurrency",
     }
 }
 
@@ -299,6 +322,16 @@ pub enum Outcome {
     AlarmNotFound {
         message: String,
     },
+    /// `spec.provisionedConcurrency`: waiting for a config to be READY (a swap or a hotfix waits
+    /// for the new version's).
+    Warming {
+        message: String,
+    },
+    /// `spec.provisionedConcurrency`: a config FAILED (the version does not initialise), or
+    /// cannot be managed; the alias it was for is not moved.
+    WarmupFailed {
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -320,12 +353,21 @@ impl Outcome {
             Outcome::RolledBack { .. } => Reason::RolledBack,
             Outcome::AlarmActive { .. } => Reason::AlarmActive,
             Outcome::AlarmNotFound { .. } => Reason::AlarmNotFound,
+            Outcome::Warming { .. } => Reason::Warming,
+            Outcome::WarmupFailed { .. } => Reason::WarmupFailed,
         }
     }
 
-    /// Settled: `apply` stops here (converged, or only a drain or a rollout step's timer is left).
+    /// Settled: `apply` stops here (converged, or only a drain, a rollout step's timer or Lambda's
+    /// allocation of provisioned concurrency is left).
     pub fn is_settled(&self) -> bool {
-        matches!(self, Outcome::Converged | Outcome::Draining { .. } | Outcome::RollingOut { .. })
+        matches!(
+            self,
+            Outcome::Converged
+                | Outcome::Draining { .. }
+                | Outcome::RollingOut { .. }
+                | Outcome::Warming { .. }
+        )
     }
 
     /// Needs a person (a spec change or an AWS-side fix): kstatus `Stalled`.
@@ -359,7 +401,9 @@ impl Outcome {
             | Outcome::RollingOut { message, .. }
             | Outcome::RolledBack { message }
             | Outcome::AlarmActive { message }
-            | Outcome::AlarmNotFound { message } => message.clone(),
+            | Outcome::AlarmNotFound { message }
+            | Outcome::Warming { message }
+            | Outcome::WarmupFailed { message } => message.clone(),
         }
     }
 }

@@ -52,7 +52,7 @@ pub struct WarmConfig {
 }
 
 /// A provisioned concurrency config's `Status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WarmStatus {
     InProgress,
     Ready,

@@ -31,8 +31,9 @@ pub fn release(owner: &str, observed: &Snapshot) -> Vec<Action> {
     actions
 }
 
-/// Deletion with `deletionPolicy: Delete`: the mappings on the set's aliases, then the aliases
-/// (their resource policies, and so the owned statements, go with them). Never the function,
+/// Deletion with `deletionPolicy: Delete`: the provisioned concurrency of the versions only the
+/// set's aliases serve, the mappings on the set's aliases, then the aliases (their resource
+/// policies, and so the owned statements, go with them). Never the function,
 /// never an alias another set or a person owns. The aliases in `keep` (those an Alexa skill's
 /// live stage calls) are released as with `Retain` instead, mappings and permissions included.
 pub fn teardown(owner: &str, observed: &Snapshot, keep: &BTreeSet<String>) -> Vec<Action> {
@@ -46,6 +47,29 @@ pub fn teardown(owner: &str, observed: &Snapshot, keep: &BTreeSet<String>) -> Ve
         .into_iter()
         .filter(|a| matches!(a, Action::UpdateAlias { alias, .. } if keep.contains(alias)))
         .collect();
+    // Provisioned concurrency on the versions only the deleted aliases serve (and a version the
+    // live marker says is being warmed) goes first, while those aliases still say it is ours.
+    let served = |a: &AliasInfo| -> Vec<String> {
+        std::iter::once(a.function_version.clone()).chain(a.routing.keys().cloned()).collect()
+    };
+    let gone: BTreeSet<&str> = owned.iter().map(|a| a.name.as_str()).collect();
+    let staying: BTreeSet<String> =
+        observed.aliases.iter().filter(|a| !gone.contains(a.name.as_str())).flat_map(served).collect();
+    let mut ours: BTreeSet<String> = owned.iter().flat_map(|a| served(a)).collect();
+    ours.extend(owned.iter().filter_map(|a| Marker::parse(&a.description)).filter_map(
+        |m| match m.provisioned {
+            Some(super::marker::Provisioned::Warming(n)) => Some(n.to_string()),
+            _ => None,
+        },
+    ));
+    for config in &observed.warm {
+        if let Ok(version) = config.qualifier.parse::<u64>()
+            && ours.contains(&config.qualifier)
+            && !staying.contains(&config.qualifier)
+        {
+            actions.push(Action::DeleteWarm { version });
+        }
+    }
     for alias in &owned {
         for mapping in observed.mappings.iter().filter(|m| m.function_arn == alias.alias_arn) {
             actions.push(Action::DeleteMapping {
