@@ -129,7 +129,10 @@ impl<'a> Planner<'a> {
             };
             match config {
                 Some(c) if c.requested == *count || c.status == WarmStatus::Failed => {}
-                _ if *version == VersionRef::Latest => {}
+                // A version this plan publishes is provisioned by the next plan, which knows its
+                // number (a publish of unchanged code answers with an existing version, which
+                // may already hold a config for another role).
+                _ if matches!(version, VersionRef::Latest | VersionRef::Published) => {}
                 _ => self.actions.push(Action::PutWarm { version: *version, count: *count, role }),
             }
         }
