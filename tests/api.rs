@@ -287,9 +287,19 @@ fn every_example_is_valid() {
             if !las.spec.stages.is_empty() {
                 seen_kinds.insert("stages");
             }
+            if las.spec.rollout.is_some() {
+                seen_kinds.insert("rollout");
+            }
+            if las.spec.provisioned_concurrency.is_some() {
+                seen_kinds.insert("provisionedConcurrency");
+            }
         }
     }
-    assert_eq!(seen_kinds.len(), 5, "examples cover alexa, API Gateway, S3, SQS and stages: {seen_kinds:?}");
+    assert_eq!(
+        seen_kinds.len(),
+        7,
+        "examples cover alexa, API Gateway, S3, SQS, stages, rollouts and provisioned concurrency: {seen_kinds:?}"
+    );
 }
 
 /// The Ready reasons the CRD users install (`crds/`, `kubectl explain`) and the README list are

@@ -341,3 +341,28 @@ async fn deletion_policy_delete_removes_the_sets_configs_and_retain_keeps_them()
         "version 1 is served by another alias: {deleted:?}"
     );
 }
+
+#[tokio::test]
+async fn the_drift_check_lists_the_configs_once_and_sees_a_change_by_hand() {
+    use lambda_alias_controller::aws::Operation;
+    use lambda_alias_controller::engine::drift::{Baseline, unchanged};
+    let mut w = World::new();
+    w.converge(&spec(Phase::Development)).await;
+    w.wait(DELAY);
+    let done = w.converge(&spec(Phase::Development)).await;
+    let baseline = Baseline::of(&spec(Phase::Development), OWNER, &done.last.snapshot);
+    let cost = baseline.cost();
+    eprintln!("drift check with provisioned concurrency, by pool: {cost:?}");
+    assert_eq!(cost.shared, 2, "ListAliases and ListProvisionedConcurrencyConfigs: {cost:?}");
+    w.fake.clear_calls();
+    assert!(unchanged(&w.fake, &spec(Phase::Development), OWNER, &baseline).await.expect("check"));
+    let shared: usize = w
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|op| !matches!(op, Operation::GetFunction | Operation::GetPolicy))
+        .count();
+    assert_eq!(shared, 2, "{:?}", w.fake.calls());
+    w.fake.oob_put_warm(F, "1", 1).expect("by hand");
+    assert!(!unchanged(&w.fake, &spec(Phase::Development), OWNER, &baseline).await.expect("check"));
+}
