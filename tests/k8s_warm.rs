@@ -235,5 +235,65 @@ async fn provisioned_concurrency_follows_the_roles_and_never_leaves_the_live_ski
         .into_iter()
         .any(|e| e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some("WarmupFailed"));
     assert!(warned, "a Warning Event says so");
+
+    // Back on version 3; a candidate whose version fails to initialise is never swapped in.
+    patch(&api, json!({"live": {"version": v3}})).await;
+    wait_reason(&client, &ns, "trivia", "Converged").await;
+    let table = client
+        .request_text(
+            http::Request::get(format!(
+                "/apis/lambda.aliasset.dev/v1alpha1/namespaces/{ns}/lambdaaliassets/trivia"
+            ))
+            .header("Accept", "application/json;as=Table;g=meta.k8s.io;v=v1")
+            .body(Vec::new())
+            .expect("request"),
+        )
+        .await
+        .expect("table");
+    let table: serde_json::Value = serde_json::from_str(&table).expect("table json");
+    let names: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let warm = names.iter().position(|n| *n == "Warm").expect("a Warm column");
+    assert_eq!(table["rows"][0]["cells"][warm], "READY", "kubectl get las shows the live version's config");
+    let next = lambda
+        .list_versions_by_function()
+        .function_name(&function)
+        .send()
+        .await
+        .expect("ListVersions")
+        .versions()
+        .iter()
+        .filter_map(|v| v.version().and_then(|v| v.parse::<u64>().ok()))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    support::moto_warm_control(
+        &json!({"FunctionName": function, "Qualifier": next.to_string(), "Fail": true}),
+    );
+    lambda
+        .update_function_code()
+        .function_name(&function)
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip("v5")))
+        .send()
+        .await
+        .expect("UpdateFunctionCode");
+    patch(&api, json!({"live": null, "certification": {"phase": "Certifying"}})).await;
+    follow(&lambda, &function, Duration::from_secs(60), |s| {
+        s.configs.get(&next.to_string()).is_some_and(|c| c.ends_with("FAILED"))
+    })
+    .await;
+    patch(&api, json!({"certification": {"phase": "Certified"}})).await;
+    let message = wait_reason(&client, &ns, "trivia", "WarmupFailed").await;
+    assert!(message.contains(&format!("version {next}")) && message.contains("do not swap"), "{message}");
+    let s = sample(&lambda, &function).await;
+    assert_eq!(
+        live_alias(&s).map(|(n, v)| (n, v)),
+        Some(("PROD2".to_string(), v3.clone())),
+        "no swap: {s:?}"
+    );
     controller.terminate(Duration::from_secs(10));
 }

@@ -135,7 +135,11 @@ async fn a_round_warms_the_candidate_before_the_swap_and_frees_the_old_live_vers
     assert_eq!(reason(&done), "Warming");
     assert!(w.configs().contains(&("2".into(), CANDIDATE, WarmStatus::InProgress)), "{:?}", w.configs());
     w.wait(DELAY);
-    assert_eq!(reason(&w.converge(&spec(Phase::Certifying)).await), "Converged");
+    let done = w.converge(&spec(Phase::Certifying)).await;
+    assert_eq!(reason(&done), "Converged");
+    let candidate = done.last.plan.report.candidate.clone().expect("candidate");
+    let pc = candidate.provisioned_concurrency.expect("the candidate's config in the status");
+    assert_eq!((pc.version.as_str(), pc.requested, pc.status.as_str()), ("2", CANDIDATE as i32, "READY"));
 
     // Certified: warmed to the live count first; the roles swap only once that is READY.
     let done = w.converge(&spec(Phase::Certified)).await;

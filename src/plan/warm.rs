@@ -190,7 +190,8 @@ impl<'a> Planner<'a> {
                 let config = self.snapshot().warm_config(&n.to_string());
                 match config {
                     Some(c) if c.status == WarmStatus::Ready && c.requested == live => {}
-                    Some(c) if c.status == WarmStatus::Failed && c.requested == live => {
+                    // FAILED is the version's: it does not initialise, whatever the count.
+                    Some(c) if c.status == WarmStatus::Failed => {
                         let whom = if swap { roles.candidate } else { roles.live };
                         self.block(Outcome::WarmupFailed {
                             message: format!(
@@ -207,7 +208,13 @@ impl<'a> Planner<'a> {
                         if !swap && waiting_for.is_none() {
                             waiting_for = Some(n);
                         }
-                        cold.push(format!("version {n}"));
+                        let progress = match config {
+                            Some(c) if c.requested == live => {
+                                format!(" ({}: {} of {live} allocated)", c.status.as_str(), c.allocated)
+                            }
+                            _ => " (being provisioned)".to_string(),
+                        };
+                        cold.push(format!("version {n}{progress}"));
                     }
                 }
             }

@@ -67,6 +67,14 @@ fn a_frozen_candidate_holds_its_count_and_the_live_count_once_the_swap_is_near()
     let p = run(&phase(spec.clone(), Phase::Certified), &certifying(1));
     assert_eq!(puts(&p), [(VersionRef::Number(2), 5)]);
     assert!(!p.actions.iter().any(Action::is_swap), "{:?}", p.actions);
+    // The candidate's version does not initialise (FAILED at the candidate's count): no swap.
+    let mut failed = certifying(1);
+    failed.warm[1].status = WarmStatus::Failed;
+    failed.warm[1].reason = Some("FUNCTION_ERROR_INIT_FAILURE".into());
+    let p = run(&phase(spec.clone(), Phase::Certified), &failed);
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    let Outcome::WarmupFailed { message } = &p.outcome else { panic!("{:?}", p.outcome) };
+    assert!(message.contains("FUNCTION_ERROR_INIT_FAILURE") && message.contains("do not swap"), "{message}");
     // READY at the live count: the swap, alone with nothing else to warm.
     let p = run(&phase(spec.clone(), Phase::Certified), &certifying(5));
     assert!(p.actions.iter().any(Action::is_swap), "{:?}", p.actions);
@@ -129,7 +137,10 @@ fn a_pin_waits_for_its_version_and_the_record_comes_before_the_config() {
     let p = run(&spec, &s);
     assert!(p.actions.is_empty(), "{:?}", p.actions);
     let Outcome::Warming { message } = &p.outcome else { panic!("{:?}", p.outcome) };
-    assert!(message.contains("version 2") && message.contains("5 READY"), "{message}");
+    assert!(
+        message.contains("version 2 (IN_PROGRESS: 0 of 5 allocated)") && message.contains("5 READY"),
+        "{message}"
+    );
     // READY: the move, the record back to managed with version 1 as the one served before, then
     // version 1's config goes.
     s.warm.retain(|c| c.qualifier != "2");
