@@ -1213,3 +1213,24 @@ async fn a_rollout_through_plan_and_apply_waits_out_its_step_and_rolls_back_on_a
     scratch.write("canary.yaml", &manifest("2"));
     assert_eq!(ready_reason(&status(&apply(&file))), "Converged");
 }
+
+/// README "Provisioned concurrency": `apply` returns (exit 0, `Warming`) with only Lambda's
+/// allocation left, and a later `apply` finds it READY; the status shows the live version's
+/// config.
+#[tokio::test]
+async fn apply_with_provisioned_concurrency_returns_while_lambda_allocates_it() {
+    let client = support::lambda().await;
+    let f = support::unique_name("cli-warm");
+    create_function(&client, &f, "v1").await;
+    support::moto_warm_control(&serde_json::json!({"FunctionName": f, "ReadySeconds": 1.0}));
+    let scratch = Scratch::new("warm");
+    let file = scratch
+        .write("warm.yaml", &las("apps", "warm", &f, "drainSeconds: 0\nprovisionedConcurrency: {live: 3}\n"));
+    let st = status(&apply(&file));
+    assert_eq!(ready_reason(&st), "Warming", "{st:#}");
+    assert_eq!(text(&st, "/status/live/provisionedConcurrency/status"), "IN_PROGRESS", "{st:#}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let st = status(&apply(&file));
+    assert_eq!(ready_reason(&st), "Converged", "{st:#}");
+    assert_eq!(st.pointer("/status/live/provisionedConcurrency/allocated"), Some(&Value::from(3)), "{st:#}");
+}
