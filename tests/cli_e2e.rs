@@ -1115,14 +1115,8 @@ fn unix_now() -> i64 {
 async fn a_rollout_through_plan_and_apply_waits_out_its_step_and_rolls_back_on_an_alarm() {
     let client = support::lambda().await;
     let f = support::unique_name("cli-rollout");
-    create_function(&client, &f, "v1").await;
-    for (i, code) in ["v1", "v2", "v3"].iter().enumerate() {
-        if i > 0 {
-            deploy(&client, &f, code).await;
-        }
-        let v = client.publish_version().function_name(&f).send().await.expect("PublishVersion");
-        assert_eq!(v.version(), Some((i + 1).to_string().as_str()));
-    }
+    let versions = support::function_with_versions(&client, &f, &["v1", "v2", "v3"]).await;
+    assert_eq!(versions, ["1", "2", "3"]);
     let alarm = format!("{f}-errors");
     support::put_alarm(&alarm, &f, "OK");
     let scratch = Scratch::new("rollout");

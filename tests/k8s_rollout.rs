@@ -85,20 +85,8 @@ async fn a_hotfix_rolls_out_in_steps_and_an_alarm_or_the_error_rate_rolls_it_bac
     let ns = create_namespace(&client, "lac-rollout").await;
     let lambda = support::lambda().await;
     let function = support::unique_name("rollout");
-    support::create_function(&lambda, &function, "v1").await;
-    for (i, code) in ["v1", "v2", "v3"].iter().enumerate() {
-        if i > 0 {
-            lambda
-                .update_function_code()
-                .function_name(&function)
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip(code)))
-                .send()
-                .await
-                .expect("UpdateFunctionCode");
-        }
-        let v = lambda.publish_version().function_name(&function).send().await.expect("PublishVersion");
-        assert_eq!(v.version(), Some((i + 1).to_string().as_str()));
-    }
+    let versions = support::function_with_versions(&lambda, &function, &["v1", "v2", "v3"]).await;
+    assert_eq!(versions, ["1", "2", "3"]);
     let alarm = format!("{function}-errors");
     support::put_alarm(&alarm, &function, "OK");
 
@@ -219,16 +207,8 @@ async fn a_held_step_is_watched_with_the_cheap_reads() {
     let ns = create_namespace(&client, "lac-rollout-cost").await;
     let lambda = support::lambda().await;
     let function = support::unique_name("rollout-cost");
-    support::create_function(&lambda, &function, "v1").await;
-    lambda.publish_version().function_name(&function).send().await.expect("PublishVersion 1");
-    lambda
-        .update_function_code()
-        .function_name(&function)
-        .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip("v2")))
-        .send()
-        .await
-        .expect("UpdateFunctionCode");
-    lambda.publish_version().function_name(&function).send().await.expect("PublishVersion 2");
+    let versions = support::function_with_versions(&lambda, &function, &["v1", "v2"]).await;
+    assert_eq!(versions, ["1", "2"]);
     let alarm = format!("{function}-errors");
     support::put_alarm(&alarm, &function, "OK");
 

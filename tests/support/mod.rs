@@ -198,6 +198,38 @@ pub async fn create_function(
         })
 }
 
+/// A function with one published version per code marker (`markers[0]` is version 1, ...), the
+/// first marker's code created with it. Returns the versions as AWS numbered them.
+#[allow(dead_code)]
+pub async fn function_with_versions(
+    client: &aws_sdk_lambda::Client,
+    name: &str,
+    markers: &[&str],
+) -> Vec<String> {
+    let mut versions = Vec::new();
+    for (i, marker) in markers.iter().enumerate() {
+        if i == 0 {
+            create_function(client, name, marker).await;
+        } else {
+            client
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(demo_zip(marker)))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("UpdateFunctionCode {name}: {}", DisplayErrorContext(&e)));
+        }
+        let published = client
+            .publish_version()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PublishVersion {name}: {}", DisplayErrorContext(&e)));
+        versions.push(published.version().unwrap_or_default().to_string());
+    }
+    versions
+}
+
 /// Python source of the demo handler; `marker` makes the code (and so CodeSha256) differ.
 pub fn demo_source(marker: &str) -> String {
     format!("MARKER = {marker:?}\n\n\ndef handler(event, context):\n    return {{\"marker\": MARKER}}\n")
