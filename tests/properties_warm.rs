@@ -2,12 +2,13 @@
 //! histories on the faithful fake (which refuses a config on `$LATEST`, a second config for one
 //! version and one on a weighted alias, and keeps each IN_PROGRESS for a delay): the phase
 //! changes, code is deployed, the live alias is pinned to a version or let go, time passes,
-//! versions fail to initialise, and reconciles crash after any number of writes and are retried
+//! versions fail to initialise, `retainVersions: 0` deletes what nothing references, and reconciles crash after any number of writes and are retried
 //! at the same instant. After every reconcile:
 //!
 //! - once the live alias was first warm, every version it serves holds a READY config at the live
 //!   count: no swap, hotfix or crash ever puts it on a cold (or FAILED) version;
 //! - the engine never fails for an AWS rule (a config on `$LATEST` or on an alias would);
+//! - `retainVersions` never deletes the version the spec pins (a hotfix target being warmed);
 //!
 //! and at the end, with the failures healed and the pin let go, the set's configs are exactly
 //! the live version's: nothing left behind.
@@ -55,6 +56,8 @@ struct World {
     pin: Option<u8>,
     drain: u32,
     candidate: u32,
+    /// `retainVersions: 0`: every version nothing references is deleted.
+    retain: bool,
     deploys: u8,
     /// The live alias was warm once: from then on it must always be.
     warm_once: bool,
@@ -72,7 +75,7 @@ struct Counts {
 }
 
 impl World {
-    fn new(drain: u32, candidate: u32) -> World {
+    fn new(drain: u32, candidate: u32, retain: bool) -> World {
         let fake = FakeLambda::new("123456789012", "us-east-1");
         fake.add_function(F, &sha(0));
         fake.set_warm_delay(DELAY);
@@ -85,6 +88,7 @@ impl World {
             pin: None,
             drain,
             candidate,
+            retain,
             deploys: 0,
             warm_once: false,
             counts: Counts::default(),
@@ -96,6 +100,7 @@ impl World {
         spec.certification.phase = self.phase;
         spec.drain_seconds = self.drain;
         spec.provisioned_concurrency = Some(ProvisionedConcurrency { live: LIVE, candidate: self.candidate });
+        spec.retain_versions = self.retain.then_some(0);
         // Phase Certified refuses a live pin (InvalidSpec): the pin applies in the other phases.
         let versions = self.fake.versions(F);
         if self.phase != Phase::Certified
@@ -151,6 +156,12 @@ impl World {
         }
         let result = self.rt.block_on(engine::converge(&self.fake, OWNER, &spec, None, || now, 12));
         self.counts.reconciles += 1;
+        // `retainVersions` never deletes the version the spec pins (warming or not).
+        if let Some(pinned) = spec.live.as_ref().and_then(|l| l.version.as_deref()) {
+            if !self.fake.versions(F).iter().any(|v| v.version.to_string() == pinned) {
+                return Err(format!("version {pinned}, which the spec pins, was deleted"));
+            }
+        }
         let done = match result {
             Ok(c) => {
                 match c.last.plan.outcome.reason().as_str() {
@@ -206,8 +217,8 @@ fn sha(i: u8) -> String {
     format!("{}{}=", (b'A' + i % 26) as char, "y".repeat(42))
 }
 
-fn one_history(drain: u32, candidate: u32, events: &[Event]) -> Result<Counts, TestCaseError> {
-    let mut w = World::new(drain, candidate);
+fn one_history(drain: u32, candidate: u32, retain: bool, events: &[Event]) -> Result<Counts, TestCaseError> {
+    let mut w = World::new(drain, candidate, retain);
     w.reconcile(None).map_err(|e| TestCaseError::fail(format!("bootstrap: {e}")))?;
     for (i, e) in events.iter().enumerate() {
         w.event(e).map_err(|err| TestCaseError::fail(format!("event {i} {e:?}: {err}")))?;
@@ -243,9 +254,14 @@ fn provisioned_concurrency_never_leaves_the_live_alias_cold_and_leaves_nothing_b
     let cases = config.cases;
     let mut runner = proptest::test_runner::TestRunner::new(config);
     let all = std::cell::RefCell::new(Counts::default());
-    let strategy = (prop_oneof![Just(0u32), Just(60u32)], 0u32..3, proptest::collection::vec(event(), 1..30));
-    let result = runner.run(&strategy, |(drain, candidate, events)| {
-        let c = one_history(drain, candidate, &events)?;
+    let strategy = (
+        prop_oneof![Just(0u32), Just(60u32)],
+        0u32..3,
+        proptest::bool::ANY,
+        proptest::collection::vec(event(), 1..30),
+    );
+    let result = runner.run(&strategy, |(drain, candidate, retain, events)| {
+        let c = one_history(drain, candidate, retain, &events)?;
         let mut all = all.borrow_mut();
         all.reconciles += c.reconciles;
         all.crashes += c.crashes;

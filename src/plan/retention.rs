@@ -1,4 +1,6 @@
 //! `retainVersions`: published versions nothing references are deleted, keeping the newest N.
+//! Referenced: by an alias (its version, its weights, the versions its marker names, a version
+//! being warmed), by an event source mapping, or by a provisioned concurrency config.
 
 use std::collections::BTreeSet;
 
@@ -30,8 +32,14 @@ fn referenced_versions(snapshot: &Snapshot) -> BTreeSet<u64> {
                     referenced.insert(n);
                 }
             }
+            // A version being warmed to become live is about to be referenced.
+            if let Some(super::marker::Provisioned::Warming(n)) = m.provisioned {
+                referenced.insert(n);
+            }
         }
     }
+    // A version with provisioned concurrency is kept (someone pays for it to serve).
+    referenced.extend(snapshot.warm.iter().filter_map(|c| c.qualifier.parse::<u64>().ok()));
     referenced
 }
 

@@ -27,3 +27,28 @@ fn versions_are_not_collected_while_other_changes_are_pending() {
     let p = run(&s, &developing(9, &[1, 2]));
     assert!(!p.actions.iter().any(|a| matches!(a, Action::DeleteVersion { .. })));
 }
+
+#[test]
+fn a_version_with_provisioned_concurrency_or_being_warmed_is_never_deleted() {
+    use crate::plan::marker::Provisioned;
+    use crate::plan::{Marker, WarmConfig, WarmStatus};
+    let mut spec = spec();
+    spec.retain_versions = Some(0);
+    let mut w = developing(9, &[1, 2, 3, 4]);
+    let mut live = Marker::parse(&w.aliases[0].description).expect("marker");
+    live.provisioned = Some(Provisioned::Warming(3));
+    w.aliases[0].description = live.render(None);
+    w.warm = vec![WarmConfig {
+        qualifier: "4".into(),
+        requested: 1,
+        allocated: 0,
+        available: 0,
+        status: WarmStatus::InProgress,
+        reason: None,
+    }];
+    assert_eq!(
+        crate::plan::retention_candidates(&spec, &w),
+        [2],
+        "1 is live, 3 is being warmed, 4 has a config"
+    );
+}
