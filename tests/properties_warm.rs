@@ -157,10 +157,10 @@ impl World {
         let result = self.rt.block_on(engine::converge(&self.fake, OWNER, &spec, None, || now, 12));
         self.counts.reconciles += 1;
         // `retainVersions` never deletes the version the spec pins (warming or not).
-        if let Some(pinned) = spec.live.as_ref().and_then(|l| l.version.as_deref()) {
-            if !self.fake.versions(F).iter().any(|v| v.version.to_string() == pinned) {
-                return Err(format!("version {pinned}, which the spec pins, was deleted"));
-            }
+        if let Some(pinned) = spec.live.as_ref().and_then(|l| l.version.as_deref())
+            && !self.fake.versions(F).iter().any(|v| v.version.to_string() == pinned)
+        {
+            return Err(format!("version {pinned}, which the spec pins, was deleted"));
         }
         let done = match result {
             Ok(c) => {
