@@ -39,11 +39,6 @@ impl Hold {
         let baseline = Baseline::of(spec, owner, &snapshot);
         Some(Hold { snapshot, baseline, until: *until })
     }
-
-    /// When the hold ends.
-    pub fn until(&self) -> i64 {
-        self.until
-    }
 }
 
 /// One look at a held step. `Ok(Some)`: AWS reads as the hold left it and the plan, with
