@@ -6,7 +6,7 @@ CARGO ?= cargo
 
 include mk/venv.mk
 
-.PHONY: all build demo test check fmt fmt-check clippy crds clean
+.PHONY: all build demo test check fmt fmt-check clippy doc crds clean
 .PHONY: test-deploy
 
 all: build
@@ -20,7 +20,7 @@ demo: venv-demo
 	MOTO_PYTHON=$(MOTO_PYTHON) scripts/demo.sh
 
 # Everything CI runs. The venv (moto) is created first because the AWS tests need it.
-test: venv fmt-check clippy
+test: venv fmt-check clippy doc
 	$(CARGO) test --locked --all-targets --no-fail-fast
 	$(CARGO) test --locked --doc
 	$(MAKE) test-lua
@@ -59,6 +59,10 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# The API docs build without a warning (a broken intra-doc link or stray HTML fails it).
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
 # Regenerate the CRD from the Rust types (tests/api.rs fails when the committed copy is stale).
 crds:

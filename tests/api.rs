@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use kube::CustomResourceExt;
 use kube::core::cel::{ScopeContext, Validator, WarningKind, analyze_rule, compile_schema};
 use lambda_alias_controller::api::{
     self, AlexaSkillKind, DeletionPolicy, LambdaAliasSet, Phase,
@@ -189,7 +188,7 @@ fn every_cel_rule_compiles_within_the_cost_budget() {
 
 #[test]
 fn crd_names_subresource_and_printer_columns() {
-    let crd = LambdaAliasSet::crd();
+    let crd = api::crd();
     assert_eq!(crd.metadata.name.as_deref(), Some("lambdaaliassets.lambda.aliasset.dev"));
     assert_eq!(crd.spec.scope, "Namespaced");
     assert_eq!(crd.spec.names.kind, "LambdaAliasSet");
@@ -213,7 +212,7 @@ fn crd_names_subresource_and_printer_columns() {
 
 #[test]
 fn api_version_is_the_crds_group_and_version() {
-    let crd = LambdaAliasSet::crd();
+    let crd = api::crd();
     assert_eq!(api::API_VERSION, format!("{}/{}", crd.spec.group, crd.spec.versions[0].name));
 }
 

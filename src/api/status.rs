@@ -36,7 +36,7 @@ pub struct LambdaAliasSetStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill: Option<SkillStatus>,
     /// kstatus conditions: Ready, Reconciling, Stalled. The CRD's description lists the Ready
-    /// reasons too ([`conditions_description`]).
+    /// reasons too (`conditions_description`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         description = conditions_description(),

@@ -21,10 +21,7 @@ use std::{
     sync::{LazyLock, Mutex},
 };
 
-use kube::{
-    CustomResourceExt,
-    core::cel::{CompiledSchema, ErrorKind, ValidationError, compile_schema, validate_compiled},
-};
+use kube::core::cel::{CompiledSchema, ErrorKind, ValidationError, compile_schema, validate_compiled};
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -106,7 +103,7 @@ struct Schema {
 
 // The CRD is generated from the Rust types once per process.
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    let crd = LambdaAliasSet::crd();
+    let crd = super::crd();
     let openapi = crd
         .spec
         .versions

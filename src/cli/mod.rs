@@ -69,7 +69,7 @@ pub struct Target {
     /// A manifest its namespace does not allow fails, and nothing is written for any.
     #[arg(long, value_name = "FILE")]
     pub tenancy_file: Option<PathBuf>,
-    /// With --tenancy-file: the cluster name of the derived ExternalId (<cluster-name>/<namespace>)
+    /// With --tenancy-file: the cluster name of the derived ExternalId (`<cluster-name>/<namespace>`)
     /// sent when a manifest's spec.roleArn is assumed.
     #[arg(long, requires = "tenancy_file")]
     pub cluster_name: Option<String>,
@@ -161,7 +161,7 @@ pub struct RunArgs {
     /// open: a set in any namespace may target any function the controller's credentials
     /// reach. strict: only what its Namespace's annotations allow
     /// (lambda.aliasset.dev/allowed-functions, lambda.aliasset.dev/allowed-role-arns), and an
-    /// assumed role gets the ExternalId <cluster-name>/<namespace>.
+    /// assumed role gets the ExternalId `<cluster-name>/<namespace>`.
     #[arg(long, value_enum, default_value_t = crate::tenancy::Tenancy::Open)]
     pub tenancy: crate::tenancy::Tenancy,
     /// This cluster's name, the first half of the derived ExternalId (needed with --tenancy strict).

@@ -6,7 +6,7 @@
 //! - `lambda.aliasset.dev/allowed-role-arns`: comma-separated role ARN globs; empty or absent,
 //!   only the controller's own credentials (no `spec.roleArn`).
 //!
-//! - what a set grants (principals, source ARNs and accounts, event sources): [`grants`].
+//! - what a set grants (principals, source ARNs and accounts, event sources): `grants`.
 //!
 //! In a glob, `*` matches any run of characters and `?` any one character, but neither matches
 //! `:`, so a glob never reaches across the partition, service, region or account fields of an
