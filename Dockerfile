@@ -5,6 +5,13 @@
 #   docker build -t lambda-alias-controller:0.1.0 .
 #   docker run --rm lambda-alias-controller:0.1.0 crd        # any verb: crd, plan, apply, run
 #
+# Two build arguments let the same runtime stage take a binary built elsewhere and another
+# base (`make image` does both with buildah, without a daemon or a registry: README "Install"):
+#   BINARY  an image holding /lambda-alias-controller (default: the builder stage below)
+#   BASE    the runtime base (default: distroless/cc)
+ARG BASE=gcr.io/distroless/cc-debian12:nonroot
+ARG BINARY=builder
+#
 # The binary links glibc dynamically (libc, libm, libgcc_s; aws-lc-rs needs libc), so the final
 # stage is distroless/cc (glibc + libgcc + CA certificates), not distroless/static.
 
@@ -33,10 +40,15 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/lambda-alias-controller /lambda-alias-controller
 
 ############################################################################################
+# The binary the runtime stage takes: the builder's, or (BINARY=an image) one built outside.
+FROM ${BINARY} AS binary
+
+############################################################################################
 # Runtime: glibc, libgcc_s, CA certificates and tzdata; no shell, no package manager. The
 # :nonroot tag defaults to uid/gid 65532; USER below makes that explicit.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM ${BASE}
 
+ARG BASE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="lambda-alias-controller" \
@@ -44,9 +56,9 @@ LABEL org.opencontainers.image.title="lambda-alias-controller" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="gcr.io/distroless/cc-debian12:nonroot"
+      org.opencontainers.image.base.name="${BASE}"
 
-COPY --from=builder /lambda-alias-controller /lambda-alias-controller
+COPY --from=binary /lambda-alias-controller /lambda-alias-controller
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without an /etc/passwd lookup.
 USER 65532:65532

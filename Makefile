@@ -7,7 +7,7 @@ CARGO ?= cargo
 include mk/venv.mk
 
 .PHONY: all build demo test check fmt fmt-check clippy doc crds clean
-.PHONY: test-deploy
+.PHONY: test-deploy test-image image
 
 all: build
 
@@ -25,10 +25,27 @@ test: venv fmt-check clippy doc
 	$(CARGO) test --locked --doc
 	$(MAKE) test-lua
 	$(MAKE) test-deploy
+	$(MAKE) test-image
 
 # The deployment manifests and the Helm chart (tests/deploy, pytest): render, lint, schemas, RBAC.
 test-deploy: venv
 	$(VENV)/bin/python -m pytest -q tests/deploy
+
+# The image, built with Debian's buildah (no daemon, no registry) from the Dockerfile's runtime
+# stage on the debug binary, inspected and run as uid 65532 (tests/image). CI runs as root on
+# Debian: buildah is installed when missing.
+test-image: venv
+	command -v buildah >/dev/null || (apt-get update -qq && apt-get install -y -qq buildah)
+	$(CARGO) build --locked
+	$(VENV)/bin/python -m pytest -q -s tests/image
+
+# The release image as an OCI archive (target/lambda-alias-controller.oci.tar), with buildah and
+# no registry: README "Install". Docker users build the same Dockerfile with `docker build .`.
+image:
+	command -v buildah >/dev/null || (apt-get update -qq && apt-get install -y -qq buildah)
+	$(CARGO) build --locked --release
+	scripts/image.sh target/release/lambda-alias-controller target/lambda-alias-controller.oci.tar \
+		localhost/lambda-alias-controller:$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 # The Argo CD health check (deploy/argocd/health.lua) run by a real Lua against sample objects.
 # CI runs as root on Debian: Debian's lua5.4 is installed when missing.
