@@ -155,6 +155,11 @@ pub fn provisioned_concurrency_cases() -> Vec<Case> {
             "spec.provisionedConcurrency.live",
         ),
         bad(
+            "provisionedConcurrency: candidate above 100000",
+            provisioned(json!({"live": 1, "candidate": 100001})),
+            "spec.provisionedConcurrency.candidate",
+        ),
+        bad(
             "provisionedConcurrency: a negative candidate",
             provisioned(json!({"live": 1, "candidate": -1})),
             "spec.provisionedConcurrency.candidate",
