@@ -20,13 +20,20 @@ async fn kubectl_apply_of_the_crd_on_an_empty_cluster_is_clean() {
         "customresourcedefinition.apiextensions.k8s.io/lambdaaliassets.lambda.aliasset.dev created"
     );
 
-    let (code, _, err) = server.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/lambdaaliassets.lambda.aliasset.dev",
-    ]);
-    assert_eq!((code, err.as_str()), (0, ""), "the CRD becomes Established");
+    // kubectl wait fails outright ("status.conditions accessor error") when it reads the CRD
+    // before the API server has written any condition: ask again until it can wait.
+    support::cluster::eventually("the CRD becomes Established", || async {
+        match server.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/lambdaaliassets.lambda.aliasset.dev",
+        ]) {
+            (0, _, err) if err.is_empty() => Ok(()),
+            (code, _, err) => Err(format!("exit {code}: {err}")),
+        }
+    })
+    .await;
 
     // The chart ships the same CRD: applying its copy over it changes nothing.
     let (code, out, err) = server.kubectl(&["apply", "-f", "charts/lambda-alias-controller/crds/"]);
