@@ -7,7 +7,7 @@ CARGO ?= cargo
 include mk/venv.mk
 
 .PHONY: all build demo test check fmt fmt-check clippy doc crds clean
-.PHONY: test-deploy test-image image
+.PHONY: test-deploy test-image test-promtool image
 
 all: build
 
@@ -27,8 +27,9 @@ test: venv fmt-check clippy doc
 	$(MAKE) test-deploy
 	$(MAKE) test-image
 
-# The deployment manifests and the Helm chart (tests/deploy, pytest): render, lint, schemas, RBAC.
-test-deploy: venv
+# The deployment manifests and the Helm chart (tests/deploy, pytest): render, lint, schemas, RBAC,
+# the alerting rules (with the real promtool, first).
+test-deploy: venv test-promtool
 	$(VENV)/bin/python -m pytest -q tests/deploy
 
 # The image, built with Debian's buildah (no daemon, no registry) from the Dockerfile's runtime
@@ -46,6 +47,13 @@ image:
 	$(CARGO) build --locked --release
 	scripts/image.sh target/release/lambda-alias-controller target/lambda-alias-controller.oci.tar \
 		localhost/lambda-alias-controller:$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+# The chart's alerting rules, checked and unit-tested by Prometheus's own promtool (Debian's
+# prometheus package, installed when missing; its service is not started).
+test-promtool:
+	command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus)
+	promtool check rules charts/lambda-alias-controller/files/prometheus-rules.yaml
+	promtool test rules tests/deploy/prometheus-rules-test.yaml
 
 # The Argo CD health check (deploy/argocd/health.lua) run by a real Lua against sample objects.
 # CI runs as root on Debian: Debian's lua5.4 is installed when missing.

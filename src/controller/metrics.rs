@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,11 +44,14 @@ pub const DRIFT_CHECKS_TOTAL: &str = "lac_drift_checks_total";
 pub const DRIFT_PASS_DURATION_SECONDS: &str = "lac_drift_pass_duration_seconds";
 pub const DRIFT_PASSES_TOTAL: &str = "lac_drift_passes_total";
 pub const LANE_QUEUE_DEPTH: &str = "lac_lane_queue_depth";
+pub const LEADER: &str = "lac_leader";
 pub const READY_REASONS_TOTAL: &str = "lac_ready_reasons_total";
 pub const RECONCILE_DURATION_SECONDS: &str = "lac_reconcile_duration_seconds";
 pub const RECONCILE_ERRORS_TOTAL: &str = "lac_reconcile_errors_total";
 pub const RECONCILES_TOTAL: &str = "lac_reconciles_total";
+pub const RESYNC_SECONDS: &str = "lac_resync_seconds";
 pub const ROLLOUT_LOOKS_TOTAL: &str = "lac_rollout_looks_total";
+pub const SET_STALLED: &str = "lac_set_stalled";
 pub const SETS: &str = "lac_sets";
 pub const SMAPI_REQUESTS_TOTAL: &str = "lac_smapi_requests_total";
 
@@ -70,9 +74,24 @@ pub struct Metrics {
     drift_pass_seconds: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Alexa Skill Management API requests by operation and outcome.
     smapi_requests: Family<[(&'static str, &'static str); 2], Counter>,
-    /// key ("namespace/name") -> (phase, ready): the gauge of sets is counted from it at each
-    /// scrape, so that a set that moves or goes is never counted twice or left behind.
-    sets: Mutex<HashMap<String, (String, String)>>,
+    /// key ("namespace/name") -> its state: the gauge of sets (and of stalled sets) is counted
+    /// from it at each scrape, so that a set that moves or goes is never counted twice or left
+    /// behind.
+    sets: Mutex<HashMap<String, SetState>>,
+    /// The Lease this replica elects its leader with ("" without `--leader-elect`) and whether
+    /// it leads; `None` until `run` has decided.
+    leader: Mutex<Option<(String, bool)>>,
+    /// `--resync`, in seconds (0 until `run` sets it).
+    resync_seconds: AtomicU64,
+}
+
+/// What the gauges say of one set: its phase, its Ready status and, while `Stalled=True`, the
+/// Ready reason (a person must act).
+#[derive(Debug)]
+struct SetState {
+    phase: String,
+    ready: String,
+    stalled: Option<String>,
 }
 
 impl Default for Metrics {
@@ -88,6 +107,8 @@ impl Default for Metrics {
             drift_pass_seconds: Default::default(),
             smapi_requests: Family::default(),
             sets: Mutex::default(),
+            leader: Mutex::default(),
+            resync_seconds: AtomicU64::new(0),
         }
     }
 }
@@ -135,17 +156,35 @@ impl Metrics {
     }
 
     /// The current phase and readiness of one set (key = "namespace/name"), for the gauge of
-    /// sets by phase and readiness.
-    pub fn set_state(&self, key: &str, phase: &str, ready: &str) {
+    /// sets by phase and readiness, and its Ready reason while it is `Stalled=True` (`None`
+    /// otherwise), for the gauge of stalled sets.
+    pub fn set_state(&self, key: &str, phase: &str, ready: &str, stalled: Option<&str>) {
         let mut sets = lock(&self.sets);
+        let new = || SetState {
+            phase: phase.to_string(),
+            ready: ready.to_string(),
+            stalled: stalled.map(str::to_string),
+        };
         match sets.get_mut(key) {
             // The common case on every resync: nothing changed, allocate nothing.
-            Some(state) if state.0 == phase && state.1 == ready => {}
-            Some(state) => *state = (phase.to_string(), ready.to_string()),
+            Some(state)
+                if state.phase == phase && state.ready == ready && state.stalled.as_deref() == stalled => {}
+            Some(state) => *state = new(),
             None => {
-                sets.insert(key.to_string(), (phase.to_string(), ready.to_string()));
+                sets.insert(key.to_string(), new());
             }
         }
+    }
+
+    /// Whether this replica leads: `lease` is the Lease it elects its leader with, "" without
+    /// `--leader-elect` (then it always leads).
+    pub fn leading(&self, lease: &str, leads: bool) {
+        *lock(&self.leader) = Some((lease.to_string(), leads));
+    }
+
+    /// The `--resync` period, exposed so that an alert can compare a drift pass with it.
+    pub fn resync(&self, period: Duration) {
+        self.resync_seconds.store(period.as_secs(), Ordering::Relaxed);
     }
 
     /// One drift check ended: `unchanged`, `changed` or `full`.
@@ -190,13 +229,29 @@ impl Metrics {
                 })
                 .collect(),
         );
-        let sets = {
+        let (sets, stalled) = {
             let mut by_state: BTreeMap<[(&'static str, String); 2], i64> = BTreeMap::new();
-            for (phase, ready) in lock(&self.sets).values() {
-                *by_state.entry([("phase", phase.clone()), ("ready", ready.clone())]).or_insert(0) += 1;
+            let mut stalled: BTreeMap<[(&'static str, String); 2], i64> = BTreeMap::new();
+            for (key, state) in lock(&self.sets).iter() {
+                *by_state
+                    .entry([("phase", state.phase.clone()), ("ready", state.ready.clone())])
+                    .or_insert(0) += 1;
+                if let Some(reason) = &state.stalled {
+                    stalled.insert([("set", key.clone()), ("reason", reason.clone())], 1);
+                }
             }
-            Snapshot(by_state.into_iter().map(|(labels, n)| (labels, ConstGauge::new(n))).collect())
+            let gauge = |map: BTreeMap<_, i64>| {
+                Snapshot(map.into_iter().map(|(labels, n)| (labels, ConstGauge::new(n))).collect())
+            };
+            (gauge(by_state), gauge(stalled))
         };
+        let leader = Snapshot(
+            lock(&self.leader)
+                .iter()
+                .map(|(lease, leads)| ([("lease", lease.clone())], ConstGauge::new(i64::from(*leads))))
+                .collect(),
+        );
+        let resync = ConstGauge::new(self.resync_seconds.load(Ordering::Relaxed) as i64);
 
         let usage = budgets.usage();
         let mut tokens = Vec::new();
@@ -269,6 +324,11 @@ impl Metrics {
             Box::new(Snapshot(queue)),
         );
         show(
+            LEADER,
+            "1 while this replica leads (holds the Lease named by lease; without --leader-elect, lease is empty and it always leads), 0 while it waits.",
+            Box::new(leader),
+        );
+        show(
             READY_REASONS_TOTAL,
             "Reconciles by the Ready condition reason they ended with.",
             Box::new(self.reasons.clone()),
@@ -285,9 +345,19 @@ impl Metrics {
         );
         show(RECONCILES_TOTAL, "Reconciles finished, successful or not.", Box::new(self.reconciles.clone()));
         show(
+            RESYNC_SECONDS,
+            "The --resync period in seconds: each steady set is checked for drift once per period.",
+            Box::new(resync),
+        );
+        show(
             ROLLOUT_LOOKS_TOTAL,
             "Looks at a held rollout step by result: held (cheap reads and CloudWatch only), full (a full converge followed) or failed.",
             Box::new(self.rollout_looks.clone()),
+        );
+        show(
+            SET_STALLED,
+            "1 for each LambdaAliasSet (set: namespace/name) that is Stalled=True, by its Ready reason: a person must act.",
+            Box::new(stalled),
         );
         show(SETS, "LambdaAliasSets by phase and Ready status.", Box::new(sets));
         show(
@@ -410,7 +480,7 @@ mod tests {
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect()
     }
 
-    const DOCUMENTED: [(&str, &str); 15] = [
+    const DOCUMENTED: [(&str, &str); 18] = [
         (AWS_BUDGET_RATE, "gauge"),
         (AWS_BUDGET_TOKENS_TOTAL, "counter"),
         (AWS_CALLS_TOTAL, "counter"),
@@ -419,11 +489,14 @@ mod tests {
         (DRIFT_PASS_DURATION_SECONDS, "gauge"),
         (DRIFT_PASSES_TOTAL, "counter"),
         (LANE_QUEUE_DEPTH, "gauge"),
+        (LEADER, "gauge"),
         (READY_REASONS_TOTAL, "counter"),
         (RECONCILE_DURATION_SECONDS, "histogram"),
         (RECONCILE_ERRORS_TOTAL, "counter"),
         (RECONCILES_TOTAL, "counter"),
+        (RESYNC_SECONDS, "gauge"),
         (ROLLOUT_LOOKS_TOTAL, "counter"),
+        (SET_STALLED, "gauge"),
         (SETS, "gauge"),
         (SMAPI_REQUESTS_TOTAL, "counter"),
     ];
@@ -452,7 +525,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.reconciled(Duration::from_millis(20), "Converged", false);
         metrics.failed("Throttled");
-        metrics.set_state("b/two", "Ready", "True");
+        metrics.set_state("b/two", "Ready", "True", None);
         metrics.smapi_request("GetManifest", "ok");
         metrics.smapi_request("GetManifest", "ok");
         metrics.smapi_request("UpdateManifest", "precondition_failed");
@@ -547,16 +620,16 @@ mod tests {
     fn set_state_and_forget_update_the_gauge_of_sets() {
         let metrics = Metrics::new();
         let calls = CallCounter::new();
-        metrics.set_state("ns/a", "Ready", "True");
-        metrics.set_state("ns/b", "Ready", "True");
-        metrics.set_state("ns/c", "Progressing", "False");
+        metrics.set_state("ns/a", "Ready", "True", None);
+        metrics.set_state("ns/b", "Ready", "True", None);
+        metrics.set_state("ns/c", "Progressing", "False", None);
         let text = metrics.render(&calls, &Budgets::default());
         assert_eq!(value(&text, "lac_sets{phase=\"Ready\",ready=\"True\"}"), Some(2.0));
         assert_eq!(value(&text, "lac_sets{phase=\"Progressing\",ready=\"False\"}"), Some(1.0));
 
         // A set moves: it is counted once, under its new state.
-        metrics.set_state("ns/c", "Ready", "True");
-        metrics.set_state("ns/c", "Ready", "True");
+        metrics.set_state("ns/c", "Ready", "True", None);
+        metrics.set_state("ns/c", "Ready", "True", None);
         let text = metrics.render(&calls, &Budgets::default());
         assert_eq!(value(&text, "lac_sets{phase=\"Ready\",ready=\"True\"}"), Some(3.0));
         assert_eq!(value(&text, "lac_sets{phase=\"Progressing\",ready=\"False\"}"), None);
@@ -573,16 +646,68 @@ mod tests {
     }
 
     #[test]
+    fn stalled_sets_leadership_and_the_resync_period_have_gauges() {
+        let metrics = Metrics::new();
+        let calls = CallCounter::new();
+        let stalled_lines = |text: &str| -> Vec<String> {
+            text.lines().filter(|l| l.starts_with("lac_set_stalled")).map(str::to_string).collect()
+        };
+        let text = metrics.render(&calls, &Budgets::default());
+        assert_eq!(value(&text, RESYNC_SECONDS), Some(0.0));
+        assert!(
+            !text.lines().any(|l| l.starts_with("lac_leader") || l.starts_with("lac_set_stalled")),
+            "{text}"
+        );
+
+        metrics.resync(Duration::from_secs(300));
+        metrics.leading("lambda-alias-controller", false);
+        metrics.set_state("ns/a", "Development", "False", Some("InvalidSpec"));
+        metrics.set_state("ns/b", "Certified", "False", Some("RolledBack"));
+        metrics.set_state("ns/c", "Certified", "True", None);
+        let text = metrics.render(&calls, &Budgets::default());
+        assert_eq!(value(&text, RESYNC_SECONDS), Some(300.0));
+        assert_eq!(value(&text, "lac_leader{lease=\"lambda-alias-controller\"}"), Some(0.0));
+        assert_eq!(
+            stalled_lines(&text),
+            [
+                "lac_set_stalled{set=\"ns/a\",reason=\"InvalidSpec\"} 1",
+                "lac_set_stalled{set=\"ns/b\",reason=\"RolledBack\"} 1",
+            ]
+        );
+        assert_eq!(value(&text, "lac_sets{phase=\"Certified\",ready=\"False\"}"), Some(1.0));
+
+        // A set that recovers leaves the gauge; a new reason replaces the old one.
+        metrics.set_state("ns/a", "Development", "True", None);
+        metrics.set_state("ns/b", "Certified", "False", Some("WarmupFailed"));
+        metrics.leading("lambda-alias-controller", true);
+        let text = metrics.render(&calls, &Budgets::default());
+        assert_eq!(stalled_lines(&text), ["lac_set_stalled{set=\"ns/b\",reason=\"WarmupFailed\"} 1"]);
+        assert_eq!(value(&text, "lac_leader{lease=\"lambda-alias-controller\"}"), Some(1.0));
+
+        // A set that goes leaves it too; without leader election the Lease is empty.
+        metrics.forget("ns/b");
+        metrics.leading("", true);
+        let text = metrics.render(&calls, &Budgets::default());
+        assert_eq!(stalled_lines(&text), Vec::<String>::new());
+        assert_eq!(value(&text, "lac_leader{lease=\"\"}"), Some(1.0));
+        assert_eq!(text.lines().filter(|l| l.starts_with("lac_leader")).count(), 1, "{text}");
+    }
+
+    #[test]
     fn label_values_are_escaped() {
         let metrics = Metrics::new();
         let nasty = "a\\b\"c\nd";
         metrics.reconciled(Duration::ZERO, nasty, true);
-        metrics.set_state("ns/x", nasty, "Unknown");
+        metrics.set_state("ns/x", nasty, "Unknown", Some(nasty));
         let text = metrics.render(&CallCounter::new(), &Budgets::default());
         let escaped = "a\\\\b\\\"c\\nd";
         assert!(text.contains(&format!("lac_ready_reasons_total{{reason=\"{escaped}\"}} 1\n")), "{text}");
         assert!(text.contains(&format!("lac_reconcile_errors_total{{reason=\"{escaped}\"}} 1\n")), "{text}");
         assert!(text.contains(&format!("lac_sets{{phase=\"{escaped}\",ready=\"Unknown\"}} 1\n")), "{text}");
+        assert!(
+            text.contains(&format!("lac_set_stalled{{set=\"ns/x\",reason=\"{escaped}\"}} 1\n")),
+            "{text}"
+        );
         // Every line is one sample or one comment: no raw newline escaped the quotes.
         assert!(text.lines().all(|l| l.starts_with('#') || l.starts_with("lac_")), "{text}");
     }

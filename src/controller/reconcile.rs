@@ -219,9 +219,10 @@ fn drift_turn<P: LambdaProvider>(
 /// (after a restart, before AWS is read).
 fn waiting<P: LambdaProvider>(seen: &Seen<'_>, ctx: &Context<P>, wait: Duration) -> Action {
     if let Some(status) = seen.previous() {
-        let ready =
-            status.conditions.iter().find(|c| c.type_ == "Ready").map_or("Unknown", |c| c.status.as_str());
-        ctx.metrics.set_state(&seen.key, phase_label(status), ready);
+        let condition = |kind: &str| status.conditions.iter().find(|c| c.type_ == kind);
+        let ready = condition("Ready").map_or("Unknown", |c| c.status.as_str());
+        let stalled = condition("Stalled").filter(|c| c.status == "True").map(|c| c.reason.as_str());
+        ctx.metrics.set_state(&seen.key, phase_label(status), ready, stalled);
     }
     Action::requeue(wait)
 }
@@ -493,7 +494,8 @@ async fn finish<P: LambdaProvider>(
     let new = status(verdict.report.as_ref(), &verdict.health, seen.generation, (ctx.clock)(), previous);
     patch_status(api, seen.obj, &new).await?;
     let ready = if verdict.health.ready { "True" } else { "False" };
-    ctx.metrics.set_state(&seen.key, phase_label(&new), ready);
+    let stalled = verdict.health.stalled.then(|| verdict.health.reason.as_str());
+    ctx.metrics.set_state(&seen.key, phase_label(&new), ready, stalled);
     timer.ended(verdict.health.reason, verdict.health.is_error());
     Ok(verdict.action)
 }

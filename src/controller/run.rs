@@ -228,6 +228,7 @@ pub async fn run_with<P: LambdaProvider>(
     let stop_rx = stop_tx.subscribe();
     let smapi = crate::alexa::Smapi::new(&options.smapi).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
+    metrics.resync(options.resync);
     let counted = metrics.clone();
     smapi.on_request(Arc::new(move |operation, outcome| counted.smapi_request(operation, outcome)));
     let gate = match (options.tenancy, &options.caller) {
@@ -284,6 +285,8 @@ pub async fn run_with<P: LambdaProvider>(
 
     let mut leadership = None;
     if options.leader_elect {
+        let lease = lease_name(options.shard.as_deref());
+        ctx.metrics.leading(&lease, false);
         let (leader, receiver, manager) =
             elect(client.clone(), options.shard.as_deref(), stop_rx.clone()).await?;
         if !leader {
@@ -293,15 +296,20 @@ pub async fn run_with<P: LambdaProvider>(
             let _ = tokio::time::timeout(STEP_TIMEOUT, server).await;
             return Ok(());
         }
+        ctx.metrics.leading(&lease, true);
         let mut watch_loss = receiver.clone();
         let stop = stop_tx.clone();
+        let metrics = ctx.metrics.clone();
         let monitor = tokio::spawn(async move {
             if watch_loss.wait_for(|leader| !*leader).await.is_ok() {
+                metrics.leading(&lease, false);
                 tracing::error!("leadership lost: stopping so another replica takes over");
                 let _ = stop.send(true);
             }
         });
         leadership = Some((receiver, monitor, manager));
+    } else {
+        ctx.metrics.leading("", true);
     }
 
     let apis: Vec<(Option<String>, Api<SetMeta>)> = if options.namespaces.is_empty() {

@@ -251,6 +251,26 @@ async fn invalid_spec_is_stalled_without_aws_calls_and_parked() {
 }
 
 #[tokio::test]
+async fn a_stalled_set_is_on_the_gauge_of_stalled_sets_with_its_reason() {
+    let fake = fake_with_function();
+    let mut bad = spec(Phase::Development);
+    bad.aliases = vec!["PROD1".into(), "PROD1".into()];
+    let obj = object(bad, true, false);
+    let key = super::key_of(&obj);
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (ctx, handle, _sink) = context(fake);
+    let server = tokio::spawn(async move {
+        let mut h = handle;
+        expect(&mut h, Method::PATCH, &format!("{PATH}/status"), &reply).await;
+        h
+    });
+    reconcile(Arc::new(obj), ctx.clone()).await.expect("parked, not failed");
+    drop(server.await.expect("verifier"));
+    let text = ctx.metrics.render(&ctx.calls, &crate::aws::budget::Budgets::default());
+    assert!(text.contains(&format!("lac_set_stalled{{set=\"{key}\",reason=\"InvalidSpec\"}} 1\n")), "{text}");
+}
+
+#[tokio::test]
 async fn another_sets_aliases_are_refused_with_a_warning_and_nothing_written() {
     let fake = fake_with_function();
     crate::engine::converge(&*fake, "other/set", &spec(Phase::Development), None, || NOW, 5)

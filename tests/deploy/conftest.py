@@ -9,6 +9,7 @@ provides the cluster (KUBECONFIG) and the suite must run in full.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -57,3 +58,12 @@ def pytest_runtest_makereport(item, call):
             return
         report.outcome = "failed"
         report.longrepr = f"tests/deploy never skips, this counts as a failure: {report.longrepr}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What some tests want in the log even when they pass (pytest captures their output):
+    helm's refusals of bad values, promtool's output; see deploy_support.report."""
+    support = sys.modules.get("deploy_support")
+    for title, text in getattr(support, "REPORTS", []):
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text.rstrip("\n"))

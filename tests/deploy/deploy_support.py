@@ -8,8 +8,11 @@ fails at import (never skips): run ``make test-deploy``, which installs it into 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -28,6 +31,12 @@ DEPLOY = REPO / "deploy"
 CHART = REPO / "charts" / "lambda-alias-controller"
 CRD = REPO / "crds" / "lambdaaliasset.yaml"
 CHART_CRD = CHART / "crds" / "lambdaaliasset.yaml"
+VALUES_SCHEMA = CHART / "values.schema.json"
+# The controller's alerts (a Prometheus rule file, the chart's PrometheusRule's one source), their
+# promtool unit tests, and the Grafana dashboard of the chart's ConfigMap.
+PROMETHEUS_RULES = CHART / "files" / "prometheus-rules.yaml"
+PROMETHEUS_RULES_TEST = REPO / "tests" / "deploy" / "prometheus-rules-test.yaml"
+GRAFANA_DASHBOARD = CHART / "files" / "grafana-dashboard.json"
 
 RELEASE = "lac"
 NAMESPACE = "lambda-alias-controller"
@@ -100,7 +109,29 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
     "image": {"tag": "0.2.0", "pullPolicy": "Always"},
     "nodeSelector": {"kubernetes.io/os": "linux"},
     "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}],
+    "prometheusRule": {
+        "enabled": True,
+        "labels": {"release": "prometheus"},
+        "alertLabels": {"team": "platform"},
+    },
+    "grafanaDashboard": {
+        "enabled": True,
+        "namespace": "monitoring",
+        "labels": {"release": "prometheus"},
+        "annotations": {"grafana_folder": "AWS"},
+    },
 }
+
+
+# Sections printed at the end of the run (conftest.pytest_terminal_summary), for output that
+# should be in the log when the tests pass too: helm's refusals, promtool's reports.
+REPORTS: list[tuple[str, str]] = []
+
+
+def report(title: str, text: str) -> None:
+    """Prints `text` under `title` at the end of the run (and now, for `pytest -s`)."""
+    print(f"--- {title}\n{text}")
+    REPORTS.append((title, text))
 
 
 def load_yaml_documents(text: str) -> list[dict[str, Any]]:
@@ -113,20 +144,36 @@ def load_file(path: Path) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=None)
-def _render(values_json: str, namespace: str, release: str) -> tuple[tuple[str, str], ...]:
+def chart_without_schema() -> Path:
+    """A copy of the chart without values.schema.json: what ``helm template
+    --skip-schema-validation`` renders, so that the templates' own checks of the values can be
+    tested behind the schema's (which refuses most bad values first)."""
+    copy = Path(tempfile.mkdtemp(prefix="lac-chart-")) / CHART.name
+    atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+    shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns(VALUES_SCHEMA.name))
+    return copy
+
+
+@functools.lru_cache(maxsize=None)
+def _render(values_json: str, namespace: str, release: str, schema: bool = True) -> tuple[tuple[str, str], ...]:
     values = json.loads(values_json)
-    with helm.Chart.load(CHART) as chart:
+    with helm.Chart.load(CHART if schema else chart_without_schema()) as chart:
         rendered = chart.render(values, name=release, namespace=namespace, is_install=True)
     return tuple(sorted(rendered.items()))
 
 
 def render(
-    values: dict[str, Any] | None = None, namespace: str = NAMESPACE, release: str = RELEASE
+    values: dict[str, Any] | None = None,
+    namespace: str = NAMESPACE,
+    release: str = RELEASE,
+    *,
+    schema: bool = True,
 ) -> list[dict[str, Any]]:
     """The chart's objects for `values` (``helm template``), NOTES.txt left out, as release
-    `release` in `namespace` (by default RELEASE in NAMESPACE, which FULLNAME is derived from)."""
+    `release` in `namespace` (by default RELEASE in NAMESPACE, which FULLNAME is derived from).
+    `schema=False` skips values.schema.json (``--skip-schema-validation``)."""
     objects: list[dict[str, Any]] = []
-    for template, text in _render(json.dumps(values or {}, sort_keys=True), namespace, release):
+    for template, text in _render(json.dumps(values or {}, sort_keys=True), namespace, release, schema):
         if template.endswith(".txt"):
             continue
         objects.extend(load_yaml_documents(text))

@@ -127,8 +127,10 @@ def test_service_selects_the_controller_pods_on_the_metrics_port():
 def test_non_default_values_render_every_optional_object():
     objects = render(NON_DEFAULT_VALUES)
     assert kinds(objects) == [
+        ("ConfigMap", "monitoring", f"{FULLNAME}-dashboard"),
         ("Deployment", NAMESPACE, FULLNAME),
         ("NetworkPolicy", NAMESPACE, FULLNAME),
+        ("PrometheusRule", NAMESPACE, FULLNAME),
         ("Role", "a", FULLNAME),
         ("Role", "b", FULLNAME),
         ("Role", NAMESPACE, f"{FULLNAME}-leader-election"),
@@ -249,6 +251,8 @@ def test_optional_objects_are_off_by_default():
     objects = render()
     assert of_kind(objects, "ServiceMonitor") == []
     assert of_kind(objects, "NetworkPolicy") == []
+    assert of_kind(objects, "PrometheusRule") == []
+    assert of_kind(objects, "ConfigMap") == []
 
 
 def test_existing_service_account_is_used_when_create_is_off():
@@ -268,8 +272,10 @@ def test_existing_service_account_is_used_when_create_is_off():
     ids=["bad-log-format", "no-service-account"],
 )
 def test_invalid_values_fail_the_render_with_a_reason(values, message):
+    """The templates' own checks, which hold with --skip-schema-validation too (values.schema.json
+    refuses a bad logFormat first: test_values_schema.py)."""
     with pytest.raises(helm.HelmError, match=re.escape(message)):
-        render(values)
+        render(values, schema=False)
 
 
 def test_notes_say_where_it_watches_and_whether_it_leads():

@@ -5,9 +5,10 @@ unknown or duplicate field, no PodSecurity "would violate" warning).
 
 Installs: the chart with (a) default values, (b) HA (replicaCount 2: leader election and its
 Lease Role), (c) per-namespace (two watchNamespaces: a Role + RoleBinding in each), (d) two
-shards with two replicas each (two Deployments, one Lease Role naming both Leases), and (e) the
-plain manifests (`kubectl kustomize deploy/`). Plus the CRD, both copies (crds/ and the chart's
-crds/). The ServiceMonitor stays off: it needs prometheus-operator's CRD.
+shards with two replicas each (two Deployments, one Lease Role naming both Leases), (e) the Grafana
+dashboard's ConfigMap (`grafanaDashboard.enabled`), and (f) the plain manifests (`kubectl
+kustomize deploy/`). Plus the CRD, both copies (crds/ and the chart's crds/). The ServiceMonitor
+and the PrometheusRule stay off: they need prometheus-operator's CRDs.
 
 Namespaces never finish deleting on an API server without a controller-manager, so every
 install gets fresh, uniquely named namespaces. The release namespaces enforce the "restricted"
@@ -186,10 +187,11 @@ def chart_values(case: str, watch: list[str]) -> dict[str, Any]:
         "ha": {"replicaCount": 2},
         "per-namespace": {"watchNamespaces": watch},
         "shards": {"shards": SHARDS, "replicaCount": 2},
+        "dashboard": {"grafanaDashboard": {"enabled": True}},
     }[case]
 
 
-@pytest.mark.parametrize("case", ["default", "ha", "per-namespace", "shards"])
+@pytest.mark.parametrize("case", ["default", "ha", "per-namespace", "shards", "dashboard"])
 def test_chart_applies_cleanly(installed: list[dict[str, Any]], case: str):
     tag = unique(f"lac-ca-{case}")
     namespace = release = tag
@@ -205,6 +207,7 @@ def test_chart_applies_cleanly(installed: list[dict[str, Any]], case: str):
         assert len(of_kind(objects, "ClusterRole")) == 1
         assert bool(roles) == (case in ("ha", "shards")), roles  # the leader-election Role
     assert len(of_kind(objects, "Deployment")) == (2 if case == "shards" else 1)
+    assert len(of_kind(objects, "ConfigMap")) == (1 if case == "dashboard" else 0)
 
     for ns, labels in [(namespace, RESTRICTED)] + [(ns, None) for ns in watch]:
         installed.append(create_namespace(ns, labels))

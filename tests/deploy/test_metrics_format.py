@@ -31,7 +31,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy_support import CRD, REPO
 
-# Every family the README lists (exposed name -> type, label names of its samples).
+# Every family the controller exposes, as the README lists them ("The controller"; the three the
+# alerts added in "Alerts and runbooks"): exposed name -> type, label names of its samples.
 DOCUMENTED = {
     "lac_reconciles_total": ("counter", set()),
     "lac_reconcile_errors_total": ("counter", {"reason"}),
@@ -43,10 +44,13 @@ DOCUMENTED = {
     "lac_aws_budget_tokens_total": ("counter", {"account", "region", "pool", "lane"}),
     "lac_aws_budget_rate": ("gauge", {"pool", "lane"}),
     "lac_lane_queue_depth": ("gauge", {"lane"}),
+    "lac_leader": ("gauge", {"lease"}),
     "lac_drift_checks_total": ("counter", {"result"}),
     "lac_drift_passes_total": ("counter", set()),
     "lac_drift_pass_duration_seconds": ("gauge", set()),
     "lac_rollout_looks_total": ("counter", {"result"}),
+    "lac_resync_seconds": ("gauge", set()),
+    "lac_set_stalled": ("gauge", {"set", "reason"}),
     "lac_smapi_requests_total": ("counter", {"operation", "outcome"}),
 }
 # src/controller/metrics.rs DURATION_BUCKETS, then the implicit +Inf.
@@ -233,6 +237,11 @@ def test_every_documented_family_is_there_with_its_type_and_labels(scraped: tupl
     assert families["lac_ready_reasons_total"].samples
     assert families["lac_sets"].samples
     assert sum(s.value for s in families["lac_sets"].samples) == 1
+    # The alerts' inputs (charts/lambda-alias-controller/files/prometheus-rules.yaml): the period
+    # the drift pass is compared with (--resync's default), and leadership without --leader-elect
+    # (no Lease: it always leads).
+    assert [(s.labels, s.value) for s in families["lac_resync_seconds"].samples] == [({}, 300)]
+    assert [(s.labels, s.value) for s in families["lac_leader"].samples] == [({"lease": ""}, 1)]
 
 
 def test_histogram_has_todays_buckets(scraped: tuple[str, str]) -> None:

@@ -19,10 +19,11 @@ from deploy_support import (
 )
 
 # Kinds that are CRDs of other projects, so kubernetes-validate has no schema for them.
-# The ServiceMonitor belongs to prometheus-operator (monitoring.coreos.com); its shape is
-# asserted field by field in test_chart_render.py instead. Anything else without a schema
-# fails the test rather than passing unchecked.
-NO_KUBERNETES_SCHEMA = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+# The ServiceMonitor and the PrometheusRule belong to prometheus-operator (monitoring.coreos.com);
+# their shapes are asserted field by field in test_chart_render.py and test_prometheus_rules.py
+# instead (the PrometheusRule's rules by promtool). Anything else without a schema fails the
+# test rather than passing unchecked.
+NO_KUBERNETES_SCHEMA = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
 
 
 def validate(obj: dict, origin: str) -> None:
