@@ -287,15 +287,13 @@ pub async fn run_with<P: LambdaProvider>(
     if options.leader_elect {
         let lease = lease_name(options.shard.as_deref());
         ctx.metrics.leading(&lease, false);
-        let (leader, receiver, manager) =
-            elect(client.clone(), options.shard.as_deref(), stop_rx.clone()).await?;
-        if !leader {
-            drop(receiver);
-            let _ = tokio::time::timeout(STEP_TIMEOUT, manager).await;
+        let Some((receiver, manager)) =
+            elect(client.clone(), options.shard.as_deref(), stop_rx.clone()).await?
+        else {
             let _ = stop_tx.send(true);
             let _ = tokio::time::timeout(STEP_TIMEOUT, server).await;
             return Ok(());
-        }
+        };
         ctx.metrics.leading(&lease, true);
         let mut watch_loss = receiver.clone();
         let stop = stop_tx.clone();
@@ -456,9 +454,8 @@ pub async fn run_with<P: LambdaProvider>(
     }
     if let Some((receiver, monitor, manager)) = leadership {
         let lost = !*receiver.borrow();
-        // The Lease is released once every receiver is gone, so it shows no holder. (A waiting
-        // kube-lease-manager replica does not watch it: it tries again when the term it last
-        // read ends, so failover takes up to one lease duration either way.)
+        // The Lease is released once every receiver is gone, so it shows no holder: a waiting
+        // replica takes it within FOLLOWER_RETRY.
         monitor.abort();
         let _ = monitor.await;
         drop(receiver);
@@ -513,45 +510,61 @@ pub fn lease_name(shard: Option<&str>) -> String {
     }
 }
 
-/// Waits until this replica holds the coordination.k8s.io Lease of its shard (or shutdown is
-/// requested). Returns whether it leads, the channel that says when that ends, and the
-/// manager's task.
+/// A waiting replica tries for the Lease this often. kube-lease-manager alone waits for the end
+/// of the term it last read, even when the holder released the Lease on its way out, so a
+/// failover took up to a whole term (15 s); a fresh manager reads the Lease anew (README
+/// "Leader election").
+pub const FOLLOWER_RETRY: Duration = Duration::from_secs(2);
+
+/// Waits until this replica holds the coordination.k8s.io Lease of its shard: the channel that
+/// says when that ends, and the manager's task; `None` when shutdown was requested first.
 async fn elect(
     client: kube::Client,
     shard: Option<&str>,
     mut stop: watch::Receiver<bool>,
-) -> Result<(bool, watch::Receiver<bool>, LeaseTask), String> {
+) -> Result<Option<(watch::Receiver<bool>, LeaseTask)>, String> {
     let namespace = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_string());
     let identity = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| format!("{MANAGER}-{}", std::process::id()));
-    let lease = lease_name(shard);
-    let manager = kube_lease_manager::LeaseManagerBuilder::new(client, &lease)
-        .with_namespace(namespace.clone())
-        .with_identity(identity.clone())
-        .with_duration(15)
-        .with_grace(5)
-        // One field manager per replica: the Lease is claimed by server-side apply, which
-        // refuses a second claim (409) only between different managers. A shared manager let
-        // two replicas starting together both lead for a whole lease term.
-        .with_field_manager(format!("{MANAGER}-{identity}"))
-        .build()
-        .await
-        .map_err(|e| format!("cannot set up leader election (Lease {namespace}/{lease}): {e}"))?;
-    let (mut leader, task) = manager.watch().await;
-    let lease = format!("{namespace}/{lease}");
+    let name = lease_name(shard);
+    let lease = format!("{namespace}/{name}");
     tracing::info!(%lease, shard = shard.unwrap_or(""), %identity, "waiting for leadership");
-    let leads = tokio::select! {
-        result = leader.wait_for(|l| *l) => {
-            result.map_err(|e| format!("leader election stopped: {e}"))?;
-            true
+    loop {
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &name)
+            .with_namespace(namespace.clone())
+            .with_identity(identity.clone())
+            .with_duration(15)
+            .with_grace(5)
+            // One field manager per replica: the Lease is claimed by server-side apply, which
+            // refuses a second claim (409) only between different managers. A shared manager let
+            // two replicas starting together both lead for a whole lease term.
+            .with_field_manager(format!("{MANAGER}-{identity}"))
+            .build()
+            .await
+            .map_err(|e| format!("cannot set up leader election (Lease {lease}): {e}"))?;
+        // A claim cut short by the timeout is safe: if it went through, the next manager reads
+        // this identity as the holder and leads.
+        let attempt = tokio::select! {
+            attempt = tokio::time::timeout(FOLLOWER_RETRY, manager.changed()) => attempt,
+            _ = stop.wait_for(|s| *s) => return Ok(None),
+        };
+        match attempt {
+            Ok(Ok(true)) => {
+                tracing::info!(%lease, "leading: starting the controller");
+                return Ok(Some(manager.watch().await));
+            }
+            // Still someone else's: ask again with a fresh read.
+            Ok(Ok(false)) | Err(_) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%lease, %error, "leader election: cannot read or claim the Lease; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(FOLLOWER_RETRY) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(None),
+                }
+            }
         }
-        _ = stop.wait_for(|s| *s) => false,
-    };
-    if leads {
-        tracing::info!(%lease, "leading: starting the controller");
     }
-    Ok((leads, leader, task))
 }
 
 #[cfg(test)]
