@@ -530,8 +530,9 @@ async fn elect(
     let name = lease_name(shard);
     let lease = format!("{namespace}/{name}");
     tracing::info!(%lease, shard = shard.unwrap_or(""), %identity, "waiting for leadership");
+    let mut first = true;
     loop {
-        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &name)
+        let built = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &name)
             .with_namespace(namespace.clone())
             .with_identity(identity.clone())
             .with_duration(15)
@@ -541,8 +542,21 @@ async fn elect(
             // two replicas starting together both lead for a whole lease term.
             .with_field_manager(format!("{MANAGER}-{identity}"))
             .build()
-            .await
-            .map_err(|e| format!("cannot set up leader election (Lease {lease}): {e}"))?;
+            .await;
+        let manager = match built {
+            Ok(manager) => manager,
+            // At start a Lease that cannot be read is a setup error (RBAC, namespace): say so
+            // and stop. Later, an API server's blip only delays the next try.
+            Err(e) if first => return Err(format!("cannot set up leader election (Lease {lease}): {e}")),
+            Err(error) => {
+                tracing::warn!(%lease, %error, "leader election: cannot read the Lease; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(FOLLOWER_RETRY) => continue,
+                    _ = stop.wait_for(|s| *s) => return Ok(None),
+                }
+            }
+        };
+        first = false;
         // A claim cut short by the timeout is safe: if it went through, the next manager reads
         // this identity as the holder and leads.
         let attempt = tokio::select! {
