@@ -115,18 +115,7 @@ async fn certification_round(client: &Client, ns: &str) {
     wait_status(&api, name, "PROD2:2", "PROD1:$LATEST", "Converged").await;
 
     // Printer columns, as kubectl shows them.
-    let table = client
-        .request_text(
-            http::Request::get(format!(
-                "/apis/lambda.aliasset.dev/v1alpha1/namespaces/{ns}/lambdaaliassets/{name}"
-            ))
-            .header("Accept", "application/json;as=Table;g=meta.k8s.io;v=v1")
-            .body(Vec::new())
-            .expect("request"),
-        )
-        .await
-        .expect("table");
-    let table: Value = serde_json::from_str(&table).expect("table json");
+    let table = support::cluster::table(client, ns, name).await;
     let columns: Vec<&str> = table["columnDefinitions"]
         .as_array()
         .expect("columns")

@@ -110,18 +110,6 @@ fn live_alias(s: &Sample) -> Option<(String, String)> {
         .map(|(n, (v, _))| (n.clone(), v.clone()))
 }
 
-async fn publish(lambda: &aws_sdk_lambda::Client, function: &str, marker: &str) -> String {
-    lambda
-        .update_function_code()
-        .function_name(function)
-        .zip_file(aws_sdk_lambda::primitives::Blob::new(support::demo_zip(marker)))
-        .send()
-        .await
-        .expect("UpdateFunctionCode");
-    let v = lambda.publish_version().function_name(function).send().await.expect("PublishVersion");
-    v.version().unwrap_or_default().to_string()
-}
-
 async fn patch(api: &Api<LambdaAliasSet>, spec: serde_json::Value) {
     api.patch("trivia", &PatchParams::default(), &Patch::Merge(&json!({ "spec": spec })))
         .await
@@ -161,7 +149,7 @@ async fn provisioned_concurrency_follows_the_roles_and_never_leaves_the_live_ski
     assert_eq!((pc.version.as_str(), pc.requested, pc.allocated, pc.status.as_str()), ("1", 2, 2, "READY"));
 
     // A round: the candidate frozen on 2 with 1; Certified warms it to 2 and swaps once READY.
-    let v2 = publish(&lambda, &function, "v2").await;
+    let v2 = support::deploy_and_publish(&lambda, &function, "v2").await;
     patch(&api, json!({"certification": {"phase": "Certifying"}})).await;
     follow(&lambda, &function, Duration::from_secs(60), |s| {
         s.configs.get(&v2).map(String::as_str) == Some("1 READY")
@@ -199,7 +187,7 @@ async fn provisioned_concurrency_follows_the_roles_and_never_leaves_the_live_ski
     wait_reason(&client, &ns, "trivia", "Converged").await;
 
     // A hotfix: version 3 warmed first, PROD2 moved once it is READY, version 2's config freed.
-    let v3 = publish(&lambda, &function, "v3").await;
+    let v3 = support::deploy_and_publish(&lambda, &function, "v3").await;
     patch(&api, json!({"certification": {"phase": "Development"}, "live": {"version": v3}})).await;
     let hotfix = follow(&lambda, &function, Duration::from_secs(60), |s| {
         live_alias(s).is_some_and(|(_, v)| v == v3) && !s.configs.contains_key(&v2)
@@ -213,7 +201,7 @@ async fn provisioned_concurrency_follows_the_roles_and_never_leaves_the_live_ski
     wait_reason(&client, &ns, "trivia", "Converged").await;
 
     // A version that fails to initialise never becomes live.
-    let v4 = publish(&lambda, &function, "v4").await;
+    let v4 = support::deploy_and_publish(&lambda, &function, "v4").await;
     support::moto_warm_control(&json!({"FunctionName": function, "Qualifier": v4, "Fail": true}));
     patch(&api, json!({"live": {"version": v4}})).await;
     let message = wait_reason(&client, &ns, "trivia", "WarmupFailed").await;
@@ -239,18 +227,7 @@ async fn provisioned_concurrency_follows_the_roles_and_never_leaves_the_live_ski
     // Back on version 3; a candidate whose version fails to initialise is never swapped in.
     patch(&api, json!({"live": {"version": v3}})).await;
     wait_reason(&client, &ns, "trivia", "Converged").await;
-    let table = client
-        .request_text(
-            http::Request::get(format!(
-                "/apis/lambda.aliasset.dev/v1alpha1/namespaces/{ns}/lambdaaliassets/trivia"
-            ))
-            .header("Accept", "application/json;as=Table;g=meta.k8s.io;v=v1")
-            .body(Vec::new())
-            .expect("request"),
-        )
-        .await
-        .expect("table");
-    let table: serde_json::Value = serde_json::from_str(&table).expect("table json");
+    let table = support::cluster::table(&client, &ns, "trivia").await;
     let names: Vec<&str> = table["columnDefinitions"]
         .as_array()
         .expect("columns")

@@ -260,6 +260,23 @@ pub async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) ->
 }
 
 /// A free loopback port for a controller's HTTP endpoints.
+/// The LambdaAliasSet `name` as the Table API returns it (the printer columns kubectl shows).
+#[allow(dead_code)]
+pub async fn table(client: &Client, ns: &str, name: &str) -> Value {
+    let text = client
+        .request_text(
+            http::Request::get(format!(
+                "/apis/lambda.aliasset.dev/v1alpha1/namespaces/{ns}/lambdaaliassets/{name}"
+            ))
+            .header("Accept", "application/json;as=Table;g=meta.k8s.io;v=v1")
+            .body(Vec::new())
+            .expect("request"),
+        )
+        .await
+        .expect("table");
+    serde_json::from_str(&text).expect("table json")
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }

@@ -210,24 +210,35 @@ pub async fn function_with_versions(
     for (i, marker) in markers.iter().enumerate() {
         if i == 0 {
             create_function(client, name, marker).await;
+            versions.push(publish_latest(client, name).await);
         } else {
-            client
-                .update_function_code()
-                .function_name(name)
-                .zip_file(Blob::new(demo_zip(marker)))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("UpdateFunctionCode {name}: {}", DisplayErrorContext(&e)));
+            versions.push(deploy_and_publish(client, name, marker).await);
         }
-        let published = client
-            .publish_version()
-            .function_name(name)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("PublishVersion {name}: {}", DisplayErrorContext(&e)));
-        versions.push(published.version().unwrap_or_default().to_string());
     }
     versions
+}
+
+/// A CI deploy of code `marker` to `$LATEST`, then PublishVersion: the version AWS numbered.
+#[allow(dead_code)]
+pub async fn deploy_and_publish(client: &aws_sdk_lambda::Client, name: &str, marker: &str) -> String {
+    client
+        .update_function_code()
+        .function_name(name)
+        .zip_file(Blob::new(demo_zip(marker)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateFunctionCode {name}: {}", DisplayErrorContext(&e)));
+    publish_latest(client, name).await
+}
+
+async fn publish_latest(client: &aws_sdk_lambda::Client, name: &str) -> String {
+    let published = client
+        .publish_version()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PublishVersion {name}: {}", DisplayErrorContext(&e)));
+    published.version().unwrap_or_default().to_string()
 }
 
 /// Python source of the demo handler; `marker` makes the code (and so CodeSha256) differ.
