@@ -646,7 +646,12 @@ fn stub_page(target: &str) -> String {
 #[tokio::test]
 async fn list_calls_follow_next_marker_until_exhausted() {
     let (url, seen) = paging_stub();
-    let settings = AwsSettings { region: Some("us-east-1".into()), endpoint_url: Some(url), profile: None };
+    let settings = AwsSettings {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(url),
+        profile: None,
+        session_name: None,
+    };
     let config = aws_sdk_lambda::config::Builder::from(&sdk_config(&settings).await)
         .credentials_provider(aws_sdk_lambda::config::Credentials::new("stub", "stub", None, None, "stub"))
         .build();

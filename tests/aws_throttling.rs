@@ -364,6 +364,7 @@ async fn under_throttling_every_request_is_budgeted_and_counted_and_the_sets_con
         region: Some(support::REGION.to_owned()),
         endpoint_url: Some(stub.url.clone()),
         profile: None,
+        session_name: None,
     };
     let connections = Connections::new(settings, Budgets::new(limits), CallCounter::new());
 
@@ -529,6 +530,7 @@ async fn each_page_of_a_listing_is_budgeted_counted_and_retried_alone() {
         region: Some("us-east-1".to_owned()),
         endpoint_url: Some(stub.url.clone()),
         profile: None,
+        session_name: None,
     };
     let connections = Connections::new(settings, Budgets::default(), CallCounter::new());
     let client = connections.client_for(&LambdaAliasSetSpec::for_function("paged")).await;

@@ -93,7 +93,8 @@ async fn run_controller(knobs: &Knobs) -> Result<(), String> {
     let (stop_tx, _) = watch::channel(false);
     tokio::spawn(commands(sim.clone(), stop_tx.clone()));
     println!("ready");
-    let wiring = Wiring { client, aws: SimProvider(aws), budgets, calls, aws_ready: Ok(()) };
+    let wiring =
+        Wiring { client, aws: SimProvider(aws), budgets, calls, aws_ready: Ok(()), drift_events: None };
     let result = run_with(options, wiring, stop_tx).await;
     println!("final {}", serde_json::to_string(&sim.stats()).unwrap_or_default());
     result

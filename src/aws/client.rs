@@ -23,8 +23,11 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts of an STS call (AssumeRole) before credentials are reported unavailable. STS is not
 /// the Lambda budget's concern: it is called about once an hour per role.
 const STS_MAX_ATTEMPTS: u32 = 3;
-/// RoleSessionName for assumed roles: what CloudTrail shows as the caller.
+/// RoleSessionName for assumed roles: what CloudTrail shows as the caller. The controller's
+/// drift events tell its own writes by it (README "Drift events"), so the CLI uses another.
 pub const SESSION_NAME: &str = "lambda-alias-controller";
+/// RoleSessionName of the CLI's `plan` and `apply`: their writes are not the controller's.
+pub const CLI_SESSION_NAME: &str = "lambda-alias-controller-cli";
 
 /// Caller-supplied overrides on top of the standard AWS configuration chain
 /// (environment variables, shared config/credentials files, web identity,
@@ -39,6 +42,8 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Named profile from the shared config files. Otherwise `AWS_PROFILE`.
     pub profile: Option<String>,
+    /// RoleSessionName of assumed roles; `None`: [`SESSION_NAME`].
+    pub session_name: Option<&'static str>,
 }
 
 /// Loads the shared SDK configuration with our overrides applied.
@@ -104,7 +109,9 @@ pub async fn sdk_config_for(
     };
     let sts =
         base.to_builder().retry_config(RetryConfig::standard().with_max_attempts(STS_MAX_ATTEMPTS)).build();
-    let mut provider = AssumeRoleProvider::builder(role_arn).configure(&sts).session_name(SESSION_NAME);
+    let mut provider = AssumeRoleProvider::builder(role_arn)
+        .configure(&sts)
+        .session_name(settings.session_name.unwrap_or(SESSION_NAME));
     if let Some(external_id) = external_id {
         provider = provider.external_id(external_id);
     }
@@ -115,6 +122,12 @@ pub async fn sdk_config_for(
 /// Who the configuration's own credentials are (STS GetCallerIdentity), for `--tenancy strict`:
 /// a bare function name belongs to this account and partition.
 pub async fn caller(config: &SdkConfig) -> Result<crate::tenancy::Caller, String> {
+    caller_identity(config).await.map(|(caller, _)| caller)
+}
+
+/// [`caller`], and the ARN of the credentials (what CloudTrail shows as `userIdentity.arn` of
+/// the controller's own calls).
+pub async fn caller_identity(config: &SdkConfig) -> Result<(crate::tenancy::Caller, String), String> {
     let sts =
         config.to_builder().retry_config(RetryConfig::standard().with_max_attempts(STS_MAX_ATTEMPTS)).build();
     let out = aws_sdk_sts::Client::new(&sts).get_caller_identity().send().await.map_err(|e| {
@@ -128,7 +141,11 @@ pub async fn caller(config: &SdkConfig) -> Result<crate::tenancy::Caller, String
     if account.is_empty() {
         return Err("sts:GetCallerIdentity returned no account".to_string());
     }
-    Ok(crate::tenancy::Caller { partition, account, default_region: config.region().map(|r| r.to_string()) })
+    let arn = out.arn().unwrap_or_default().to_string();
+    Ok((
+        crate::tenancy::Caller { partition, account, default_region: config.region().map(|r| r.to_string()) },
+        arn,
+    ))
 }
 
 /// Builds a Lambda client from a loaded configuration. Clients are cheap to
@@ -142,6 +159,11 @@ pub fn cloudwatch_client(config: &SdkConfig) -> aws_sdk_cloudwatch::Client {
     aws_sdk_cloudwatch::Client::new(config)
 }
 
+/// The SQS client of a configuration: drift events' queue (`--drift-events-queue`).
+pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +174,7 @@ mod tests {
             region: Some("eu-west-3".to_owned()),
             endpoint_url: Some("http://127.0.0.1:1".to_owned()),
             profile: None,
+            session_name: None,
         };
         let config = sdk_config(&settings).await;
         assert_eq!(config.region().map(AsRef::as_ref), Some("eu-west-3"));
@@ -171,6 +194,7 @@ mod tests {
             region: Some("eu-west-3".to_owned()),
             endpoint_url: Some("http://127.0.0.1:1".to_owned()),
             profile: None,
+            session_name: None,
         };
         let plain = sdk_config_for(&settings, None, None, None).await;
         assert_eq!(plain.region().map(AsRef::as_ref), Some("eu-west-3"));

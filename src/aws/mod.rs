@@ -4,6 +4,7 @@
 //! - `seam`: the one seam (`Call<R>` per request type), the table of operations, paging;
 //! - `lambda`: the Lambda requests and their answers (the planner's snapshot types);
 //! - `cloudwatch`: the CloudWatch requests a rollout watches with;
+//! - `sqs`: the SQS requests of drift events (`--drift-events-queue`);
 //! - `error`: [`AwsError`], what the engine acts on;
 //! - `sdk`: the seam over `aws-sdk-lambda`; `fake` (tests only): the faithful fake;
 //! - `budget`: the call budget, counts and the one retry layer, around the seam;
@@ -22,6 +23,7 @@ pub mod fake;
 pub mod lambda;
 pub mod sdk;
 pub mod seam;
+pub mod sqs;
 
 pub use cloudwatch::{DescribeAlarms, ErrorQuery, GetMetricData};
 pub use error::{AwsError, AwsResult};
@@ -30,4 +32,5 @@ pub use lambda::{
     GetFunction, GetPolicy, ListAliases, ListMappings, ListVersions, ListWarm, MappingFilter, PublishVersion,
     PutWarm, RemovePermission, UpdateAlias, UpdateMapping,
 };
-pub use seam::{AwsApi, Call, CloudWatchApi, LambdaApi, List, Operation, Page, Paged, Request};
+pub use seam::{AwsApi, Call, CloudWatchApi, LambdaApi, List, Operation, Page, Paged, Request, SqsApi};
+pub use sqs::{DeleteMessage, GetQueueAttributes, QueueInfo, QueueMessage, ReceiveMessage};

@@ -25,6 +25,7 @@ use super::lambda::{
     GetFunction, GetPolicy, ListAliases, ListMappings, ListVersions, ListWarm, PublishVersion, PutWarm,
     RemovePermission, UpdateAlias, UpdateMapping,
 };
+use super::sqs::{DeleteMessage, GetQueueAttributes, ReceiveMessage};
 use super::{AwsError, AwsResult};
 
 /// One AWS operation's request: which operation it is and what it answers.
@@ -42,6 +43,13 @@ pub trait Request: Send + Sync {
 /// retry layer is [`super::budget::Metered`].
 pub trait Call<R: Request>: Send + Sync {
     fn call(&self, request: &R) -> impl Future<Output = AwsResult<R::Output>> + Send;
+}
+
+/// A shared implementation answers as itself (a test keeps the fake it hands over).
+impl<R: Request, T: Call<R> + ?Sized> Call<R> for std::sync::Arc<T> {
+    fn call(&self, request: &R) -> impl Future<Output = AwsResult<R::Output>> + Send {
+        (**self).call(request)
+    }
 }
 
 /// One page of a listing.
@@ -175,6 +183,13 @@ operations! {
         DescribeAlarms(DescribeAlarms) read,
         GetMetricData(GetMetricData) read,
     }
+    /// SQS, read by drift events only (`--drift-events-queue`): the queue of CloudTrail's Lambda
+    /// events. Receiving only reads (a message received and not deleted comes back).
+    SqsApi "sqs" {
+        ReceiveMessage(ReceiveMessage) read,
+        DeleteMessage(DeleteMessage) write,
+        GetQueueAttributes(GetQueueAttributes) read,
+    }
 }
 
 /// Every AWS service the engine calls: what the controller's and the CLI's clients answer.
@@ -268,9 +283,12 @@ mod tests {
                 "ListEventSourceMappings",
                 "ListProvisionedConcurrencyConfigs",
                 "DescribeAlarms",
-                "GetMetricData"
+                "GetMetricData",
+                "ReceiveMessage",
+                "GetQueueAttributes"
             ]
         );
         assert_eq!(Operation::DescribeAlarms.iam_action(), "cloudwatch:DescribeAlarms");
+        assert_eq!(Operation::DeleteMessage.iam_action(), "sqs:DeleteMessage");
     }
 }

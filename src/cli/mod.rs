@@ -131,6 +131,24 @@ fn fraction(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--resync`'s default without drift events, and with them (README "Drift events").
+pub const DEFAULT_RESYNC: u64 = 300;
+pub const DEFAULT_RESYNC_WITH_EVENTS: u64 = 21_600;
+
+/// An SQS queue URL: `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` (or `http://` for a local
+/// emulator).
+fn queue_url(text: &str) -> Result<String, String> {
+    let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
+    match rest.and_then(|r| r.split_once('/')) {
+        Some((host, path)) if !host.is_empty() && !path.is_empty() && !path.ends_with('/') => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, as `aws sqs get-queue-url` prints it)"
+        )),
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Watch only this namespace (repeatable). Default: all namespaces.
@@ -144,8 +162,14 @@ pub struct RunArgs {
     pub concurrency: u16,
     /// Periodic drift check of every set, in seconds: the checks are spread evenly over this
     /// period, and the pass takes longer when the drift budget cannot check every set in it.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
-    pub resync: u64,
+    /// Default: 300, or 21600 (6 hours) with --drift-events-queue, where it is the safety net.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resync: Option<u64>,
+    /// Drift events: the URL of an SQS queue an EventBridge rule fills with CloudTrail's Lambda
+    /// events (deploy/drift-events). Each event books a priority drift check of the sets on its
+    /// function, so out-of-band changes are found in seconds.
+    #[arg(long, value_parser = queue_url)]
+    pub drift_events_queue: Option<String>,
     /// The fraction of each AWS quota pool periodic drift checks may use (spec changes, drain
     /// timers and retries go first, up to the whole budget).
     #[arg(long, default_value_t = crate::aws::budget::DEFAULT_DRIFT_SHARE, value_parser = fraction)]
@@ -237,9 +261,18 @@ async fn run_controller(args: RunArgs) -> ExitCode {
         namespaces: args.namespaces,
         http_addr: args.http_addr,
         concurrency: args.concurrency,
-        resync: std::time::Duration::from_secs(args.resync),
+        resync: std::time::Duration::from_secs(args.resync.unwrap_or(match args.drift_events_queue {
+            Some(_) => DEFAULT_RESYNC_WITH_EVENTS,
+            None => DEFAULT_RESYNC,
+        })),
+        drift_events_queue: args.drift_events_queue,
         leader_elect: args.leader_elect,
-        aws: AwsSettings { region: args.region, endpoint_url: args.endpoint_url, profile: None },
+        aws: AwsSettings {
+            region: args.region,
+            endpoint_url: args.endpoint_url,
+            profile: None,
+            session_name: None,
+        },
         smapi: args.smapi.settings(),
         shard: args.shard,
         drift_budget: args.drift_budget,
@@ -345,6 +378,7 @@ async fn load_all(target: &Target) -> Option<Loaded> {
         region: target.region.clone(),
         endpoint_url: target.endpoint_url.clone(),
         profile: None,
+        session_name: Some(crate::aws::client::CLI_SESSION_NAME),
     };
     if let Some(path) = &target.tenancy_file {
         let errors = police(path, target.cluster_name.as_deref(), &settings, &mut manifests).await;

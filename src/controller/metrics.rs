@@ -28,6 +28,17 @@ use crate::aws::budget::{Budgets, CallCounter, Lane};
 /// From a no-op drift check (tens of ms) to a slow, throttled multi-step rollout.
 pub const DURATION_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// Upper bounds (seconds) of the drift events' lag histogram: from CloudTrail's `eventTime` to
+/// the booked check, the check and the repair. EventBridge delivers CloudTrail's records in
+/// seconds to a few minutes; the check follows in under a second.
+pub const LAG_BUCKETS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0];
+
+type LagHistograms = Family<[(&'static str, &'static str); 1], Histogram, fn() -> Histogram>;
+
+fn lag_histogram() -> Histogram {
+    Histogram::new(LAG_BUCKETS)
+}
+
 /// The outcome label [`CallCounter`] records for a throttled call (`AwsError::reason()`).
 pub const THROTTLED_OUTCOME: &str = "Throttled";
 
@@ -41,6 +52,10 @@ pub const AWS_BUDGET_TOKENS_TOTAL: &str = "lac_aws_budget_tokens_total";
 pub const AWS_CALLS_TOTAL: &str = "lac_aws_calls_total";
 pub const AWS_THROTTLES_TOTAL: &str = "lac_aws_throttles_total";
 pub const DRIFT_CHECKS_TOTAL: &str = "lac_drift_checks_total";
+pub const DRIFT_EVENT_LAG_SECONDS: &str = "lac_drift_event_lag_seconds";
+pub const DRIFT_EVENTS_QUEUE_UP: &str = "lac_drift_events_queue_up";
+pub const DRIFT_EVENTS_RECEIVED_TOTAL: &str = "lac_drift_events_received_total";
+pub const DRIFT_EVENTS_TOTAL: &str = "lac_drift_events_total";
 pub const DRIFT_PASS_DURATION_SECONDS: &str = "lac_drift_pass_duration_seconds";
 pub const DRIFT_PASSES_TOTAL: &str = "lac_drift_passes_total";
 pub const LANE_QUEUE_DEPTH: &str = "lac_lane_queue_depth";
@@ -66,6 +81,14 @@ pub struct Metrics {
     /// did not: a full observe followed), `full` (no baseline yet: a full observe).
     drift_checks: Family<[(&'static str, String); 1], Counter>,
     drift_passes: Counter,
+    /// Drift events: messages received from the queue, and each one by what became of it.
+    drift_events_received: Counter,
+    drift_events: Family<[(&'static str, &'static str); 1], Counter>,
+    /// Seconds from an event's `eventTime` to its booked check (`booked`), to the check having
+    /// read AWS (`checked`) and, when that changed something back, to the repair (`repaired`).
+    drift_event_lag: LagHistograms,
+    /// Whether the drift events queue could be read the last time it was tried, by queue URL.
+    drift_events_queue: Family<[(&'static str, String); 1], prometheus_client::metrics::gauge::Gauge>,
     /// Looks at a held rollout step by result: `held` (the cheap reads and CloudWatch decided:
     /// still holding), `full` (the step is due or something changed: a full converge followed),
     /// `failed`.
@@ -103,6 +126,10 @@ impl Default for Metrics {
             duration: Histogram::new(DURATION_BUCKETS),
             drift_checks: Family::default(),
             drift_passes: Counter::default(),
+            drift_events_received: Counter::default(),
+            drift_events: Family::default(),
+            drift_event_lag: Family::new_with_constructor(lag_histogram as fn() -> Histogram),
+            drift_events_queue: Family::default(),
             rollout_looks: Family::default(),
             drift_pass_seconds: Default::default(),
             smapi_requests: Family::default(),
@@ -190,6 +217,27 @@ impl Metrics {
     /// One drift check ended: `unchanged`, `changed` or `full`.
     pub fn drift_check(&self, result: &str) {
         self.drift_checks.get_or_create(&[("result", result.to_string())]).inc();
+    }
+
+    /// `n` messages received from the drift events queue.
+    pub fn drift_events_received(&self, n: u64) {
+        self.drift_events_received.inc_by(n);
+    }
+
+    /// What became of one drift event: `matched` (its sets' checks booked), `unmatched`,
+    /// `own`, `duplicate`, `ignored`, `malformed` or `abandoned`.
+    pub fn drift_event(&self, result: &'static str) {
+        self.drift_events.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// Seconds from an event to `until`: `booked`, `checked` or `repaired`.
+    pub fn drift_event_lag(&self, until: &'static str, seconds: f64) {
+        self.drift_event_lag.get_or_create(&[("until", until)]).observe(seconds);
+    }
+
+    /// Whether the drift events queue could be read just now.
+    pub fn drift_events_queue(&self, url: &str, up: bool) {
+        self.drift_events_queue.get_or_create(&[("queue", url.to_string())]).set(i64::from(up));
     }
 
     /// One look at a held rollout step ended: `held`, `full` or `failed`.
@@ -311,6 +359,26 @@ impl Metrics {
             DRIFT_CHECKS_TOTAL,
             "Periodic drift checks by result: unchanged (cheap reads matched), changed or full (full observe).",
             Box::new(self.drift_checks.clone()),
+        );
+        show(
+            DRIFT_EVENT_LAG_SECONDS,
+            "Seconds from a drift event's eventTime until its check was booked, had read AWS (checked) or had changed something back (repaired).",
+            Box::new(self.drift_event_lag.clone()),
+        );
+        show(
+            DRIFT_EVENTS_QUEUE_UP,
+            "1 while the drift events queue (--drift-events-queue) can be read, 0 while it cannot (drift is then found by the periodic check only).",
+            Box::new(self.drift_events_queue.clone()),
+        );
+        show(
+            DRIFT_EVENTS_RECEIVED_TOTAL,
+            "Messages received from the drift events queue.",
+            Box::new(self.drift_events_received.clone()),
+        );
+        show(
+            DRIFT_EVENTS_TOTAL,
+            "Drift events by result: matched (checks booked), unmatched (no set owns the function), own (the controller's own write), duplicate, ignored (a call that changes nothing a set owns), malformed, abandoned (booking kept failing).",
+            Box::new(self.drift_events.clone()),
         );
         show(
             DRIFT_PASS_DURATION_SECONDS,
@@ -480,12 +548,16 @@ mod tests {
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect()
     }
 
-    const DOCUMENTED: [(&str, &str); 18] = [
+    const DOCUMENTED: [(&str, &str); 22] = [
         (AWS_BUDGET_RATE, "gauge"),
         (AWS_BUDGET_TOKENS_TOTAL, "counter"),
         (AWS_CALLS_TOTAL, "counter"),
         (AWS_THROTTLES_TOTAL, "counter"),
         (DRIFT_CHECKS_TOTAL, "counter"),
+        (DRIFT_EVENT_LAG_SECONDS, "histogram"),
+        (DRIFT_EVENTS_QUEUE_UP, "gauge"),
+        (DRIFT_EVENTS_RECEIVED_TOTAL, "counter"),
+        (DRIFT_EVENTS_TOTAL, "counter"),
         (DRIFT_PASS_DURATION_SECONDS, "gauge"),
         (DRIFT_PASSES_TOTAL, "counter"),
         (LANE_QUEUE_DEPTH, "gauge"),

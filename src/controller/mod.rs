@@ -9,6 +9,7 @@
 
 mod cleanup;
 pub mod drift;
+pub mod drift_events;
 mod endpoint;
 pub mod events;
 pub mod http;
@@ -141,7 +142,9 @@ pub async fn reconcile_meta<P: LambdaProvider>(
     let namespace = meta.namespace().unwrap_or_default();
     let uid = meta.metadata.uid.clone().unwrap_or_else(|| key_of(&*meta));
     let ours = meta.finalizers().iter().any(|f| f == FINALIZER);
-    if ours && meta.metadata.deletion_timestamp.is_none() {
+    // A drift event booked a check (drift_events.rs): it runs now, whatever the schedule says.
+    let booked = meta.annotations().contains_key(drift_events::ANNOTATION);
+    if ours && meta.metadata.deletion_timestamp.is_none() && !booked {
         let epoch = ctx.tenancy.epoch(&namespace);
         if let Some(wait) = ctx.drift.waiting(&uid, meta.metadata.generation, epoch) {
             return Ok(Action::requeue(wait));

@@ -24,7 +24,7 @@ use serde_json::json;
 use super::endpoint::{self, Subject};
 use super::metrics::ReconcileTimer;
 use super::requeue::{is_steady, lane_of, requeue_after_error, requeue_for};
-use super::{Context, Error, LambdaProvider, MANAGER, drift, events, key_of};
+use super::{Context, Error, LambdaProvider, MANAGER, drift, drift_events, events, key_of};
 use crate::api::Reason;
 use crate::api::validate::validate_object;
 use crate::api::{LambdaAliasSet, LambdaAliasSetSpec, LambdaAliasSetStatus};
@@ -53,7 +53,49 @@ pub(super) async fn apply<P: LambdaProvider>(
             Err(Stop::Failed(error)) => return Err(error),
         },
     };
-    finish(&seen, api, ctx, ending, timer).await
+    let answered = answered(&ending);
+    let action = finish(&seen, api, ctx, ending, timer).await?;
+    if let (Some(booking), Some(repaired)) = (booking_of(seen.obj), answered) {
+        answer_booking(&seen, api, ctx, booking, repaired).await?;
+    }
+    Ok(action)
+}
+
+/// The drift check a drift event booked, if one is (`drift_events::ANNOTATION`).
+fn booking_of(obj: &LambdaAliasSet) -> Option<&str> {
+    obj.metadata.annotations.as_ref()?.get(drift_events::ANNOTATION).map(String::as_str)
+}
+
+/// Whether a reconcile answers a booked check: `Some(repaired)` when it read AWS (or has
+/// nothing to read it for: a spec parked as invalid, a set its namespace refuses), `None` when
+/// it failed and the booking must stay for the retry.
+fn answered(ending: &Ending) -> Option<bool> {
+    match ending {
+        Ending::Unchanged(_) => Some(false),
+        Ending::Status(verdict) if !verdict.health.is_error() => Some(!verdict.done.is_empty()),
+        Ending::Status(_) => None,
+    }
+}
+
+/// The booked check has run: its lag is recorded and its booking removed (unless a newer one
+/// replaced it meanwhile, which books the next check).
+async fn answer_booking<P: LambdaProvider>(
+    seen: &Seen<'_>,
+    api: &Api<LambdaAliasSet>,
+    ctx: &Context<P>,
+    booking: &str,
+    repaired: bool,
+) -> Result<(), Error> {
+    if let Some(time) = drift_events::booked_time(booking) {
+        let lag = ((ctx.clock)() - time).max(0) as f64;
+        ctx.metrics.drift_event_lag("checked", lag);
+        if repaired {
+            ctx.metrics.drift_event_lag("repaired", lag);
+        }
+    }
+    tracing::info!(set = %seen.key, booking, repaired, "drift events: booked check done");
+    drift_events::clear(api, &seen.obj.name_any(), booking).await?;
+    Ok(())
 }
 
 /// validate -> read the skill -> check or converge: how the reconcile of an admitted set ends.
@@ -170,6 +212,9 @@ struct Admitted {
     /// The spec as the namespace admits it (strict tenancy derives the ExternalId).
     spec: LambdaAliasSetSpec,
     lane: Lane,
+    /// Whether the cheap drift check comes first: a steady set, at its turn in the drift lane
+    /// or because a drift event booked its check.
+    cheap: bool,
     /// The namespace's tenancy epoch, stamped with a steady set's booking.
     epoch: u64,
     /// A drift check's place among the checks running at once.
@@ -185,16 +230,27 @@ fn admit<P: LambdaProvider>(seen: &Seen<'_>, ctx: &Context<P>) -> Admission {
         Ok(spec) => spec.into_owned(),
         Err(message) => return Admission::Refused(message),
     };
-    let lane = lane_of(seen.obj);
+    let steady = lane_of(seen.obj) == Lane::Drift;
     let epoch = ctx.tenancy.epoch(&seen.namespace);
-    let place = match lane {
-        Lane::Drift => match drift_turn(seen, &spec, epoch, ctx) {
-            Ok(place) => Some(place),
+    // A check a drift event booked runs now, in the priority lane: someone changed the
+    // function, and the live skill may be broken until it is changed back.
+    if steady && booking_of(seen.obj).is_some() {
+        return Admission::Go(Box::new(Admitted {
+            spec,
+            lane: Lane::Priority,
+            cheap: true,
+            epoch,
+            place: None,
+        }));
+    }
+    let (lane, place) = match steady {
+        true => match drift_turn(seen, &spec, epoch, ctx) {
+            Ok(place) => (Lane::Drift, Some(place)),
             Err(wait) => return Admission::Wait(wait),
         },
-        Lane::Priority => None,
+        false => (Lane::Priority, None),
     };
-    Admission::Go(Box::new(Admitted { spec, lane, epoch, place }))
+    Admission::Go(Box::new(Admitted { spec, lane, cheap: steady, epoch, place }))
 }
 
 /// A steady set's turn in the drift lane: a place among the running checks, or when to look
@@ -288,7 +344,7 @@ async fn check_or_converge<P: LambdaProvider>(
 ) -> Ending {
     let aws = ctx.aws.client_for(valid.spec).await;
     let skills_print = skills_fingerprint(skills);
-    let result = match check(seen, admitted.lane, valid, skills_print, &*aws, ctx).await {
+    let result = match check(seen, admitted, valid, skills_print, &*aws, ctx).await {
         Some(Ok(true)) => {
             pass_seen(seen, ctx);
             return Ending::Unchanged(Action::requeue(ctx.drift.schedule_next(&seen.uid, valid.spec)));
@@ -319,19 +375,21 @@ async fn check_or_converge<P: LambdaProvider>(
     }
 }
 
-/// The drift check of a set in the drift lane: whether AWS reads as when the set was last seen
-/// converged (`None`: no baseline for this generation and skill state, so a full observe).
+/// The drift check of a steady set (its turn in the drift lane, or booked by a drift event):
+/// whether AWS reads as when the set was last seen converged (`None`: no baseline for this
+/// generation and skill state, so a full observe).
 async fn check<A: LambdaApi, P: LambdaProvider>(
     seen: &Seen<'_>,
-    lane: Lane,
+    admitted: &Admitted,
     valid: &Valid<'_>,
     skills_print: u64,
     aws: &A,
     ctx: &Context<P>,
 ) -> Option<Result<bool, EngineError>> {
-    if lane != Lane::Drift {
+    if !admitted.cheap {
         return None;
     }
+    let lane = admitted.lane;
     let checked = match ctx.drift.baseline(&seen.uid, seen.generation, skills_print) {
         Some(baseline) => {
             let check = engine::drift::unchanged(aws, valid.spec, &seen.key, &baseline);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::WatchStreamExt;
@@ -20,14 +20,18 @@ use kube::runtime::reflector::{self, ObjectRef, reflector};
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
+use super::drift_events::index::Defaults;
+use super::drift_events::{Feed, KubeBooker, Own, Queue, Sets, SqsQueue};
 use super::events::RecorderSink;
 use super::http::{self, Probe};
 use super::metrics::Metrics;
 use super::{Context, LambdaProvider, MANAGER, SetMeta, error_policy, reconcile_meta, system_clock};
 use crate::api::LambdaAliasSet;
-use crate::aws::budget::{BudgetLimits, Budgets, CallCounter};
+use crate::aws::budget::{BudgetLimits, Budgets, CallCounter, Metered};
 use crate::aws::client::{AwsSettings, sdk_config};
 use crate::aws::connections::Connections;
+use crate::aws::sdk::SdkSqs;
+use crate::aws::sqs::{account_of_queue, region_of_queue};
 
 /// After SIGTERM, in-flight reconciles get this long to finish; then they are dropped. That is
 /// safe because every reconcile observes AWS from scratch and a swap has a single write as its
@@ -68,6 +72,8 @@ pub struct RunOptions {
     pub cluster_name: Option<String>,
     /// Who the controller's own credentials are (strict: `run` asks STS before it starts).
     pub caller: Option<crate::tenancy::Caller>,
+    /// `--drift-events-queue`: the SQS queue of CloudTrail's Lambda events.
+    pub drift_events_queue: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -86,6 +92,7 @@ impl Default for RunOptions {
             tenancy: crate::tenancy::Tenancy::Open,
             cluster_name: None,
             caller: None,
+            drift_events_queue: None,
         }
     }
 }
@@ -99,6 +106,56 @@ pub struct Wiring<P: LambdaProvider> {
     pub calls: CallCounter,
     /// Why the controller is not ready to call AWS, if it is not (no credentials provider).
     pub aws_ready: Result<(), String>,
+    /// Drift events, when `--drift-events-queue` is given.
+    pub drift_events: Option<DriftEvents>,
+}
+
+/// What the drift-event feed is given: the queue, and who the controller is.
+pub struct DriftEvents {
+    pub queue: Arc<dyn Queue>,
+    /// Whose writes are the controller's own (not drift).
+    pub own: Own,
+    /// The account and region of sets that name none.
+    pub defaults: Defaults,
+}
+
+/// The queue of `--drift-events-queue` through the seam (budget, count, retries), and who the
+/// controller is (STS GetCallerIdentity). Without an answer from STS the controller still
+/// starts: bare function names then match events of any account, and only assumed-role
+/// sessions are told apart as its own writes.
+async fn drift_events(
+    url: &str,
+    options: &RunOptions,
+    budgets: &Budgets,
+    calls: &CallCounter,
+) -> DriftEvents {
+    let settings = AwsSettings {
+        region: region_of_queue(url).map(str::to_owned).or_else(|| options.aws.region.clone()),
+        ..options.aws.clone()
+    };
+    let config = sdk_config(&settings).await;
+    let identity = match crate::aws::client::caller_identity(&sdk_config(&options.aws).await).await {
+        Ok(identity) => Some(identity),
+        Err(error) => {
+            tracing::warn!(%error, "drift events: the controller's own identity is unknown; bare function names match events of any account");
+            None
+        }
+    };
+    let account = account_of_queue(url)
+        .map(str::to_owned)
+        .or_else(|| identity.as_ref().map(|(c, _)| c.account.clone()))
+        .unwrap_or_else(|| "default".to_string());
+    let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "default".to_string());
+    let api = Metered::new(SdkSqs::from_config(&config), account, region, budgets.clone(), calls.clone());
+    let default_region = sdk_config(&options.aws).await.region().map(|r| r.to_string());
+    DriftEvents {
+        queue: Arc::new(SqsQueue { api, url: url.to_owned() }),
+        own: Own {
+            caller_arn: identity.as_ref().map(|(_, arn)| arn.clone()),
+            session_name: crate::aws::client::SESSION_NAME.to_string(),
+        },
+        defaults: Defaults { account: identity.map(|(c, _)| c.account), region: default_region },
+    }
 }
 
 /// Readiness: the CRD can be listed (where the controller watches, so namespaced RBAC is
@@ -212,9 +269,14 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
         options.caller = Some(crate::aws::client::caller(&base).await?);
     }
     let connections = Connections::new(options.aws.clone(), budgets.clone(), calls.clone());
+    let drift_events = match &options.drift_events_queue {
+        Some(url) => Some(drift_events(url, &options, &budgets, &calls).await),
+        None => None,
+    };
     let (stop_tx, _) = watch::channel(false);
     tokio::spawn(signals(stop_tx.clone()));
-    run_with(options, Wiring { client, aws: connections, budgets, calls, aws_ready }, stop_tx).await
+    let wiring = Wiring { client, aws: connections, budgets, calls, aws_ready, drift_events };
+    run_with(options, wiring, stop_tx).await
 }
 
 /// The controller with its AWS side given: what `run` does once it has built clients. Stops
@@ -224,7 +286,7 @@ pub async fn run_with<P: LambdaProvider>(
     wiring: Wiring<P>,
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), String> {
-    let Wiring { client, aws, budgets, calls, aws_ready } = wiring;
+    let Wiring { client, aws, budgets, calls, aws_ready, drift_events } = wiring;
     let stop_rx = stop_tx.subscribe();
     let smapi = crate::alexa::Smapi::new(&options.smapi).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
@@ -332,6 +394,33 @@ pub async fn run_with<P: LambdaProvider>(
                 gate.update(&ns.name_any(), ns.metadata.annotations.unwrap_or_default());
             }
         }
+    }
+    // Drift events: only the leader (of its shard) reads the queue, and books checks for the
+    // sets of every shard (drift_events.rs).
+    let mut feed_tasks = Vec::new();
+    if let Some(drift) = drift_events {
+        let sets = Arc::new(Sets::default());
+        let mut ready = Vec::new();
+        for (source, (namespace, _)) in apis.iter().enumerate() {
+            let api: Api<LambdaAliasSet> = match namespace {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            let (tx, rx) = watch::channel(false);
+            ready.push(rx);
+            feed_tasks.push(tokio::spawn(sets.clone().follow(source, api, drift.defaults.clone(), tx)));
+        }
+        let feed = Feed {
+            queue: drift.queue,
+            sets,
+            booker: Arc::new(KubeBooker { client: client.clone() }),
+            own: drift.own,
+            metrics: ctx.metrics.clone(),
+            events: ctx.events.clone(),
+            regarding: own_pod(),
+            clock: ctx.clock.clone(),
+        };
+        feed_tasks.push(tokio::spawn(feed.run(ready, stop_rx.clone())));
     }
     // Counts reconciles in flight, so that shutdown waits for them and for nothing else.
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -448,6 +537,9 @@ pub async fn run_with<P: LambdaProvider>(
         }
     }
     pruner.abort();
+    for task in feed_tasks {
+        task.abort();
+    }
     let _ = stop_tx.send(true);
     if tokio::time::timeout(STEP_TIMEOUT, server).await.is_err() {
         tracing::warn!("the HTTP endpoints did not stop in time");
@@ -488,6 +580,22 @@ pub fn watch_sets(
         set.annotations_mut().remove(LAST_APPLIED);
     });
     (reader, reflector(writer, watch).applied_objects())
+}
+
+/// The controller's Pod (`POD_NAMESPACE`/`POD_NAME` from the downward API, else `default` and
+/// the host name): what Events about the controller itself are about.
+fn own_pod() -> ObjectReference {
+    let namespace = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".to_string());
+    let name = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| MANAGER.to_string());
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        namespace: Some(namespace),
+        name: Some(name),
+        ..ObjectReference::default()
+    }
 }
 
 /// The lease manager's task: it releases the Lease once the channel's receivers are dropped.

@@ -134,7 +134,12 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
 
 /// Settings that point the crate's client builder at moto.
 pub fn aws_settings() -> AwsSettings {
-    AwsSettings { region: Some(REGION.to_owned()), endpoint_url: Some(moto_url()), profile: None }
+    AwsSettings {
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(moto_url()),
+        profile: None,
+        session_name: None,
+    }
 }
 
 /// A Lambda client for moto, built through the crate's own client builder (so the

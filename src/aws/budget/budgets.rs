@@ -127,6 +127,10 @@ pub struct BudgetLimits {
     pub describe_alarms: BucketLimit,
     /// CloudWatch's GetMetricData (`maxErrorRate`): 50 req/s by default.
     pub get_metric_data: BucketLimit,
+    /// SQS (drift events' queue): its standard queues allow a nearly unlimited rate; the feed
+    /// sends about one long poll per 20 s and one DeleteMessage per event. A pool of its own, so
+    /// that the queue never waits for Lambda's tokens, nor Lambda for the queue's.
+    pub sqs: BucketLimit,
 }
 
 impl BudgetLimits {
@@ -143,6 +147,7 @@ impl BudgetLimits {
             other: scale(self.other),
             describe_alarms: scale(self.describe_alarms),
             get_metric_data: scale(self.get_metric_data),
+            sqs: scale(self.sqs),
         }
     }
 
@@ -154,17 +159,19 @@ impl BudgetLimits {
             other: limit,
             describe_alarms: limit,
             get_metric_data: limit,
+            sqs: limit,
         }
     }
 
     /// The pools by name, as metrics show them.
-    pub fn pools(&self) -> [(&'static str, BucketLimit); 5] {
+    pub fn pools(&self) -> [(&'static str, BucketLimit); 6] {
         [
             (POOL_GET_FUNCTION, self.get_function),
             (POOL_GET_POLICY, self.get_policy),
             (POOL_SHARED, self.other),
             (POOL_DESCRIBE_ALARMS, self.describe_alarms),
             (POOL_GET_METRIC_DATA, self.get_metric_data),
+            (POOL_SQS, self.sqs),
         ]
     }
 }
@@ -175,6 +182,7 @@ pub const POOL_GET_POLICY: &str = "GetPolicy";
 pub const POOL_SHARED: &str = "shared";
 pub const POOL_DESCRIBE_ALARMS: &str = "DescribeAlarms";
 pub const POOL_GET_METRIC_DATA: &str = "GetMetricData";
+pub const POOL_SQS: &str = "sqs";
 
 /// The pool an operation spends from.
 pub fn pool_of(op: Operation) -> &'static str {
@@ -183,6 +191,7 @@ pub fn pool_of(op: Operation) -> &'static str {
         Operation::GetPolicy => POOL_GET_POLICY,
         Operation::DescribeAlarms => POOL_DESCRIBE_ALARMS,
         Operation::GetMetricData => POOL_GET_METRIC_DATA,
+        Operation::ReceiveMessage | Operation::DeleteMessage | Operation::GetQueueAttributes => POOL_SQS,
         _ => POOL_SHARED,
     }
 }
@@ -209,6 +218,7 @@ impl Default for BudgetLimits {
             other: BucketLimit { per_second: 12.0, burst: 3 },
             describe_alarms: BucketLimit { per_second: 6.0, burst: 3 },
             get_metric_data: BucketLimit { per_second: 40.0, burst: 10 },
+            sqs: BucketLimit { per_second: 50.0, burst: 10 },
         }
     }
 }
@@ -221,6 +231,7 @@ pub(super) struct Pools {
     other: Pool,
     describe_alarms: Pool,
     get_metric_data: Pool,
+    sqs: Pool,
 }
 
 impl Pools {
@@ -231,6 +242,7 @@ impl Pools {
             other: Pool::new(limits.other, drift_share),
             describe_alarms: Pool::new(limits.describe_alarms, drift_share),
             get_metric_data: Pool::new(limits.get_metric_data, drift_share),
+            sqs: Pool::new(limits.sqs, drift_share),
         }
     }
 
@@ -240,17 +252,19 @@ impl Pools {
             Operation::GetPolicy => &self.get_policy,
             Operation::DescribeAlarms => &self.describe_alarms,
             Operation::GetMetricData => &self.get_metric_data,
+            Operation::ReceiveMessage | Operation::DeleteMessage | Operation::GetQueueAttributes => &self.sqs,
             _ => &self.other,
         }
     }
 
-    fn named(&self) -> [(&'static str, &Pool); 5] {
+    fn named(&self) -> [(&'static str, &Pool); 6] {
         [
             (POOL_GET_FUNCTION, &self.get_function),
             (POOL_GET_POLICY, &self.get_policy),
             (POOL_SHARED, &self.other),
             (POOL_DESCRIBE_ALARMS, &self.describe_alarms),
             (POOL_GET_METRIC_DATA, &self.get_metric_data),
+            (POOL_SQS, &self.sqs),
         ]
     }
 }
@@ -378,6 +392,8 @@ mod tests {
         // CloudWatch's operations have pools of their own.
         budgets.acquire(ACCOUNT, REGION, Operation::DescribeAlarms).await;
         budgets.acquire(ACCOUNT, REGION, Operation::GetMetricData).await;
+        // So do SQS's, together: the drift-event feed never waits for Lambda's tokens.
+        budgets.acquire(ACCOUNT, REGION, Operation::ReceiveMessage).await;
         assert_eq!(start.elapsed(), Duration::ZERO);
         budgets.clone().acquire(ACCOUNT, REGION, Operation::DeleteAlias).await;
         assert_eq!(start.elapsed(), Duration::from_secs(1));

@@ -116,6 +116,7 @@ mod tests {
             other: BucketLimit { per_second: 15.0, burst: 15 },
             describe_alarms: BucketLimit { per_second: 9.0, burst: 9 },
             get_metric_data: BucketLimit { per_second: 50.0, burst: 50 },
+            sqs: BucketLimit { per_second: 50.0, burst: 50 },
         }
     }
 

@@ -28,7 +28,7 @@ mod retry;
 pub use bucket::{Bucket, BucketLimit};
 pub use budgets::{
     BudgetLimits, Budgets, DEFAULT_DRIFT_SHARE, Lane, POOL_DESCRIBE_ALARMS, POOL_GET_FUNCTION,
-    POOL_GET_METRIC_DATA, POOL_GET_POLICY, POOL_SHARED, PoolUsage, in_lane, pool_of,
+    POOL_GET_METRIC_DATA, POOL_GET_POLICY, POOL_SHARED, POOL_SQS, PoolUsage, in_lane, pool_of,
 };
 pub use calls::{CallCounter, OUTCOME_OK};
 pub use metered::Metered;

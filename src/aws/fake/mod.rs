@@ -231,7 +231,10 @@ fn mapping_state(enabled: bool) -> String {
 }
 
 mod rules;
+mod sqs;
 mod warm;
+
+pub use sqs::FakeQueue;
 
 use warm::Warm;
 

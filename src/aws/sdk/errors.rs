@@ -39,7 +39,7 @@ where
     }
 }
 
-/// [`map_error`] for CloudWatch's operations: its errors carry a code and a message, and its
+/// [`map_error`] for CloudWatch's operations (and SQS's): their errors carry a code and a message, and its
 /// throttling (`Throttling`, HTTP 400) no retry hint.
 pub fn map_cloudwatch_error<E>(operation: Operation, error: SdkError<E, HttpResponse>) -> AwsError
 where

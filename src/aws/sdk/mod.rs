@@ -13,6 +13,7 @@ mod cloudwatch;
 mod convert;
 mod errors;
 mod policy;
+mod sqs;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ use convert::{
 };
 pub use errors::{map_cloudwatch_error, map_error};
 pub use policy::parse_policy;
+pub use sqs::SdkSqs;
 
 use super::lambda::{
     AddPermission, CreateAlias, CreateMapping, DeleteAlias, DeleteMapping, DeleteVersion, DeleteWarm,
