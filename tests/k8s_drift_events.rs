@@ -226,7 +226,11 @@ async fn an_event_repairs_the_set_in_seconds_and_the_rest_is_counted_and_dropped
         let obj = api.get("trivia").await.map_err(|e| e.to_string())?;
         let booked = obj.metadata.annotations.unwrap_or_default().contains_key(BOOKING);
         let repaired = metric(&controller, "lac_drift_event_lag_seconds_count").await;
-        if !booked && repaired >= 3.0 { Ok(()) } else { Err(format!("booked {booked}, lag samples {repaired}")) }
+        if !booked && repaired >= 3.0 {
+            Ok(())
+        } else {
+            Err(format!("booked {booked}, lag samples {repaired}"))
+        }
     })
     .await;
     assert_eq!(result_count(&controller, "matched").await, 1.0);
@@ -272,8 +276,10 @@ async fn a_queue_that_cannot_be_read_warns_at_the_pod_and_polling_still_repairs(
     support::create_function(&lambda, &function, "v1").await;
     let url = format!("{}/{ACCOUNT}/{}", support::moto_url(), support::unique_name("no-such-queue"));
     let pod = "lac-events-down-0";
-    let controller =
-        Controller::start(&["--namespace", &ns, "--resync", "6", "--drift-events-queue", &url], env(pod, &ns));
+    let controller = Controller::start(
+        &["--namespace", &ns, "--resync", "6", "--drift-events-queue", &url],
+        env(pod, &ns),
+    );
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
     api.create(&PostParams::default(), &set("trivia", &function, None)).await.expect("create");
     wait_converged(&api, "trivia").await;
@@ -313,11 +319,33 @@ async fn two_shards_share_one_queue_and_every_event_repairs_its_set() {
     let sqs = sqs().await;
     let url = queue(&sqs, 30).await;
     let a = Controller::start(
-        &["--namespace", &ns, "--resync", "3600", "--shard", "shard=a", "--budget-share", "0.5", "--drift-events-queue", &url],
+        &[
+            "--namespace",
+            &ns,
+            "--resync",
+            "3600",
+            "--shard",
+            "shard=a",
+            "--budget-share",
+            "0.5",
+            "--drift-events-queue",
+            &url,
+        ],
         env("lac-events-a", &ns),
     );
     let b = Controller::start(
-        &["--namespace", &ns, "--resync", "3600", "--shard", "shard!=a", "--budget-share", "0.5", "--drift-events-queue", &url],
+        &[
+            "--namespace",
+            &ns,
+            "--resync",
+            "3600",
+            "--shard",
+            "shard!=a",
+            "--budget-share",
+            "0.5",
+            "--drift-events-queue",
+            &url,
+        ],
         env("lac-events-b", &ns),
     );
     let api: Api<LambdaAliasSet> = Api::namespaced(client.clone(), &ns);
@@ -326,7 +354,9 @@ async fn two_shards_share_one_queue_and_every_event_repairs_its_set() {
         let function = support::unique_name("events-shard");
         support::create_function(&lambda, &function, "v1").await;
         let shard = if i % 2 == 0 { "a" } else { "b" };
-        api.create(&PostParams::default(), &set(&format!("s{i}"), &function, Some(shard))).await.expect("create");
+        api.create(&PostParams::default(), &set(&format!("s{i}"), &function, Some(shard)))
+            .await
+            .expect("create");
         functions.push(function);
     }
     for i in 0..8 {
@@ -344,7 +374,11 @@ async fn two_shards_share_one_queue_and_every_event_repairs_its_set() {
     eventually("every event booked once and deleted", || async {
         let matched = result_count(&a, "matched").await + result_count(&b, "matched").await;
         let remaining = left(&sqs, &url).await;
-        if matched == 8.0 && remaining == 0 { Ok(()) } else { Err(format!("{matched} matched, {remaining} left")) }
+        if matched == 8.0 && remaining == 0 {
+            Ok(())
+        } else {
+            Err(format!("{matched} matched, {remaining} left"))
+        }
     })
     .await;
     eprintln!(
@@ -410,7 +444,11 @@ async fn messages_in_flight_survive_a_dead_consumer_and_a_killed_controller() {
     eventually("the message comes back and is booked", || async {
         let matched = result_count(&controller, "matched").await;
         let remaining = left(&sqs, &url).await;
-        if matched == 1.0 && remaining == 0 { Ok(()) } else { Err(format!("{matched} matched, {remaining} left")) }
+        if matched == 1.0 && remaining == 0 {
+            Ok(())
+        } else {
+            Err(format!("{matched} matched, {remaining} left"))
+        }
     })
     .await;
 

@@ -48,6 +48,10 @@ DOCUMENTED = {
     "lac_drift_checks_total": ("counter", {"result"}),
     "lac_drift_passes_total": ("counter", set()),
     "lac_drift_pass_duration_seconds": ("gauge", set()),
+    "lac_drift_events_received_total": ("counter", set()),
+    "lac_drift_events_total": ("counter", {"result"}),
+    "lac_drift_event_lag_seconds": ("histogram", {"until"}),
+    "lac_drift_events_queue_up": ("gauge", {"queue"}),
     "lac_rollout_looks_total": ("counter", {"result"}),
     "lac_resync_seconds": ("gauge", set()),
     "lac_set_stalled": ("gauge", {"set", "reason"}),
@@ -225,7 +229,7 @@ def test_every_documented_family_is_there_with_its_type_and_labels(scraped: tupl
         for sample in family.samples:
             if kind == "histogram":
                 assert sample.name in {f"{name}_bucket", f"{name}_sum", f"{name}_count"}, sample
-                expected = {"le"} if sample.name.endswith("_bucket") else set()
+                expected = labels | {"le"} if sample.name.endswith("_bucket") else labels
             else:
                 assert sample.name == name, sample
                 expected = labels

@@ -223,6 +223,24 @@ pub(crate) mod tests {
         }
     }
 
+    /// The rule users deploy sends exactly the events this module reads.
+    #[test]
+    fn the_deployed_event_pattern_matches_these_names_by_prefix() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/drift-events/event-pattern.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let pattern: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(pattern["source"], json!(["aws.lambda"]));
+        assert_eq!(pattern["detail-type"], json!(["AWS API Call via CloudTrail"]));
+        assert_eq!(pattern["detail"]["eventSource"], json!(["lambda.amazonaws.com"]));
+        let prefixes: Vec<&str> = pattern["detail"]["eventName"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["prefix"].as_str().expect("a prefix match"))
+            .collect();
+        assert_eq!(prefixes, EVENT_NAMES);
+    }
+
     #[test]
     fn names_match_without_their_version_suffix_and_only_whole() {
         for name in EVENT_NAMES {

@@ -184,7 +184,7 @@ async fn unmatched_own_duplicate_ignored_and_malformed_messages_are_counted_and_
     w.fake.send(event("UpdateAlias20150331", "nobody-owns-this", "u1", "2026-12-07T03:00:00Z"));
     w.fake.send(event(
         "UpdateAlias20150331",
-        &format!("arn:aws:lambda:eu-west-1:444455556666:function:trivia"),
+        "arn:aws:lambda:eu-west-1:444455556666:function:trivia",
         "u2",
         "2026-12-07T03:00:00Z",
     ));
