@@ -731,3 +731,61 @@ async fn a_held_step_is_watched_with_the_cheap_reads_and_an_alarm_still_rolls_it
     drop(ctx);
     assert!(server.await.expect("server") >= 6, "every reconcile patched its status");
 }
+
+/// `obj` with a drift event's booking on it, as the feed writes it.
+fn booked(obj: &LambdaAliasSet, value: &str) -> LambdaAliasSet {
+    let mut obj = obj.clone();
+    obj.metadata.annotations = Some([(drift_events::ANNOTATION.to_string(), value.to_string())].into());
+    obj
+}
+
+#[tokio::test]
+async fn a_booked_drift_event_runs_the_cheap_check_at_once_and_clears_its_booking_after() {
+    let fake = fake_with_function();
+    let obj = object(spec(Phase::Development), true, false);
+    let (ctx, handle, sink) = context(fake.clone());
+    let reply = serde_json::to_value(&obj).expect("json");
+    let (_, handle, patch) = from_watch(&ctx, meta_of(&obj), handle, |h| read_then_status(h, reply)).await;
+    let mut steady = obj.clone();
+    steady.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
+    let writes = fake.writes();
+
+    // Booked with nothing changed: read now (not at the check's time), the cheap reads only, no
+    // status write, then the booking is removed if it still holds this value.
+    let value = "2027-01-15T08:00:00Z|event-1";
+    let with = booked(&steady, value);
+    let reply = serde_json::to_value(&with).expect("json");
+    let calls = fake.calls().len();
+    let (action, handle, clear) = from_watch(&ctx, meta_of(&with), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let clear = expect(&mut h, Method::PATCH, PATH, &reply).await;
+        (h, clear)
+    })
+    .await;
+    assert!(requeued(&action));
+    let path = "/metadata/annotations/lambda.aliasset.dev~1drift-event";
+    assert_eq!(clear, json!([{"op": "test", "path": path, "value": value}, {"op": "remove", "path": path}]));
+    let read: Vec<_> = fake.calls()[calls..].to_vec();
+    assert!(read.iter().all(|op| op.is_read()), "{read:?}");
+    assert!(!read.contains(&crate::aws::Operation::ListVersionsByFunction), "the cheap check: {read:?}");
+    assert_eq!(fake.writes(), writes);
+    let metrics = ctx.metrics.render(&CallCounter::new(), &crate::aws::budget::Budgets::default());
+    assert!(metrics.contains("lac_drift_checks_total{result=\"unchanged\"} 1"), "{metrics}");
+    assert!(metrics.contains("lac_drift_event_lag_seconds_count{until=\"checked\"} 1"), "{metrics}");
+
+    // Booked after someone re-pointed PROD1: the check differs, the full converge puts it back,
+    // the lag is counted as a repair too.
+    fake.oob_update_alias(FUNCTION, "PROD1", "$LATEST").expect("re-point");
+    let with = booked(&steady, "2027-01-15T08:01:00Z|event-2");
+    let reply = serde_json::to_value(&with).expect("json");
+    let (_, handle, _) = from_watch(&ctx, meta_of(&with), handle, |mut h| async move {
+        expect(&mut h, Method::GET, PATH, &reply).await;
+        let clear = expect(&mut h, Method::PATCH, PATH, &reply).await;
+        (h, clear)
+    })
+    .await;
+    assert!(reasons(&sink).contains(&"DriftCorrected".to_string()), "{:?}", reasons(&sink));
+    let metrics = ctx.metrics.render(&CallCounter::new(), &crate::aws::budget::Budgets::default());
+    assert!(metrics.contains("lac_drift_event_lag_seconds_count{until=\"repaired\"} 1"), "{metrics}");
+    drop(handle);
+}
