@@ -17,6 +17,10 @@ const UNSCOPED: [&str; 3] =
     ["lambda:ListEventSourceMappings", "lambda:CreateEventSourceMapping", "cloudwatch:GetMetricData"];
 /// `spec.rollout`'s alarms: DescribeAlarms takes alarm ARNs.
 const ALARM_SCOPED: [&str; 1] = ["cloudwatch:DescribeAlarms"];
+/// `--drift-events-queue`: the queue `deploy/drift-events` creates, by its default name (users
+/// name theirs).
+const QUEUE_SCOPED: [&str; 3] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+const DRIFT_EVENTS_QUEUE: &str = "arn:aws:sqs:*:*:lambda-alias-controller-drift-events";
 /// Actions on one event source mapping, scoped to mapping ARNs (the request names only a UUID).
 const MAPPING_SCOPED: [&str; 2] = ["lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"];
 
@@ -71,7 +75,10 @@ fn known(op: Operation) -> Operation {
         | Operation::PutProvisionedConcurrencyConfig
         | Operation::DeleteProvisionedConcurrencyConfig
         | Operation::DescribeAlarms
-        | Operation::GetMetricData => op,
+        | Operation::GetMetricData
+        | Operation::ReceiveMessage
+        | Operation::DeleteMessage
+        | Operation::GetQueueAttributes => op,
     }
 }
 
@@ -137,6 +144,8 @@ fn resources_are_as_narrow_as_aws_allows() {
             &["arn:aws:lambda:*:*:event-source-mapping:*"]
         } else if ALARM_SCOPED.contains(&action.as_str()) {
             &["arn:aws:cloudwatch:*:*:alarm:*"]
+        } else if QUEUE_SCOPED.contains(&action.as_str()) {
+            &[DRIFT_EVENTS_QUEUE]
         } else if action == ASSUME_ROLE {
             &["arn:aws:iam::*:role/*"]
         } else {

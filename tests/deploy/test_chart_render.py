@@ -284,3 +284,38 @@ def test_notes_say_where_it_watches_and_whether_it_leads():
     notes = render_notes(NON_DEFAULT_VALUES)
     assert "Watching LambdaAliasSets in: a, b." in notes
     assert f"Leader election: on (Lease {NAMESPACE}/{LEASE_NAME})." in notes
+
+
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/lambda-alias-controller-drift-events"
+
+
+def test_drift_events_pass_the_queue_and_the_long_resync():
+    args = container(one(render({"driftEvents": {"queueUrl": QUEUE}}), "Deployment"))["args"]
+    assert flag_values(args, "--drift-events-queue") == [QUEUE]
+    assert flag_values(args, "--resync") == ["21600"], "polling becomes the safety net"
+    args = container(one(render({"driftEvents": {"queueUrl": QUEUE, "resyncSeconds": 3600}, "resyncSeconds": 60}), "Deployment"))["args"]
+    assert flag_values(args, "--resync") == ["3600"]
+    default = container(one(render({"resyncSeconds": 60}), "Deployment"))["args"]
+    assert "--drift-events-queue" not in default
+    assert flag_values(default, "--resync") == ["60"]
+
+
+def test_every_shard_reads_the_drift_events_queue():
+    objects = render({"driftEvents": {"queueUrl": QUEUE}, "shards": [{"name": "a", "selector": "shard=a"}, {"name": "rest", "selector": "shard!=a"}]})
+    deployments = of_kind(objects, "Deployment")
+    assert len(deployments) == 2
+    for deployment in deployments:
+        assert flag_values(container(deployment)["args"], "--drift-events-queue") == [QUEUE]
+
+
+def test_drift_events_with_watch_namespaces_may_warn_at_the_pod():
+    objects = render({"driftEvents": {"queueUrl": QUEUE}, "watchNamespaces": ["a"]})
+    roles = {r["metadata"]["name"]: r for r in of_kind(objects, "Role")}
+    role = roles[f"{FULLNAME}-pod-events"]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert role["rules"] == [{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]}]
+    binding = [b for b in of_kind(objects, "RoleBinding") if b["roleRef"]["name"] == role["metadata"]["name"]]
+    assert len(binding) == 1 and binding[0]["metadata"]["namespace"] == NAMESPACE
+    # Not needed when the release namespace is watched, nor without drift events.
+    for values in ({"driftEvents": {"queueUrl": QUEUE}, "watchNamespaces": ["a", NAMESPACE]}, {"watchNamespaces": ["a"]}, {"driftEvents": {"queueUrl": QUEUE}}):
+        assert not [r for r in of_kind(render(values), "Role") if r["metadata"]["name"].endswith("-pod-events")], values

@@ -68,6 +68,8 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("budgetShare-zero", {"budgetShare": 0}, "/budgetShare", "exclusiveMinimum"),
     ("driftBudget-above-one", {"driftBudget": 1.5}, "/driftBudget", "maximum"),
     ("resync-zero", {"resyncSeconds": 0}, "/resyncSeconds", "minimum"),
+    ("drift-events-queue-not-a-url", {"driftEvents": {"queueUrl": "my-queue"}}, "/driftEvents/queueUrl", "does not match pattern"),
+    ("drift-events-resync-zero", {"driftEvents": {"resyncSeconds": 0}}, "/driftEvents/resyncSeconds", "minimum"),
     ("concurrency-fraction", {"concurrency": 1.5}, "/concurrency", "want integer"),
     ("port-out-of-range", {"metrics": {"port": 70000}}, "/metrics/port", "maximum"),
     ("api-server-port-zero", {"networkPolicy": {"apiServerPorts": [0]}}, "/networkPolicy/apiServerPorts/0", "minimum"),
