@@ -30,6 +30,25 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 CHART = REPO / "charts" / "lambda-alias-controller"
 CRD = REPO / "crds" / "lambdaaliasset.yaml"
+
+# src/controller/drift_events/event.rs EVENT_NAMES, in its order: the calls that can change what
+# a set owns, suffix-free (a Rust test holds deploy/drift-events/event-pattern.json equal to it).
+DRIFT_EVENT_NAMES = [
+    "UpdateAlias",
+    "CreateAlias",
+    "DeleteAlias",
+    "PublishVersion",
+    "AddPermission",
+    "RemovePermission",
+    "UpdateFunctionCode",
+    "UpdateFunctionConfiguration",
+    "CreateEventSourceMapping",
+    "UpdateEventSourceMapping",
+    "DeleteEventSourceMapping",
+    "PutProvisionedConcurrencyConfig",
+    "DeleteProvisionedConcurrencyConfig",
+    "DeleteFunction",
+]
 CHART_CRD = CHART / "crds" / "lambdaaliasset.yaml"
 VALUES_SCHEMA = CHART / "values.schema.json"
 # The controller's alerts (a Prometheus rule file, the chart's PrometheusRule's one source), their

@@ -20,26 +20,10 @@ import pytest
 import yaml
 from moto.events.models import EventPattern
 
-from deploy_support import REPO
+from deploy_support import DRIFT_EVENT_NAMES, REPO
 
 DIR = REPO / "deploy" / "drift-events"
-# src/controller/drift_events/event.rs EVENT_NAMES (a Rust test holds the pattern equal to it).
-NAMES = [
-    "UpdateAlias",
-    "CreateAlias",
-    "DeleteAlias",
-    "PublishVersion",
-    "AddPermission",
-    "RemovePermission",
-    "UpdateFunctionCode",
-    "UpdateFunctionConfiguration",
-    "CreateEventSourceMapping",
-    "UpdateEventSourceMapping",
-    "DeleteEventSourceMapping",
-    "PutProvisionedConcurrencyConfig",
-    "DeleteProvisionedConcurrencyConfig",
-    "DeleteFunction",
-]
+NAMES = DRIFT_EVENT_NAMES
 SUFFIXES = ["", "20150331", "20150331v2", "20170331", "20181031", "20191201v3"]
 SQS_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 PSEUDO = {"AWS::NoValue", "AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from moto.events.models import EventPattern
 
-from deploy_support import DEPLOY
+from deploy_support import DRIFT_EVENT_NAMES, DEPLOY
 
 DRIFT = DEPLOY / "drift-events"
 PATTERN_FILE = DRIFT / "event-pattern.json"
@@ -28,23 +28,7 @@ QUEUE_POLICY_FILE = DRIFT / "queue-policy.json"
 CONTROLLER_POLICY_FILE = DRIFT / "controller-policy.json"
 IAM_POLICY_FILE = DEPLOY / "iam-policy.json"
 
-# The calls that can change what a set owns, suffix-free, in the order of the Rust EVENT_NAMES.
-EVENT_NAMES = [
-    "UpdateAlias",
-    "CreateAlias",
-    "DeleteAlias",
-    "PublishVersion",
-    "AddPermission",
-    "RemovePermission",
-    "UpdateFunctionCode",
-    "UpdateFunctionConfiguration",
-    "CreateEventSourceMapping",
-    "UpdateEventSourceMapping",
-    "DeleteEventSourceMapping",
-    "PutProvisionedConcurrencyConfig",
-    "DeleteProvisionedConcurrencyConfig",
-    "DeleteFunction",
-]
+EVENT_NAMES = DRIFT_EVENT_NAMES
 
 CONTROLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 PSEUDO_PARAMETERS = {
