@@ -71,9 +71,12 @@ SCALE ?= 40
 LATENCY_MS ?= 30
 CONCURRENCY ?= 16
 CHANGES ?= 100
+# EVENTS=1: the controller reads a drift-events queue, and the drift-events phases run
+# (EVENTS_RESYNC, default 21600, is the restarted controller's resync; 0 skips that phase).
+EVENTS ?= 1
 .PHONY: bench
 bench: venv
-	N=$(N) SCALE=$(SCALE) LATENCY_MS=$(LATENCY_MS) CONCURRENCY=$(CONCURRENCY) CHANGES=$(CHANGES) \
+	N=$(N) SCALE=$(SCALE) LATENCY_MS=$(LATENCY_MS) CONCURRENCY=$(CONCURRENCY) CHANGES=$(CHANGES) EVENTS=$(EVENTS) \
 		$(CARGO) bench --locked --bench scale
 
 fmt:

@@ -10,11 +10,14 @@
 //!   as measured (wall) and times `SCALE` (what they stand for at AWS's real quotas).
 //!
 //! Phases: (a) bootstrap N sets; (b) one full drift pass; (c) spec changes during the next
-//! pass; then memory, CPU, throttles; (f) one set's convergence against moto next to a
-//! straight-line script. One table on stdout; the same figures as JSON (path printed).
+//! pass; (g) out-of-band changes during the pass after, each followed by its drift event, and
+//! as many left to polling; then memory, CPU, throttles; (h) the controller restarted with the
+//! 6-hour resync of drift events, its steady cost; (f) one set's convergence against moto next
+//! to a straight-line script. One table on stdout; the same figures as JSON (path printed).
 
 mod child;
 mod cluster;
+mod events;
 mod handle;
 mod measure;
 mod moto;
@@ -51,6 +54,13 @@ pub struct Knobs {
     pub changes: usize,
     pub drift_budget: f64,
     pub moto_runs: usize,
+    /// `EVENTS=1` (the default): the controller reads a drift-events queue (`--drift-events-queue`)
+    /// in every phase, and the drift-events phases (g, h) run; `EVENTS=0`: polling only.
+    pub events: bool,
+    /// `EVENTS_RESYNC` (real seconds, default 21600 = 6 h, the resync `--drift-events-queue`
+    /// defaults to): the resync of the restarted controller whose steady cost is measured (h);
+    /// 0 skips that phase.
+    pub events_resync: f64,
     /// Set for the children.
     pub namespace: String,
     pub port: u16,
@@ -73,11 +83,16 @@ impl Knobs {
             changes: env("CHANGES", 100)?,
             drift_budget: env("DRIFT_BUDGET", DEFAULT_DRIFT_SHARE)?,
             moto_runs: env("MOTO_RUNS", 20)?,
+            events: env("EVENTS", 1u8)? != 0,
+            events_resync: env("EVENTS_RESYNC", 21_600.0)?,
             namespace: env("LAC_BENCH_NAMESPACE", String::new())?,
             port: env("LAC_BENCH_PORT", 0)?,
         };
         if knobs.n == 0 || knobs.scale.is_nan() || knobs.scale < 1.0 || knobs.concurrency == 0 {
             return Err("N and CONCURRENCY must be positive and SCALE at least 1".to_string());
+        }
+        if knobs.events_resync.is_nan() || knobs.events_resync < 0.0 {
+            return Err("EVENTS_RESYNC must be 0 (skip) or a resync in seconds".to_string());
         }
         Ok(knobs)
     }
@@ -113,6 +128,8 @@ impl Knobs {
             ("CONCURRENCY", self.concurrency.to_string()),
             ("CHANGES", self.changes.to_string()),
             ("DRIFT_BUDGET", self.drift_budget.to_string()),
+            ("EVENTS", u8::from(self.events).to_string()),
+            ("EVENTS_RESYNC", self.events_resync.to_string()),
             ("LAC_BENCH_NAMESPACE", self.namespace.clone()),
             ("LAC_BENCH_PORT", self.port.to_string()),
         ]
@@ -240,8 +257,13 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
     report.set(
         "command",
         json!(format!(
-            "make bench N={} SCALE={} LATENCY_MS={} CONCURRENCY={} CHANGES={}",
-            knobs.n, knobs.scale, knobs.latency_ms, knobs.concurrency, knobs.changes
+            "make bench N={} SCALE={} LATENCY_MS={} CONCURRENCY={} CHANGES={} EVENTS={}",
+            knobs.n,
+            knobs.scale,
+            knobs.latency_ms,
+            knobs.concurrency,
+            knobs.changes,
+            u8::from(knobs.events)
         )),
     );
     report.set(
@@ -251,6 +273,7 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
             "simulated_latency_ms": knobs.sim_latency().as_secs_f64() * 1000.0,
             "concurrency": knobs.concurrency, "changes": knobs.changes, "drift_budget": knobs.drift_budget,
             "resync_seconds": resync, "mapping_every": sets::MAPPING_EVERY,
+            "events": knobs.events, "events_resync_seconds": knobs.events_resync,
             "api_server": if own_server { "../shared/kube/up (own state)" } else { "KUBECONFIG" },
         }),
     );
@@ -303,14 +326,23 @@ async fn bench(mut knobs: Knobs, own_server: bool) -> Result<(), String> {
         cpu0,
         sim_memory,
         own_server,
+        booted: false,
+        pass: None,
     };
-    let booted = phases::bootstrap(&mut run).await?;
-    if booted.is_some() {
-        let pass_seconds = phases::drift_pass(&mut run).await?;
+    run.booted = phases::bootstrap(&mut run).await?.is_some();
+    if run.booted {
+        run.pass = phases::drift_pass(&mut run).await?;
+        let pass_seconds = run.pass.map(|p| p.seconds);
         phases::spec_changes(&mut run, pass_seconds).await?;
+        if run.knobs.events {
+            events::repair_latency(&mut run).await?;
+        } else {
+            run.report.missing(events::REPAIR_FIGURE, "", "skipped: EVENTS=0");
+        }
     } else {
         run.report.missing("drift pass: time", "", "skipped: the bootstrap did not converge");
         run.report.missing("spec-change latency p50 / p99", "", "skipped: the bootstrap did not converge");
+        run.report.missing(events::REPAIR_FIGURE, "", "skipped: the bootstrap did not converge");
     }
     let moto_runs = run.knobs.moto_runs;
     let mut report = phases::finish(run).await?;

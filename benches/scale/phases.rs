@@ -31,6 +31,19 @@ pub struct Run {
     pub sim_memory: Value,
     /// Whether the API server is ours (wiped at the end) or a cluster to leave clean.
     pub own_server: bool,
+    /// Whether the bootstrap converged.
+    pub booted: bool,
+    /// The drift pass measured, if one was.
+    pub pass: Option<PassFigures>,
+}
+
+/// The drift pass measured (b), for the phases after it.
+#[derive(Clone, Copy, Debug)]
+pub struct PassFigures {
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Shared-pool calls per set in the pass (`lac_aws_calls_total`), every lane.
+    pub shared_per_set: f64,
 }
 
 /// (a) From the controller's start until the watch shows every set converged: the time against
@@ -137,8 +150,8 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// (b) Waits for the second complete drift pass and measures it: by `lac_drift_passes_total` (between
 /// two increments) when the controller reports passes, else from the simulated AWS's side (from
-/// a mark until every function was read again). The pass's duration (wall seconds), if any.
-pub async fn drift_pass(run: &mut Run) -> Result<Option<f64>, String> {
+/// a mark until every function was read again). The pass's duration and calls, if any.
+pub async fn drift_pass(run: &mut Run) -> Result<Option<PassFigures>, String> {
     let Run { knobs, ctl, report, memory_track, .. } = run;
     let n = knobs.n as f64;
     let resync = knobs.resync().as_secs_f64();
@@ -312,7 +325,7 @@ pub async fn drift_pass(run: &mut Run) -> Result<Option<f64>, String> {
         queues.json(),
     );
     say(format!("drift pass measured: {} ({source})", duration(w.seconds)));
-    Ok(Some(w.seconds))
+    Ok(Some(PassFigures { seconds: w.seconds, shared_per_set: w.calls[2] / n }))
 }
 
 /// (c) `changes` spec changes spread over the next drift pass; latency from each patch until
@@ -481,8 +494,9 @@ pub async fn spec_changes(run: &mut Run, pass_seconds: Option<f64>) -> Result<()
     Ok(())
 }
 
-/// (d) Throttles, (e) memory and CPU, read before the controller stops; then the Events it
-/// wrote and two parts of its memory measured alone. Leaves a cluster it does not own clean.
+/// (d) Throttles, (e) memory and CPU, read before the controller stops; (h) the controller
+/// restarted with drift events' resync (its steady cost); then the Events it wrote and two parts
+/// of its memory measured alone. Leaves a cluster it does not own clean.
 pub async fn finish(run: Run) -> Result<Report, String> {
     let Run {
         knobs,
@@ -495,6 +509,8 @@ pub async fn finish(run: Run) -> Result<Report, String> {
         cpu0,
         sim_memory,
         own_server,
+        booted,
+        pass,
         ..
     } = run;
     let n = knobs.n as f64;
@@ -507,6 +523,16 @@ pub async fn finish(run: Run) -> Result<Report, String> {
         Some(name) => cluster::object_size(&client, &knobs.namespace, &name).await.ok(),
         None => None,
     };
+    if knobs.events && knobs.events_resync > 0.0 && booted {
+        crate::events::steady_cost(&mut ctl, &knobs, &mut report, pass).await?;
+    } else {
+        let why = if booted {
+            "skipped: EVENTS=0 or EVENTS_RESYNC=0"
+        } else {
+            "skipped: the bootstrap did not converge"
+        };
+        report.missing(crate::events::STEADY_FIGURE, "<= 0.2", why);
+    }
     let final_stats = ctl.stop().await?;
     let sim_throttles: u64 = final_stats.throttles.iter().sum();
     let metric_throttles = end.1.sum("lac_aws_throttles_total", &[]);
@@ -557,7 +583,8 @@ pub async fn finish(run: Run) -> Result<Report, String> {
                "max_sample_minus_simulation_bytes": memory_track.max_share}),
     );
     let reconciles = total.reconciles;
-    let fake_cpu = final_stats.fake_cpu_seconds;
+    // The fake's own CPU up to the same moment as the process's (the restart phase came after).
+    let fake_cpu = end.2.fake_cpu_seconds;
     report.row(
         "CPU seconds per 1,000 reconciles",
         format!("{:.2} ({:.0} reconciles, {cpu:.1} s CPU, of which the fake {fake_cpu:.1} s)", (cpu - fake_cpu) / reconciles.max(1.0) * 1000.0, reconciles),
@@ -608,6 +635,19 @@ pub async fn finish(run: Run) -> Result<Report, String> {
                 "",
                 Verdict::Info,
                 json!({"bytes_per_event": per_event, "events_in_run": events}),
+            );
+            let index = parts["drift_events_index_bytes"].as_u64().unwrap_or(0);
+            report.row(
+                format!("controller memory, part: the drift-events feed's index of {} sets (alone)", knobs.n),
+                format!(
+                    "{} in use ({:.2} KiB per set){}",
+                    mib(index),
+                    index as f64 / 1024.0 / n,
+                    if knobs.events { "" } else { "; not in this run's controller (EVENTS=0)" }
+                ),
+                "",
+                Verdict::Info,
+                json!({"bytes": index, "matches": parts["drift_events_index_matches"], "in_this_run": knobs.events}),
             );
         }
         (_, Err(e)) => report.missing("controller memory, parts", "", e),

@@ -3,6 +3,8 @@
 //! parent creates them, the controller child's simulated AWS holds their functions, and the
 //! memory child drives the same specs to the same end state.
 
+use std::collections::BTreeSet;
+
 use lambda_alias_controller::api::{LambdaAliasSet, LambdaAliasSetSpec};
 use serde_json::{Value, json};
 
@@ -81,12 +83,31 @@ pub fn object(namespace: &str, i: usize) -> LambdaAliasSet {
 /// one in [`MAPPING_EVERY`] with a mapping like the whole population.
 pub fn changed(n: usize, changes: usize) -> Vec<usize> {
     let changes = changes.min(n);
-    let picked: std::collections::BTreeSet<usize> =
-        (0..changes).map(|k| (k * n / changes + k % MAPPING_EVERY) % n).collect();
+    let picked: BTreeSet<usize> = (0..changes).map(|k| (k * n / changes + k % MAPPING_EVERY) % n).collect();
     picked.into_iter().collect()
 }
 
 /// The owner key the controller uses for a set ("namespace/name").
 pub fn owner(namespace: &str, i: usize) -> String {
     format!("{namespace}/{}", set_name(i))
+}
+
+/// About `count` sets spread evenly, one in [`MAPPING_EVERY`] with a mapping like the whole
+/// population (as [`changed`]), shifted by `offset` and none of `taken`: the sets the
+/// out-of-band changes of the drift-events phase are made on. A set already taken gives way to
+/// the next of its kind (`MAPPING_EVERY` on), else to the next one.
+pub fn others(n: usize, count: usize, offset: usize, taken: &BTreeSet<usize>) -> Vec<usize> {
+    let count = count.min(n.saturating_sub(taken.len()));
+    let mut picked = BTreeSet::new();
+    for k in 0..count {
+        let mut i = (k * n / count + k % MAPPING_EVERY + offset) % n;
+        for tries in 0..2 * n {
+            if !taken.contains(&i) && !picked.contains(&i) {
+                break;
+            }
+            i = (i + if tries < n / MAPPING_EVERY { MAPPING_EVERY } else { 1 }) % n;
+        }
+        picked.insert(i);
+    }
+    picked.into_iter().collect()
 }

@@ -3,9 +3,13 @@
 //! AWS does, and counts it; it counts every request by lane (read from the task, as the budget
 //! does), by kind of set (with or without an event source mapping) and by pool; it remembers
 //! which functions were read since a mark, so that a drift pass can be seen from AWS's side.
+//! It also makes out-of-band changes (PROD1 re-pointed by hand) and notes, for each, when the
+//! controller's first request on that function entered and when the write that put PROD1 back
+//! returned (the drift-events phase).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -104,6 +108,24 @@ impl SimStats {
     }
 }
 
+/// One out-of-band change and what followed it ([`crate::probe::monotonic_ns`], 0: not yet).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Repair {
+    /// PROD1 re-pointed by hand (from `from` to `to`).
+    pub changed: u64,
+    /// Its event sent to the queue, visible at once (0: none, left to polling).
+    pub sent: u64,
+    /// The controller's first request on the function after the change entered, before the
+    /// budget (its lane).
+    pub first: u64,
+    pub first_lane: Option<String>,
+    /// The write that put PROD1 back on `from` returned (its lane).
+    pub repaired: u64,
+    pub repaired_lane: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
 /// The fake with AWS's quotas (`None`: unlimited) and latency in front of it.
 pub struct SimAws {
     fake: FakeLambda,
@@ -120,6 +142,10 @@ pub struct SimAws {
     first_priority: Vec<AtomicU64>,
     last_priority: Vec<AtomicU64>,
     epoch: AtomicU32,
+    /// Out-of-band changes by function index, and how many are not repaired yet (the requests'
+    /// fast path looks no further while none is).
+    repairs: Mutex<HashMap<usize, Repair>>,
+    unrepaired: AtomicUsize,
 }
 
 impl SimAws {
@@ -142,6 +168,74 @@ impl SimAws {
             first_priority: (0..n).map(|_| AtomicU64::new(0)).collect(),
             last_priority: (0..n).map(|_| AtomicU64::new(0)).collect(),
             epoch: AtomicU32::new(1),
+            repairs: Mutex::new(HashMap::new()),
+            unrepaired: AtomicUsize::new(0),
+        }
+    }
+
+    fn repairs(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Repair>> {
+        self.repairs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Someone re-points function `i`'s PROD1 by hand, keeping its description (the
+    /// controller's marker), as a console user does: to `$LATEST`. Watched from now on until
+    /// a write of the controller puts it back.
+    pub fn oob_repoint(&self, i: usize) -> Result<(), String> {
+        let name = sets::function_name(i);
+        let from = self.fake.alias(&name, "PROD1").ok_or(format!("{name} has no PROD1"))?.function_version;
+        let to = "$LATEST";
+        if from == to {
+            return Err(format!("{name}'s PROD1 is on {to} already"));
+        }
+        let mut repairs = self.repairs();
+        if repairs.get(&i).is_some_and(|r| r.repaired == 0) {
+            return Err(format!("{name} is changed already"));
+        }
+        self.fake.oob_update_alias(&name, "PROD1", to).map_err(|e| format!("{name}: {e}"))?;
+        let changed = crate::probe::monotonic_ns();
+        repairs.insert(i, Repair { changed, from, to: to.to_string(), ..Repair::default() });
+        self.unrepaired.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The change of function `i` was announced: its event is in the queue.
+    pub fn note_sent(&self, i: usize) {
+        if let Some(r) = self.repairs().get_mut(&i) {
+            r.sent = crate::probe::monotonic_ns();
+        }
+    }
+
+    /// What became of these functions' out-of-band changes (the default: none made).
+    pub fn repairs_of(&self, functions: &[usize]) -> Vec<Repair> {
+        let repairs = self.repairs();
+        functions.iter().map(|i| repairs.get(i).cloned().unwrap_or_default()).collect()
+    }
+
+    /// A request on function `i` enters (before the budget): the first after its change?
+    fn entered(&self, i: usize) {
+        if self.unrepaired.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if let Some(r) = self.repairs().get_mut(&i)
+            && r.first == 0
+        {
+            r.first = crate::probe::monotonic_ns();
+            r.first_lane = Some(Lane::current().name().to_string());
+        }
+    }
+
+    /// A write on function `i` returned: did it put PROD1 back?
+    fn wrote(&self, i: usize) {
+        if self.unrepaired.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut repairs = self.repairs();
+        let Some(r) = repairs.get_mut(&i).filter(|r| r.repaired == 0) else { return };
+        let now = self.fake.alias(&sets::function_name(i), "PROD1").map(|a| a.function_version);
+        if now.as_deref() == Some(r.from.as_str()) {
+            r.repaired = crate::probe::monotonic_ns();
+            r.repaired_lane = Some(Lane::current().name().to_string());
+            self.unrepaired.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -210,6 +304,12 @@ impl SimAws {
         let started = thread_cpu_ns();
         let result = call.await;
         self.fake_cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(started), Ordering::Relaxed);
+        if let Some(i) = index
+            && !op.is_read()
+            && result.is_ok()
+        {
+            self.wrote(i);
+        }
         // The fake records every call for tests; here that log would only grow.
         if self.served.fetch_add(1, Ordering::Relaxed) % 65_536 == 65_535 {
             self.fake.clear_calls();
@@ -244,12 +344,34 @@ where
     }
 }
 
+/// In front of the controller's [`Metered`]: notes when a request on a function changed out of
+/// band enters, before it waits for a budget token, so that the drift-events phase can tell
+/// the AWS part of a repair (budget, latency) from what came before it (queue, booking, watch).
+pub struct SimFront {
+    pub metered: Metered<SimClient>,
+    pub sim: Arc<SimAws>,
+}
+
+impl<R: Request> Call<R> for SimFront
+where
+    Metered<SimClient>: Call<R>,
+{
+    async fn call(&self, request: &R) -> AwsResult<R::Output> {
+        if self.sim.unrepaired.load(Ordering::Relaxed) > 0
+            && let Some((i, _)) = request.resource().and_then(sets::parse_function)
+        {
+            self.sim.entered(i);
+        }
+        self.metered.call(request).await
+    }
+}
+
 /// Every set's client: one [`Metered`] (the production budget and retry layer) for the one
 /// simulated account and region.
-pub struct SimProvider(pub Arc<Metered<SimClient>>);
+pub struct SimProvider(pub Arc<SimFront>);
 
 impl LambdaProvider for SimProvider {
-    type Api = Metered<SimClient>;
+    type Api = SimFront;
 
     fn client_for<'a>(
         &'a self,
