@@ -637,17 +637,20 @@ pub async fn finish(run: Run) -> Result<Report, String> {
                 json!({"bytes_per_event": per_event, "events_in_run": events}),
             );
             let index = parts["drift_events_index_bytes"].as_u64().unwrap_or(0);
+            let took = parts["drift_events_index_took_bytes"].as_u64().unwrap_or(0);
             report.row(
                 format!("controller memory, part: the drift-events feed's index of {} sets (alone)", knobs.n),
                 format!(
-                    "{} in use ({:.2} KiB per set){}",
+                    "{} given back when dropped ({:.2} KiB per set); {} taken while its watch ran{}",
                     mib(index),
                     index as f64 / 1024.0 / n,
+                    mib(took),
                     if knobs.events { "" } else { "; not in this run's controller (EVENTS=0)" }
                 ),
                 "",
                 Verdict::Info,
-                json!({"bytes": index, "matches": parts["drift_events_index_matches"], "in_this_run": knobs.events}),
+                json!({"bytes": index, "took_bytes": took, "matches": parts["drift_events_index_matches"],
+                       "in_this_run": knobs.events}),
             );
         }
         (_, Err(e)) => report.missing("controller memory, parts", "", e),
