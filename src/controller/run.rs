@@ -126,15 +126,17 @@ pub struct DriftEvents {
 async fn drift_events(
     url: &str,
     options: &RunOptions,
+    base: &aws_config::SdkConfig,
     budgets: &Budgets,
     calls: &CallCounter,
 ) -> DriftEvents {
-    let settings = AwsSettings {
-        region: region_of_queue(url).map(str::to_owned).or_else(|| options.aws.region.clone()),
-        ..options.aws.clone()
+    let config = match region_of_queue(url) {
+        Some(region) => {
+            sdk_config(&AwsSettings { region: Some(region.to_owned()), ..options.aws.clone() }).await
+        }
+        None => base.clone(),
     };
-    let config = sdk_config(&settings).await;
-    let identity = match crate::aws::client::caller_identity(&sdk_config(&options.aws).await).await {
+    let identity = match crate::aws::client::caller_identity(base).await {
         Ok(identity) => Some(identity),
         Err(error) => {
             tracing::warn!(%error, "drift events: the controller's own identity is unknown; bare function names match events of any account");
@@ -147,7 +149,7 @@ async fn drift_events(
         .unwrap_or_else(|| "default".to_string());
     let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "default".to_string());
     let api = Metered::new(SdkSqs::from_config(&config), account, region, budgets.clone(), calls.clone());
-    let default_region = sdk_config(&options.aws).await.region().map(|r| r.to_string());
+    let default_region = base.region().map(|r| r.to_string());
     DriftEvents {
         queue: Arc::new(SqsQueue { api, url: url.to_owned() }),
         own: Own {
@@ -270,7 +272,7 @@ pub async fn run(options: RunOptions) -> Result<(), String> {
     }
     let connections = Connections::new(options.aws.clone(), budgets.clone(), calls.clone());
     let drift_events = match &options.drift_events_queue {
-        Some(url) => Some(drift_events(url, &options, &budgets, &calls).await),
+        Some(url) => Some(drift_events(url, &options, &base, &budgets, &calls).await),
         None => None,
     };
     let (stop_tx, _) = watch::channel(false);

@@ -30,7 +30,6 @@ struct State {
     messages: Vec<Stored>,
     ids: u64,
     denied: bool,
-    calls: Vec<Operation>,
     deleted: usize,
 }
 
@@ -82,13 +81,8 @@ impl FakeQueue {
         self.lock().deleted
     }
 
-    pub fn calls(&self) -> Vec<Operation> {
-        self.lock().calls.clone()
-    }
-
     fn start(&self, op: Operation) -> AwsResult<MutexGuard<'_, State>> {
-        let mut state = self.lock();
-        state.calls.push(op);
+        let state = self.lock();
         if state.denied {
             return Err(AwsError::AccessDenied {
                 operation: op,

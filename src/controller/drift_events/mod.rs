@@ -173,11 +173,7 @@ impl Sets {
     }
 
     fn replace(&self, source: usize, index: Index) {
-        let mut indexes = self.indexes.write().unwrap_or_else(|e| e.into_inner());
-        if indexes.len() <= source {
-            indexes.resize_with(source + 1, Index::default);
-        }
-        indexes[source] = index;
+        self.edit(source, |i| *i = index);
     }
 
     fn edit(&self, source: usize, edit: impl FnOnce(&mut Index)) {
