@@ -32,7 +32,7 @@ use lambda_alias_controller::aws::budget::{BudgetLimits, Budgets, CallCounter, M
 use lambda_alias_controller::aws::fake::FakeQueue;
 use lambda_alias_controller::controller::SetMeta;
 use lambda_alias_controller::controller::drift_events::index::Defaults;
-use lambda_alias_controller::controller::drift_events::{Own, Sets, SqsQueue};
+use lambda_alias_controller::controller::drift_events::{Located, Own, Sets, SqsQueue};
 use lambda_alias_controller::controller::events::{EventSink, RecorderSink};
 use lambda_alias_controller::controller::run::{DriftEvents, RunOptions, Wiring, run_with, watch_sets};
 use lambda_alias_controller::engine;
@@ -412,14 +412,15 @@ async fn run_parts(knobs: &Knobs) -> Result<(), String> {
     let with_events = live_rss();
 
     // The drift-events feed's index of the sets (`Sets::follow`, as `run_with` starts it with
-    // EVENTS=1: its own watch of whole objects, kept as a map from function to sets), by what
+    // EVENTS=1: its own watch, decoded as `Located`, kept as a map from function to sets), by what
     // dropping it gives back. Last, so that its list's peak leaves the figures above alone.
     let (index_bytes, indexed) = {
         let index = Arc::new(Sets::default());
         let (ready_tx, mut ready) = watch::channel(false);
         let defaults = Defaults { account: Some(ACCOUNT.to_string()), region: Some(REGION.to_string()) };
         let before_index = live_rss();
-        let task = tokio::spawn(index.clone().follow(0, api.clone(), defaults, ready_tx));
+        let located: Api<Located> = Api::namespaced(client.clone(), &knobs.namespace);
+        let task = tokio::spawn(index.clone().follow(0, located, defaults, ready_tx));
         ready.wait_for(|r| *r).await.map_err(|e| format!("the index: {e}"))?;
         let probe = lambda_alias_controller::controller::drift_events::event::FunctionRef {
             name: sets::function_name(0),

@@ -40,14 +40,24 @@ fn arn_parts(function_name: &str) -> (Option<&str>, Option<&str>) {
 
 /// The region a set's calls go to: `spec.region`, else the function ARN's, else the default chain.
 pub fn region_of(spec: &LambdaAliasSetSpec) -> Option<&str> {
-    spec.region.as_deref().or_else(|| arn_parts(&spec.function_name).0)
+    region_in(&spec.function_name, spec.region.as_deref())
+}
+
+/// [`region_of`] from the two fields it reads.
+pub fn region_in<'a>(function_name: &'a str, region: Option<&'a str>) -> Option<&'a str> {
+    region.or_else(|| arn_parts(function_name).0)
 }
 
 /// The account whose quotas a set's calls spend: from the function ARN, else the role ARN.
 pub fn account_of(spec: &LambdaAliasSetSpec) -> Option<&str> {
-    arn_parts(&spec.function_name)
+    account_in(&spec.function_name, spec.role_arn.as_deref())
+}
+
+/// [`account_of`] from the two fields it reads.
+pub fn account_in<'a>(function_name: &'a str, role_arn: Option<&'a str>) -> Option<&'a str> {
+    arn_parts(function_name)
         .1
-        .or_else(|| spec.role_arn.as_deref().and_then(|r| r.split(':').nth(4)).filter(|a| !a.is_empty()))
+        .or_else(|| role_arn.and_then(|r| r.split(':').nth(4)).filter(|a| !a.is_empty()))
 }
 
 impl Connections {

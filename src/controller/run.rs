@@ -21,7 +21,7 @@ use kube::runtime::watcher;
 use tokio::sync::watch;
 
 use super::drift_events::index::Defaults;
-use super::drift_events::{Feed, KubeBooker, Own, Queue, Sets, SqsQueue};
+use super::drift_events::{Feed, KubeBooker, Located, Own, Queue, Sets, SqsQueue};
 use super::events::RecorderSink;
 use super::http::{self, Probe};
 use super::metrics::Metrics;
@@ -404,7 +404,7 @@ pub async fn run_with<P: LambdaProvider>(
         let sets = Arc::new(Sets::default());
         let mut ready = Vec::new();
         for (source, (namespace, _)) in apis.iter().enumerate() {
-            let api: Api<LambdaAliasSet> = match namespace {
+            let api: Api<Located> = match namespace {
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
             };

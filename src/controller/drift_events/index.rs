@@ -3,18 +3,41 @@
 //! the account of its function ARN, else of its `roleArn`, else the controller's own; the
 //! region of `spec.region`, else of the ARN, else the controller's default.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Deserialize;
 
 use super::event::{FunctionRef, function_ref};
 use crate::api::LambdaAliasSetSpec;
-use crate::aws::connections::{account_of, region_of};
+use crate::aws::connections::{account_in, region_in};
 
 /// A set, as the feed addresses it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SetRef {
     pub namespace: String,
     pub name: String,
-    pub uid: String,
+}
+
+/// The three spec fields that say where a set's function is: all the feed reads of a set.
+/// Missing fields decode as empty, so that a set the index cannot place is left out rather
+/// than failing the watch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Location {
+    pub function_name: String,
+    pub region: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+impl From<&LambdaAliasSetSpec> for Location {
+    fn from(spec: &LambdaAliasSetSpec) -> Self {
+        Location {
+            function_name: spec.function_name.clone(),
+            region: spec.region.clone(),
+            role_arn: spec.role_arn.clone(),
+        }
+    }
 }
 
 /// What a set's function resolves to when the spec does not say: the controller's own account
@@ -26,69 +49,107 @@ pub struct Defaults {
 }
 
 /// The function a set's calls go to.
-pub fn function_of(spec: &LambdaAliasSetSpec, defaults: &Defaults) -> Option<FunctionRef> {
-    let named = function_ref(&spec.function_name)?;
+pub fn function_of(location: &Location, defaults: &Defaults) -> Option<FunctionRef> {
+    let named = function_ref(&location.function_name)?;
+    let name = &location.function_name;
     Some(FunctionRef {
         name: named.name,
-        account: account_of(spec).map(str::to_owned).or_else(|| defaults.account.clone()),
-        region: region_of(spec).map(str::to_owned).or_else(|| defaults.region.clone()),
+        account: account_in(name, location.role_arn.as_deref())
+            .map(str::to_owned)
+            .or_else(|| defaults.account.clone()),
+        region: region_in(name, location.region.as_deref())
+            .map(str::to_owned)
+            .or_else(|| defaults.region.clone()),
     })
 }
 
-/// Whether an event's function is a set's: the same name, and the same account and region
-/// wherever both are known.
-pub fn same_function(set: &FunctionRef, event: &FunctionRef) -> bool {
-    let agree = |a: &Option<String>, b: &Option<String>| match (a, b) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
-    };
-    set.name == event.name && agree(&set.account, &event.account) && agree(&set.region, &event.region)
+/// One set on a function: where the set is, and the account and region of its function.
+#[derive(Debug)]
+struct Entry {
+    namespace: Arc<str>,
+    name: Box<str>,
+    account: Option<Arc<str>>,
+    region: Option<Arc<str>>,
 }
 
-/// The sets of one watch, by function name.
+impl Entry {
+    fn is(&self, namespace: &str, name: &str) -> bool {
+        &*self.namespace == namespace && &*self.name == name
+    }
+}
+
+/// The sets of one watch, by function name. Kept small, since it holds every set of the
+/// watched namespaces (BENCHMARKS "Drift events"): each string once, and namespaces, accounts
+/// and regions shared between the sets that have them.
 #[derive(Debug, Default)]
 pub struct Index {
-    sets: HashMap<String, (SetRef, FunctionRef)>,
-    by_name: HashMap<String, BTreeSet<String>>,
+    /// Function name -> the sets on it (nearly always one).
+    by_function: HashMap<Box<str>, Vec<Entry>>,
+    /// (namespace, set name) -> its function's name, to move or drop the set.
+    placed: HashMap<(Arc<str>, Box<str>), Box<str>>,
+    /// Namespaces, accounts and regions, each held once.
+    words: HashSet<Arc<str>>,
 }
 
 impl Index {
-    /// Adds or replaces a set (by uid). A spec whose function is not a name or ARN is left out:
-    /// no event can name it.
-    pub fn insert(&mut self, set: SetRef, spec: &LambdaAliasSetSpec, defaults: &Defaults) {
-        self.remove(&set.uid);
-        let Some(function) = function_of(spec, defaults) else { return };
-        self.by_name.entry(function.name.clone()).or_default().insert(set.uid.clone());
-        self.sets.insert(set.uid.clone(), (set, function));
+    /// Adds or replaces a set. A set whose function is not a name or ARN is left out: no event
+    /// can name it.
+    pub fn insert(&mut self, namespace: &str, name: &str, location: &Location, defaults: &Defaults) {
+        self.remove(namespace, name);
+        let Some(function) = function_of(location, defaults) else { return };
+        let namespace = self.word(namespace);
+        let entry = Entry {
+            namespace: namespace.clone(),
+            name: name.into(),
+            account: function.account.as_deref().map(|a| self.word(a)),
+            region: function.region.as_deref().map(|r| self.word(r)),
+        };
+        self.by_function.entry(function.name.as_str().into()).or_default().push(entry);
+        self.placed.insert((namespace, name.into()), function.name.into());
     }
 
-    pub fn remove(&mut self, uid: &str) {
-        if let Some((_, function)) = self.sets.remove(uid)
-            && let Some(uids) = self.by_name.get_mut(&function.name)
-        {
-            uids.remove(uid);
-            if uids.is_empty() {
-                self.by_name.remove(&function.name);
+    pub fn remove(&mut self, namespace: &str, name: &str) {
+        let key: (Arc<str>, Box<str>) = (namespace.into(), name.into());
+        let Some(function) = self.placed.remove(&key) else { return };
+        if let Some(entries) = self.by_function.get_mut(&function) {
+            entries.retain(|e| !e.is(namespace, name));
+            if entries.is_empty() {
+                self.by_function.remove(&function);
             }
         }
     }
 
     /// The sets on the event's function.
     pub fn matching(&self, event: &FunctionRef) -> Vec<SetRef> {
-        let Some(uids) = self.by_name.get(&event.name) else { return Vec::new() };
-        uids.iter()
-            .filter_map(|uid| self.sets.get(uid))
-            .filter(|(_, function)| same_function(function, event))
-            .map(|(set, _)| set.clone())
+        let Some(entries) = self.by_function.get(event.name.as_str()) else { return Vec::new() };
+        // The same account and region wherever both are known.
+        let agree = |a: &Option<Arc<str>>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => **a == **b,
+            _ => true,
+        };
+        entries
+            .iter()
+            .filter(|e| agree(&e.account, &event.account) && agree(&e.region, &event.region))
+            .map(|e| SetRef { namespace: e.namespace.to_string(), name: e.name.to_string() })
             .collect()
     }
 
     pub fn len(&self) -> usize {
-        self.sets.len()
+        self.placed.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
+        self.placed.is_empty()
+    }
+
+    /// The shared copy of a namespace, account or region.
+    fn word(&mut self, word: &str) -> Arc<str> {
+        if let Some(shared) = self.words.get(word) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = word.into();
+        self.words.insert(shared.clone());
+        shared
     }
 }
 
@@ -98,8 +159,13 @@ mod tests {
 
     use super::*;
 
-    fn set(uid: &str) -> SetRef {
-        SetRef { namespace: "skills".into(), name: uid.into(), uid: uid.into() }
+    fn set(name: &str) -> SetRef {
+        SetRef { namespace: "skills".into(), name: name.into() }
+    }
+
+    /// Inserts the set `name` of namespace "skills".
+    fn insert(index: &mut Index, name: &str, spec: &LambdaAliasSetSpec, defaults: &Defaults) {
+        index.insert("skills", name, &Location::from(spec), defaults);
     }
 
     fn spec(function: &str) -> LambdaAliasSetSpec {
@@ -120,7 +186,7 @@ mod tests {
     #[test]
     fn a_bare_name_is_the_controllers_account_and_region() {
         let mut index = Index::default();
-        index.insert(set("a"), &spec("trivia"), &defaults());
+        insert(&mut index, "a", &spec("trivia"), &defaults());
         assert_eq!(index.matching(&event("trivia", ME, "eu-west-1")), vec![set("a")]);
         assert!(index.matching(&event("trivia", OTHER, "eu-west-1")).is_empty(), "another account's trivia");
         assert!(index.matching(&event("trivia", ME, "us-east-1")).is_empty(), "another region's trivia");
@@ -130,16 +196,17 @@ mod tests {
     #[test]
     fn arns_roles_and_spec_region_say_where_the_function_is() {
         let mut index = Index::default();
-        index.insert(
-            set("arn"),
+        insert(
+            &mut index,
+            "arn",
             &spec(&format!("arn:aws:lambda:us-east-1:{OTHER}:function:trivia")),
             &defaults(),
         );
-        index.insert(set("partial"), &spec(&format!("{OTHER}:function:quiz")), &defaults());
+        insert(&mut index, "partial", &spec(&format!("{OTHER}:function:quiz")), &defaults());
         let mut role = spec("game");
         role.role_arn = Some(format!("arn:aws:iam::{OTHER}:role/deployer"));
         role.region = Some("ap-south-1".into());
-        index.insert(set("role"), &role, &defaults());
+        insert(&mut index, "role", &role, &defaults());
         assert_eq!(index.matching(&event("trivia", OTHER, "us-east-1")), vec![set("arn")]);
         assert!(index.matching(&event("trivia", ME, "us-east-1")).is_empty());
         assert_eq!(index.matching(&event("quiz", OTHER, "eu-west-1")), vec![set("partial")]);
@@ -150,14 +217,37 @@ mod tests {
     #[test]
     fn unknown_defaults_match_any_and_sets_come_and_go() {
         let mut index = Index::default();
-        index.insert(set("a"), &spec("trivia"), &Defaults::default());
-        index.insert(set("b"), &spec("trivia"), &Defaults::default());
+        insert(&mut index, "a", &spec("trivia"), &Defaults::default());
+        insert(&mut index, "b", &spec("trivia"), &Defaults::default());
         assert_eq!(index.matching(&event("trivia", OTHER, "sa-east-1")), vec![set("a"), set("b")]);
-        index.insert(set("a"), &spec("quiz"), &Defaults::default());
+        insert(&mut index, "a", &spec("quiz"), &Defaults::default());
         assert_eq!(index.matching(&event("trivia", ME, "eu-west-1")), vec![set("b")]);
-        index.remove("b");
+        index.remove("skills", "b");
         assert!(index.matching(&event("trivia", ME, "eu-west-1")).is_empty());
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn sets_of_the_same_name_in_two_namespaces_are_two_sets() {
+        let mut index = Index::default();
+        index.insert("skills", "a", &Location::from(&spec("trivia")), &defaults());
+        index.insert("games", "a", &Location::from(&spec("trivia")), &defaults());
+        let games = SetRef { namespace: "games".into(), name: "a".into() };
+        assert_eq!(index.matching(&event("trivia", ME, "eu-west-1")), vec![set("a"), games.clone()]);
+        index.remove("skills", "a");
+        assert_eq!(index.matching(&event("trivia", ME, "eu-west-1")), vec![games]);
+        index.remove("games", "a");
+        assert!(index.is_empty());
+        assert!(index.by_function.is_empty(), "no function left without sets");
+    }
+
+    #[test]
+    fn a_set_without_a_function_it_can_name_is_left_out() {
+        let mut index = Index::default();
+        index.insert("skills", "a", &Location::from(&spec("trivia")), &defaults());
+        index.insert("skills", "a", &Location::default(), &defaults());
+        assert!(index.is_empty(), "the set's old function is dropped too");
+        assert!(index.matching(&event("trivia", ME, "eu-west-1")).is_empty());
     }
 
     /// How a spec names a function.
@@ -223,7 +313,7 @@ mod tests {
             // A bare name without a role is in the controller's account.
             let set_account = if matches!(spec_form, SpecForm::Name) { ME } else { set_account };
             let mut index = Index::default();
-            index.insert(set("s"), &spec_of(&spec_form, set_name, set_account, set_region), &defaults());
+            insert(&mut index, "s", &spec_of(&spec_form, set_name, set_account, set_region), &defaults());
             let body = super::super::event::tests::cloudtrail(
                 "UpdateAlias20150331",
                 serde_json::json!({"functionName": named(&event_form, event_name, event_account, event_region)}),

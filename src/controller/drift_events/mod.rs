@@ -21,6 +21,7 @@
 pub mod event;
 pub mod index;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -28,16 +29,19 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::ResourceExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use tokio::sync::watch;
 
 use self::event::{DriftEvent, Message};
-use self::index::{Defaults, Index, SetRef};
+use self::index::{Defaults, Index, Location, SetRef};
 use super::events::{EventSink, warning};
 use super::metrics::Metrics;
 use crate::api::LambdaAliasSet;
@@ -189,32 +193,98 @@ impl Sets {
     pub async fn follow(
         self: Arc<Self>,
         source: usize,
-        api: Api<LambdaAliasSet>,
+        api: Api<Located>,
         defaults: Defaults,
         ready: watch::Sender<bool>,
     ) {
-        let set_ref = |set: &LambdaAliasSet| SetRef {
-            namespace: set.namespace().unwrap_or_default(),
-            name: set.name_any(),
-            uid: set.metadata.uid.clone().unwrap_or_else(|| super::key_of(set)),
-        };
         let mut listing = Index::default();
         let mut stream = std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
         while let Some(event) = stream.next().await {
             match event {
                 Ok(watcher::Event::Init) => listing = Index::default(),
-                Ok(watcher::Event::InitApply(set)) => listing.insert(set_ref(&set), &set.spec, &defaults),
+                Ok(watcher::Event::InitApply(set)) => set.insert_into(&mut listing, &defaults),
                 Ok(watcher::Event::InitDone) => {
                     self.replace(source, std::mem::take(&mut listing));
                     let _ = ready.send(true);
                 }
-                Ok(watcher::Event::Apply(set)) => {
-                    self.edit(source, |i| i.insert(set_ref(&set), &set.spec, &defaults))
-                }
-                Ok(watcher::Event::Delete(set)) => self.edit(source, |i| i.remove(&set_ref(&set).uid)),
+                Ok(watcher::Event::Apply(set)) => self.edit(source, |i| set.insert_into(i, &defaults)),
+                Ok(watcher::Event::Delete(set)) => self.edit(source, |i| {
+                    i.remove(set.metadata.namespace.as_deref().unwrap_or_default(), &set.name_any())
+                }),
                 Err(error) => tracing::warn!(%error, "drift events: cannot watch LambdaAliasSets"),
             }
         }
+    }
+}
+
+/// A `LambdaAliasSet` as the feed's watch decodes it: name, namespace and resourceVersion, and
+/// the spec's [`Location`]. The API server still sends whole objects; everything else (the
+/// rest of the spec, status, managedFields) is skipped while it is parsed, so neither a list
+/// page nor a watch event is ever held whole (BENCHMARKS "Drift events").
+#[derive(Clone, Debug, Deserialize)]
+pub struct Located {
+    #[serde(deserialize_with = "thin_metadata")]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: Location,
+}
+
+impl Located {
+    fn insert_into(&self, index: &mut Index, defaults: &Defaults) {
+        index.insert(
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            &self.name_any(),
+            &self.spec,
+            defaults,
+        );
+    }
+}
+
+/// The metadata the watcher needs (resourceVersion, to resume) and the index keys on.
+fn thin_metadata<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Thin {
+        name: Option<String>,
+        namespace: Option<String>,
+        resource_version: Option<String>,
+    }
+    let thin = Thin::deserialize(deserializer)?;
+    Ok(ObjectMeta {
+        name: thin.name,
+        namespace: thin.namespace,
+        resource_version: thin.resource_version,
+        ..ObjectMeta::default()
+    })
+}
+
+/// The same resource as [`LambdaAliasSet`]: the same URLs.
+impl Resource for Located {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        LambdaAliasSet::kind(dt)
+    }
+
+    fn group(dt: &()) -> Cow<'_, str> {
+        LambdaAliasSet::group(dt)
+    }
+
+    fn version(dt: &()) -> Cow<'_, str> {
+        LambdaAliasSet::version(dt)
+    }
+
+    fn plural(dt: &()) -> Cow<'_, str> {
+        LambdaAliasSet::plural(dt)
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
     }
 }
 

@@ -66,8 +66,12 @@ impl World {
         let defaults = Defaults { account: Some(ME.into()), region: Some("eu-west-1".into()) };
         let mut index = Index::default();
         for (name, function) in [("trivia-a", "trivia"), ("trivia-b", "trivia"), ("quiz", "quiz")] {
-            let set = SetRef { namespace: "skills".into(), name: name.into(), uid: format!("uid-{name}") };
-            index.insert(set, &LambdaAliasSetSpec::for_function(function), &defaults);
+            index.insert(
+                "skills",
+                name,
+                &Location::from(&LambdaAliasSetSpec::for_function(function)),
+                &defaults,
+            );
         }
         sets.replace(0, index);
         sets
@@ -301,4 +305,44 @@ fn own_writes_are_the_controllers_credentials_and_its_role_sessions() {
     assert!(!own.made("arn:aws:sts::2:assumed-role/deployer/lambda-alias-controller-cli"));
     assert!(!own.made("arn:aws:sts::2:assumed-role/deployer/alice"));
     assert!(!own.made("arn:aws:iam::1:user/lambda-alias-controller"), "a user of that name is not a session");
+}
+
+/// The feed's watch decodes only where a set's function is: a whole set as the API server sends
+/// it (status, managedFields, the rest of the spec) gives name, namespace, resourceVersion and
+/// the location, and a set without a spec still decodes (the index leaves it out).
+#[test]
+fn the_index_decodes_a_whole_set_as_its_location_and_name() {
+    let mut whole = serde_json::to_value(LambdaAliasSet::new("trivia", {
+        let mut spec =
+            LambdaAliasSetSpec::for_function("arn:aws:lambda:eu-west-1:111122223333:function:trivia");
+        spec.role_arn = Some("arn:aws:iam::111122223333:role/deployer".into());
+        spec
+    }))
+    .expect("a set serializes");
+    whole["metadata"]["namespace"] = json!("skills");
+    whole["metadata"]["resourceVersion"] = json!("42");
+    whole["metadata"]["uid"] = json!("6f1c");
+    whole["metadata"]["managedFields"] =
+        json!([{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]);
+    whole["metadata"]["annotations"] = json!({ANNOTATION: "2026-12-07T03:40:00Z|e1"});
+    whole["status"] = json!({"phase": "Development", "conditions": [{"type": "Ready", "status": "True"}]});
+    let located: Located = serde_json::from_value(whole).expect("a whole set decodes");
+    assert_eq!(located.name_any(), "trivia");
+    assert_eq!(located.metadata.namespace.as_deref(), Some("skills"));
+    assert_eq!(located.resource_version().as_deref(), Some("42"));
+    assert!(located.metadata.managed_fields.is_none() && located.metadata.annotations.is_none());
+    assert_eq!(
+        located.spec,
+        Location {
+            function_name: "arn:aws:lambda:eu-west-1:111122223333:function:trivia".into(),
+            region: None,
+            role_arn: Some("arn:aws:iam::111122223333:role/deployer".into()),
+        }
+    );
+    let bare: Located =
+        serde_json::from_value(json!({"metadata": {"name": "x", "namespace": "skills"}})).expect("no spec");
+    let mut index = Index::default();
+    bare.insert_into(&mut index, &Defaults::default());
+    assert!(index.is_empty());
+    assert_eq!(Located::url_path(&(), Some("skills")), LambdaAliasSet::url_path(&(), Some("skills")));
 }
