@@ -6,7 +6,8 @@
 //!
 //! Modes: the plain manifests' ClusterRole (`deploy/rbac.yaml`), the chart's per-namespace Role
 //! (`watchNamespaces`), the chart's leader-election Role and, with `tenancy: strict`, the chart's
-//! ClusterRole on the watched Namespaces. A control run per mode, with every
+//! ClusterRole on the watched Namespaces, and the chart's Pod-events Role (drift events on, the
+//! release namespace not watched). A control run per mode, with every
 //! grant, converges with no `forbidden` in the log, so the failures are the missing verb's.
 
 mod support;
@@ -473,6 +474,107 @@ async fn every_verb_of_the_charts_lease_role_is_needed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_of_the_charts_tenancy_role_is_needed() {
     each_grant_is_needed(Mode::ChartTenancy).await;
+}
+
+/// One run of the chart's Pod-events Role (drift events on, the release namespace not watched):
+/// the chart's RBAC for a release in its own namespace watching another, with `pod_events` in
+/// place of that Role's rules, and the controller started as the release's ServiceAccount on an
+/// unreadable queue. Returns the release namespace, the controller and its log.
+async fn start_pod_events(client: &Client, pod_events: &Value, tag: &str) -> (String, Controller, PathBuf) {
+    let release_ns = create_namespace(client, &format!("lac-rbac-rel-{tag}")).await;
+    let watched = create_namespace(client, &format!("lac-rbac-watched-{tag}")).await;
+    // A queue moto does not have: GetQueueAttributes fails, and the Warning is due.
+    let url = format!("{}/123456789012/{}", support::moto_url(), support::unique_name("no-such-queue"));
+    let values = json!({"watchNamespaces": [watched], "driftEvents": {"queueUrl": url}});
+    let objects = objects_of_kinds(
+        &render_chart(&release_ns, &format!("lac-{release_ns}"), &values),
+        &["ServiceAccount", "Role", "RoleBinding"],
+    );
+    let is_pod_events =
+        |o: &Value| o["metadata"]["name"].as_str().is_some_and(|n| n.ends_with("-pod-events"));
+    let role = objects.iter().find(|o| o["kind"] == "Role" && is_pod_events(o)).expect("the Pod-events Role");
+    assert_eq!(role["metadata"]["namespace"], json!(release_ns), "in the release namespace");
+    let mut account = String::new();
+    for mut object in objects {
+        if object["kind"] == "Role" && is_pod_events(&object) {
+            object["rules"] = pod_events.clone();
+        }
+        if object["kind"] == "ServiceAccount" {
+            account = object["metadata"]["name"].as_str().expect("name").to_string();
+        }
+        apply_object(client, &object).await;
+    }
+    let dir = std::env::temp_dir().join(support::unique_name("lac-rbac-pod-events"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let kubeconfig = service_account_kubeconfig(client, &release_ns, &account, &dir).await;
+    let log = dir.join("controller.log");
+    let args = [
+        "--namespace",
+        watched.as_str(),
+        "--resync",
+        "300",
+        "--log-format",
+        "text",
+        "--drift-events-queue",
+        url.as_str(),
+    ];
+    let extra = vec![
+        ("POD_NAMESPACE".to_string(), release_ns.clone()),
+        ("POD_NAME".to_string(), "lac-0".to_string()),
+    ];
+    let controller = Controller::start_logged(
+        &args,
+        ControllerEnv { kubeconfig: Some(&kubeconfig), aws: support::moto_env(), extra },
+        &log,
+    );
+    (release_ns, controller, log)
+}
+
+/// The Warning Events about the queue in `ns`.
+async fn queue_warnings(client: &Client, ns: &str) -> Result<Vec<Event>, String> {
+    let list = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(list.items.into_iter().filter(|e| e.reason.as_deref() == Some("DriftEventsUnavailable")).collect())
+}
+
+/// The chart's Pod-events Role is what lets a controller whose own namespace is not watched warn
+/// at its Pod about a queue it cannot read: with it, the Warning is in the release namespace and
+/// nothing is refused; without its one verb, the API server refuses exactly that Event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_pod_events_role_is_needed_for_the_queue_warning() {
+    let Some(client) = cluster("k8s_rbac").await else { return };
+    apply_crd(&client).await;
+    let shipped = json!([{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]}]);
+
+    let (release_ns, controller, log) = start_pod_events(&client, &shipped, "control").await;
+    let warning = eventually("the Warning at the controller's Pod", || async {
+        queue_warnings(&client, &release_ns)
+            .await?
+            .pop()
+            .ok_or_else(|| "no DriftEventsUnavailable Event yet".to_string())
+    })
+    .await;
+    let regarding = warning.regarding.unwrap_or_default();
+    assert_eq!((regarding.kind.as_deref(), regarding.name.as_deref()), (Some("Pod"), Some("lac-0")));
+    assert_eq!(log_lines(&log, "forbidden"), Vec::<String>::new(), "nothing refused with the Role");
+    drop(controller);
+
+    let grant = Grant { group: "events.k8s.io".into(), resource: "events".into(), verb: "create".into() };
+    let (release_ns, controller, log) =
+        start_pod_events(&client, &rules_without(&shipped, &grant), "without").await;
+    let needle = refusal(&grant);
+    eventually("without the Role's verb, the Warning is refused", || async {
+        log_lines(&log, "forbidden")
+            .into_iter()
+            .map(|l| l.replace('\\', ""))
+            .find(|l| l.contains(&needle) && l.contains(&release_ns))
+            .ok_or_else(|| format!("no `{needle}` in {release_ns} in {}", log.display()))
+    })
+    .await;
+    assert_eq!(queue_warnings(&client, &release_ns).await.map(|w| w.len()), Ok(0), "no Warning written");
+    drop(controller);
 }
 
 #[test]
