@@ -219,8 +219,8 @@ impl Sets {
 
 /// A `LambdaAliasSet` as the feed's watch decodes it: name, namespace and resourceVersion, and
 /// the spec's [`Location`]. The API server still sends whole objects; everything else (the
-/// rest of the spec, status, managedFields) is skipped while it is parsed, so neither a list
-/// page nor a watch event is ever held whole (BENCHMARKS "Drift events").
+/// rest of the spec, status, managedFields) is skipped while it is parsed, so no set is ever
+/// held decoded whole (BENCHMARKS "Drift events").
 #[derive(Clone, Debug, Deserialize)]
 pub struct Located {
     #[serde(deserialize_with = "thin_metadata")]
