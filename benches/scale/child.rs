@@ -433,7 +433,7 @@ async fn run_parts(knobs: &Knobs) -> Result<(), String> {
         let _ = task.await;
         drop(index);
         let after = live_rss();
-        // What it took (the heap its list of whole objects left fragmented included), and what
+        // What it took (the heap its list pages left fragmented included), and what
         // dropping it gave back.
         ([with_index.saturating_sub(before_index), with_index.saturating_sub(after)], indexed)
     };
