@@ -11,6 +11,8 @@
 //! - [`engine`]: observe -> plan -> execute against the seam, the drift check and the status,
 //!   shared by the CLI and the controller;
 //! - [`controller`]: the Kubernetes glue (watch, finalizer, status patch, Events, metrics, health);
+//! - [`input`]: bounded reading of the files a person hands the binary (manifests, tenancy,
+//!   credentials);
 //! - [`cli`]: the verbs of the one binary (`crd`, `run`, `plan`, `apply`).
 
 pub mod alexa;
@@ -19,6 +21,7 @@ pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod engine;
+pub mod input;
 pub mod plan;
 pub mod tenancy;
 

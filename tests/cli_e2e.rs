@@ -1228,3 +1228,478 @@ async fn apply_with_provisioned_concurrency_returns_while_lambda_allocates_it() 
     assert_eq!(ready_reason(&st), "Converged", "{st:#}");
     assert_eq!(st.pointer("/status/live/provisionedConcurrency/allocated"), Some(&Value::from(3)), "{st:#}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. Bad input ends in bounded time and memory (README, "Bad input")
+// ---------------------------------------------------------------------------------------------
+
+/// Whatever the input, a run ends by itself within this: a hang detector, not a speed check
+/// (a normal refusal takes milliseconds).
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The child's address space: a runaway allocation fails here instead of taking the machine.
+const ADDRESS_SPACE_BYTES: u64 = 1 << 30;
+/// The most resident memory a run may have used (a normal run uses about 40 MiB).
+const MAX_RSS_KIB: i64 = 256 * 1024;
+
+/// One bounded run of the binary.
+struct Bounded {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    max_rss_kib: i64,
+}
+
+/// Runs the binary against moto under [`ADDRESS_SPACE_BYTES`], and asserts it ended by itself
+/// within [`DEADLINE`], by exit (not a signal), with at most [`MAX_RSS_KIB`] resident.
+#[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which also gives its peak memory")]
+fn run_bounded(args: &[&str]) -> Bounded {
+    use std::os::unix::process::CommandExt;
+    const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
+    let mut command = std::process::Command::new(BIN);
+    command
+        .args(args)
+        .envs(support::moto_env())
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE_BYTES, rlim_max: ADDRESS_SPACE_BYTES };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let pid = child.id() as libc::pid_t;
+    let (mut out, mut err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let readers = (
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut out, &mut s);
+            s
+        }),
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut s);
+            s
+        }),
+    );
+    let started = std::time::Instant::now();
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own child; status and usage are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            break;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{BIN} {args:?} did not end within {DEADLINE:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let stdout = String::from_utf8_lossy(&readers.0.join().expect("stdout reader")).into_owned();
+    let stderr = String::from_utf8_lossy(&readers.1.join().expect("stderr reader")).into_owned();
+    assert!(
+        libc::WIFEXITED(status),
+        "{BIN} {args:?} died by signal {} (a panic that aborts, or the memory limit)\n{stderr}",
+        libc::WTERMSIG(status)
+    );
+    let max_rss_kib = usage.ru_maxrss;
+    assert!(max_rss_kib <= MAX_RSS_KIB, "{BIN} {args:?} used {max_rss_kib} KiB resident\n{stderr}");
+    Bounded { code: libc::WEXITSTATUS(status), stdout, stderr, max_rss_kib }
+}
+
+/// `plan` and `apply` both refuse `file` with exit 1 and an error that starts with `expected`,
+/// and write nothing to `function` (which exists in moto, and which the file's valid documents name).
+async fn refused_by_both(client: &Client, file: &Path, function: &str, expected: &str) {
+    for verb in ["plan", "apply"] {
+        let run = run_bounded(&[verb, "-f", path_str(file)]);
+        assert_eq!(run.code, 1, "{verb} {}: {}", file.display(), run.stderr);
+        assert!(run.stderr.starts_with(expected), "{verb}: expected {expected:?}\n{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(run.stdout.trim().is_empty(), "nothing planned or applied: {}", run.stdout);
+    }
+    assert!(alias_names(client, function).await.is_empty(), "{function} got aliases");
+    assert!(versions(client, function).await.is_empty(), "{function} got versions");
+}
+
+#[tokio::test]
+async fn yaml_syntax_errors_are_refused_at_once_naming_file_line_and_column() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-syntax");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("syntax");
+    let good = las("ok", "good", &f, "drainSeconds: 0\n");
+    // The issue's reproduction, which used to spin and grow without bound.
+    let file = scratch.write("bad.yaml", "a: [\n");
+    let at = format!("error: {}: not valid YAML at line 2 column 1: ", file.display());
+    refused_by_both(&client, &file, &f, &at).await;
+    // A valid document before the error is not planned or applied either.
+    let cases = [
+        ("flow.yaml", format!("{good}---\n- : [\n"), "8 column 3: did not find expected key"),
+        (
+            "tab.yaml",
+            format!("{good}---\nspec:\n\tfunctionName: x\n"),
+            "9 column 1: found character that cannot start",
+        ),
+        (
+            "anchor.yaml",
+            format!("{good}---\n&a [*a]\n"),
+            "8 column 1: nested deeper than 128 levels, or an alias inside",
+        ),
+        (
+            "cut.yaml",
+            format!("{good}---\nspec:\n  triggers: [{{name: x\n"),
+            "10 column 1: did not find expected ',' or '}'",
+        ),
+        ("nul.yaml", format!("{good}---\na: b\0c\n"), "8 column 5: control characters are not allowed"),
+        (
+            "dup.yaml",
+            format!("{good}---\nspec:\n  functionName: a\n  functionName: b\n"),
+            "9 column 3: spec: the key \"functionName\" appears twice",
+        ),
+    ];
+    for (name, text, position) in cases {
+        let file = scratch.write(name, &text);
+        let at = format!("error: {}: not valid YAML at line {position}", file.display());
+        refused_by_both(&client, &file, &f, &at).await;
+    }
+    // An alias bomb and deep nesting, alone in their files.
+    let mut bomb = String::from("a0: &a0 [lol]\n");
+    for level in 1..10 {
+        bomb.push_str(&format!("a{level}: &a{level} [{}]\n", vec![format!("*a{}", level - 1); 9].join(", ")));
+    }
+    let file = scratch.write("bomb.yaml", &format!("{good}---\n{bomb}"));
+    refused_by_both(&client, &file, &f, &format!("error: {}: ", file.display())).await;
+    let deep = format!("{}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let file = scratch.write("deep.yaml", &deep);
+    refused_by_both(
+        &client,
+        &file,
+        &f,
+        &format!("error: {}: not valid YAML at line 1 column ", file.display()),
+    )
+    .await;
+    // A 10 MB document: refused by the document's budget, in bounded memory.
+    let big: String = std::iter::once(format!("{good}  description: x\ndata:\n"))
+        .chain((0..100_000).map(|i| format!("  k{i}: {}\n", "x".repeat(100))))
+        .collect();
+    assert!(big.len() > 10_000_000);
+    let file = scratch.write("big.yaml", &big);
+    let run = run_bounded(&["plan", "-f", path_str(&file)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("expands to more than 4 MiB"), "{}", run.stderr);
+    println!("a 10 MB document: refused using {} KiB resident", run.max_rss_kib);
+}
+
+#[tokio::test]
+async fn a_bom_and_crlf_line_endings_are_read_like_any_manifest() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-bom");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("bom");
+    let text = format!("\u{feff}{}", las("ok", "bom", &f, "drainSeconds: 0\n").replace('\n', "\r\n"));
+    let file = scratch.write("windows.yaml", &text);
+    let run = run_bounded(&["plan", "-f", path_str(&file)]);
+    assert_eq!(run.code, 2, "changes pending, as for the same manifest without BOM and CR: {}", run.stderr);
+    apply(&file);
+}
+
+#[tokio::test]
+async fn symbolic_link_loops_are_named_and_a_file_reached_twice_is_one_manifest() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-links");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("links");
+    let manifest = scratch.write("dloop/skill.yaml", &las("ok", "linked", &f, "drainSeconds: 0\n"));
+    let dloop = scratch.path("dloop");
+    std::os::unix::fs::symlink(".", dloop.join("self")).expect("symlink");
+    let loop_error = format!(
+        "error: {}: a symbolic link loop: it leads back to {}, which is being walked",
+        dloop.join("self").display(),
+        dloop.display()
+    );
+    refused_by_both(&client, &dloop, &f, &loop_error).await;
+    // With `up -> ..` as well the walk branches; it still ends, naming every loop it met.
+    std::os::unix::fs::symlink("..", dloop.join("up")).expect("symlink");
+    let run = run_bounded(&["plan", "-f", path_str(&dloop)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(&loop_error), "{}", run.stderr);
+    assert!(run.stderr.contains("up: a symbolic link loop"), "{}", run.stderr);
+    assert!(!run.stderr.contains("appears more than once"), "{}", run.stderr);
+
+    // Without loops: a directory linked in, the same file named twice and linked twice, read once.
+    let tree = Scratch::new("links-tree");
+    tree.write("shared/skill.yaml", &std::fs::read_to_string(&manifest).expect("manifest"));
+    std::fs::create_dir_all(tree.path("app")).expect("mkdir");
+    std::os::unix::fs::symlink(tree.path("shared"), tree.path("app/shared")).expect("symlink");
+    std::os::unix::fs::symlink(tree.path("shared/skill.yaml"), tree.path("app/again.yaml")).expect("symlink");
+    let (app, same) = (tree.path("app"), tree.path("shared/skill.yaml"));
+    let run = run_bounded(&["plan", "-f", path_str(&app), "-f", path_str(&same), "-f", path_str(&same)]);
+    assert_eq!(run.code, 2, "one set, changes pending: {}", run.stderr);
+    apply(&app);
+}
+
+#[tokio::test]
+async fn the_tenancy_and_credentials_files_say_a_syntax_error_as_one() {
+    let client = support::lambda().await;
+    let f = support::unique_name("e2e-files");
+    create_function(&client, &f, "A").await;
+    let scratch = Scratch::new("files");
+    let manifest = scratch.write("set.yaml", &las("ok", "files", &f, "drainSeconds: 0\n"));
+    let broken = scratch.write("broken.yaml", "a: [\n");
+    let run = run_bounded(&["plan", "-f", path_str(&manifest), "--tenancy-file", path_str(&broken)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = format!("error: --tenancy-file {}: not valid YAML at line 2 column 1: ", broken.display());
+    assert!(run.stderr.starts_with(&expected), "{}", run.stderr);
+
+    let aware = scratch.write(
+        "aware.yaml",
+        &las(
+            "ok",
+            "aware",
+            &f,
+            "certification: {phase: FromSkill}\nalexa: {credentialsSecretRef: {name: smapi}}\n\
+             triggers: [{name: alexa, alexaSkill: {skillId: amzn1.ask.skill.x}}]\n",
+        ),
+    );
+    let run = run_bounded(&["plan", "-f", path_str(&aware), "--alexa-credentials", path_str(&broken)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = format!(
+        "error: Alexa credentials file {}: not YAML or JSON: not valid YAML at line 2 column 1: ",
+        broken.display()
+    );
+    assert!(run.stderr.starts_with(&expected), "{}", run.stderr);
+    assert!(alias_names(&client, &f).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. The property: mutated manifests, tenancy and credentials files
+// ---------------------------------------------------------------------------------------------
+
+/// One edit of a text, at a position given as a fraction of its length.
+#[derive(Clone, Debug)]
+enum Edit {
+    Insert(f64, &'static str),
+    InsertChar(f64, char),
+    Delete(f64, usize),
+    Truncate(f64),
+    DuplicateLine(f64),
+    Indent(f64, bool),
+}
+
+/// What a typo, a bad merge or a careless tool leaves in YAML.
+const TOKENS: [&str; 26] = [
+    "[",
+    "]",
+    "{",
+    "}",
+    ": ",
+    "- ",
+    "\t",
+    "&a ",
+    "*a",
+    "!tag ",
+    "'",
+    "\"",
+    "# ",
+    "\n",
+    "---\n",
+    "\0",
+    "|",
+    ">",
+    "? ",
+    "%YAML 1.1\n",
+    "&a [*a]",
+    "\u{feff}",
+    ",",
+    "\r\n",
+    "  ",
+    "...\n",
+];
+
+fn edit_strategy() -> impl proptest::strategy::Strategy<Value = Edit> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0.0..1.0f64, proptest::sample::select(TOKENS.to_vec())).prop_map(|(at, t)| Edit::Insert(at, t)),
+        (0.0..1.0f64, proptest::char::range(' ', '~')).prop_map(|(at, c)| Edit::InsertChar(at, c)),
+        (0.0..1.0f64, 1..40usize).prop_map(|(at, n)| Edit::Delete(at, n)),
+        (0.0..1.0f64).prop_map(Edit::Truncate),
+        (0.0..1.0f64).prop_map(Edit::DuplicateLine),
+        (0.0..1.0f64, any::<bool>()).prop_map(|(at, more)| Edit::Indent(at, more)),
+    ]
+}
+
+/// The char boundary nearest below `at` of `text`.
+fn position(text: &str, at: f64) -> usize {
+    let mut i = ((text.len() as f64) * at) as usize;
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i.min(text.len())
+}
+
+fn apply_edits(seed: &str, edits: &[Edit]) -> String {
+    let mut text = seed.to_string();
+    for edit in edits {
+        match *edit {
+            Edit::Insert(at, token) => text.insert_str(position(&text, at), token),
+            Edit::InsertChar(at, c) => text.insert(position(&text, at), c),
+            Edit::Delete(at, n) => {
+                let start = position(&text, at);
+                let mut end = (start + n).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(start..end, "");
+            }
+            Edit::Truncate(at) => text.truncate(position(&text, at)),
+            Edit::DuplicateLine(at) | Edit::Indent(at, _) => {
+                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                let i = ((lines.len() as f64) * at) as usize % lines.len();
+                match *edit {
+                    Edit::DuplicateLine(_) => lines.insert(i, lines[i].clone()),
+                    Edit::Indent(_, true) => lines[i].insert_str(0, "  "),
+                    _ => lines[i] = lines[i].strip_prefix("  ").unwrap_or(&lines[i]).to_string(),
+                }
+                text = lines.join("\n") + "\n";
+            }
+        }
+    }
+    text
+}
+
+/// Which reader a case mutates.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    Manifest(usize),
+    Tenancy,
+    Credentials,
+}
+
+/// The deploy/examples manifests: what users copy, so what their typos start from.
+fn example_manifests() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("deploy/examples").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).expect("read"),
+            )
+        })
+        .collect()
+}
+
+const TENANCY_SEED: &str = "ok:\n  lambda.aliasset.dev/allowed-functions: \"arn:aws:lambda:*:*:function:*\"\n  \
+                            lambda.aliasset.dev/allow-public-invoke: \"false\"\nteam-b: {}\n";
+const CREDENTIALS_SEED: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: smapi}\nstringData:\n  \
+                                clientId: amzn1.application-oa2-client.x\n  clientSecret: s3cr3t\ndata:\n  \
+                                refreshToken: QXR6cnxyZWZyZXNo\n";
+
+/// The property of issue "bad input": any mutated input ends by itself, by exit 0, 1 or 2, within
+/// the time and memory bounds of [`run_bounded`], never by a panic; a refusal names the file it
+/// refuses and, for an invalid object, a field. `LAC_FUZZ_CASES` (default 100) sets the count: run
+/// it longer with `LAC_FUZZ_CASES=2000 cargo test --test cli_e2e mutated`.
+#[test]
+fn mutated_inputs_end_in_bounded_time_and_memory_with_a_named_refusal() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let cases = std::env::var("LAC_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let mut examples = example_manifests();
+    let scratch = Scratch::new("fuzz");
+    // One seed on a function moto has, so that mutations that stay valid reach exit 0 and 2.
+    let function = support::unique_name("e2e-fuzz");
+    tokio::runtime::Runtime::new().expect("runtime").block_on(async {
+        create_function(&support::lambda().await, &function, "A").await;
+    });
+    let live = las("ok", "valid", &function, "drainSeconds: 0\naliases: [PROD1, PROD2]\nretainVersions: 3\n");
+    examples.push(("valid.yaml".to_string(), live.clone()));
+    let valid = scratch.write("valid.yaml", &live);
+    let aware = scratch.write(
+        "aware.yaml",
+        &las(
+            "ok",
+            "aware",
+            "fuzz",
+            "certification: {phase: FromSkill}\nalexa: {credentialsSecretRef: {name: smapi}}\n",
+        ),
+    );
+    let reader = prop_oneof![
+        7 => (0..examples.len()).prop_map(Reader::Manifest),
+        1 => Just(Reader::Tenancy),
+        1 => Just(Reader::Credentials),
+    ];
+    let strategy = (reader, proptest::collection::vec(edit_strategy(), 1..5));
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let counts = std::cell::RefCell::new(BTreeMap::<String, usize>::new());
+    let result = runner.run(&strategy, |(reader, edits)| {
+        let (seed, label) = match reader {
+            Reader::Manifest(i) => (examples[i].1.as_str(), examples[i].0.as_str()),
+            Reader::Tenancy => (TENANCY_SEED, "tenancy"),
+            Reader::Credentials => (CREDENTIALS_SEED, "credentials"),
+        };
+        let file = scratch.write(&format!("case-{label}"), &apply_edits(seed, &edits));
+        let file_arg = path_str(&file);
+        let args: Vec<&str> = match reader {
+            Reader::Manifest(_) => vec!["plan", "-f", file_arg],
+            Reader::Tenancy => vec!["plan", "-f", path_str(&valid), "--tenancy-file", file_arg],
+            Reader::Credentials => vec![
+                "plan",
+                "-f",
+                path_str(&aware),
+                "--alexa-credentials",
+                file_arg,
+                "--smapi-endpoint",
+                "http://127.0.0.1:9",
+                "--lwa-endpoint",
+                "http://127.0.0.1:9/auth/o2/token",
+            ],
+        };
+        let run = run_bounded(&args);
+        *counts.borrow_mut().entry(format!("{label} exit {}", run.code)).or_default() += 1;
+        prop_assert!([0, 1, 2].contains(&run.code), "exit {}: {}", run.code, run.stderr);
+        prop_assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        if run.code == 1 {
+            let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+            prop_assert!(!errors.is_empty(), "a refusal says why: {:?} {:?}", run.stderr, run.stdout);
+            for error in errors {
+                let names_a_file =
+                    [file_arg, path_str(&valid), path_str(&aware)].iter().any(|f| error.contains(f));
+                prop_assert!(names_a_file, "a refusal names its file: {error}");
+            }
+            // An invalid object lists its problems one per line, each under a field.
+            if let Some((_, details)) = run.stderr.split_once("is invalid, nothing was written:\n") {
+                for detail in details.lines().take_while(|l| l.starts_with("  ")) {
+                    if detail.trim_start() == lambda_alias_controller::api::validate::RULES_NOT_CHECKED {
+                        continue;
+                    }
+                    let field =
+                        detail.trim_start().split_once(": ").map(|(field, _)| field).unwrap_or_default();
+                    prop_assert!(!field.is_empty(), "an invalid object's problem names a field: {detail}");
+                }
+            }
+        }
+        Ok(())
+    });
+    println!("{cases} cases: {:?}", counts.borrow());
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}

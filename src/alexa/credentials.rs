@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 use base64::Engine as _;
-use serde_yaml::Value;
+use serde_json::{Map, Value};
 
 use super::SmapiError;
 
@@ -62,19 +62,22 @@ impl AlexaCredentials {
     /// (`stringData` wins on a key present in both, as the API server merges them).
     pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<Self, SmapiError> {
         let path = path.as_ref();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| file_error(path, format!("cannot read it: {e}")))?;
-        Self::from_yaml_str(&text, &path.display().to_string())
+        let origin = path.display().to_string();
+        let text = crate::input::read_text(path, &origin).map_err(|e| SmapiError::CredentialsFile {
+            origin: e.origin,
+            reason: format!("cannot read it: {}", e.problem),
+        })?;
+        Self::from_yaml_str(&text, &origin)
     }
 
     /// [`Self::from_yaml_file`] on text already read; `origin` names it in errors.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, SmapiError> {
-        // serde_yaml's syntax errors carry a position, never the text around it.
-        let doc: Value = serde_yaml::from_str(text).map_err(|e| SmapiError::CredentialsFile {
-            origin: origin.to_string(),
-            reason: format!("not YAML or JSON: {e}"),
+        // The reader's errors carry a position or a key, never the text around it.
+        let doc = crate::input::yaml_document(text, origin).map_err(|e| SmapiError::CredentialsFile {
+            origin: e.origin,
+            reason: format!("not YAML or JSON: {}", e.problem),
         })?;
-        let Value::Mapping(map) = doc else {
+        let Value::Object(map) = doc else {
             return Err(SmapiError::CredentialsFile {
                 origin: origin.to_string(),
                 reason: format!("expected a map with the keys {}, or a Secret manifest", KEYS.join(", ")),
@@ -128,10 +131,6 @@ fn invalid(origin: &str, key: &str, problem: &str) -> SmapiError {
     }
 }
 
-fn file_error(path: &Path, reason: String) -> SmapiError {
-    SmapiError::CredentialsFile { origin: path.display().to_string(), reason }
-}
-
 fn non_empty(origin: &str, key: &str, value: &str) -> Result<String, SmapiError> {
     let value = value.trim();
     if value.is_empty() { Err(invalid(origin, key, "is empty")) } else { Ok(value.to_string()) }
@@ -148,13 +147,13 @@ fn string_value<'a>(value: &'a Value, origin: &str, key: &str) -> Result<&'a str
 }
 
 fn sub_map<'a>(
-    map: &'a serde_yaml::Mapping,
+    map: &'a Map<String, Value>,
     key: &str,
     origin: &str,
-) -> Result<Option<&'a serde_yaml::Mapping>, SmapiError> {
+) -> Result<Option<&'a Map<String, Value>>, SmapiError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Mapping(m)) => Ok(Some(m)),
+        Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(SmapiError::CredentialsFile {
             origin: origin.to_string(),
             reason: format!("the Secret's `{key}` must be a map"),

@@ -21,7 +21,7 @@ pub struct Changed {
 /// `manifest.apis.<api>.regions.<region>.endpoint.uri`; nothing else is looked at.
 pub fn retarget(body: &[u8], function_arn: &str, new_uri: &str) -> Result<(Vec<u8>, Vec<Changed>), String> {
     serde_json::from_slice::<IgnoredAny>(body).map_err(|e| format!("the manifest is not JSON: {e}"))?;
-    let mut scanner = Scanner { text: body, pos: 0, path: Vec::new(), found: Vec::new() };
+    let mut scanner = Scanner { text: body, pos: 0, depth: 0, path: Vec::new(), found: Vec::new() };
     scanner.value()?;
     let replacement = serde_json::to_string(new_uri).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(body.len());
@@ -60,10 +60,17 @@ fn is_endpoint(path: &[String]) -> bool {
     }
 }
 
+/// How deep the scanner follows objects and arrays: serde_json's own limit. Its check above
+/// (`IgnoredAny`) skips values without one, and the scanner recurses, so without this a deeply
+/// nested answer would overflow the stack and abort the controller.
+const MAX_DEPTH: usize = 128;
+
 /// Walks well-formed JSON, noting the span and value of every string at an endpoint path.
 struct Scanner<'a> {
     text: &'a [u8],
     pos: usize,
+    /// Objects and arrays open around `pos`.
+    depth: usize,
     path: Vec<String>,
     /// (start, end, dotted path, decoded value) of each endpoint string, in document order.
     found: Vec<(usize, usize, String, String)>,
@@ -83,8 +90,15 @@ impl Scanner<'_> {
     fn value(&mut self) -> Result<(), String> {
         self.skip_space();
         match self.peek() {
-            Some(b'{') => self.object(),
-            Some(b'[') => self.array(),
+            Some(b'{' | b'[') if self.depth >= MAX_DEPTH => {
+                Err(format!("the manifest nests objects and arrays deeper than {MAX_DEPTH} levels"))
+            }
+            Some(open @ (b'{' | b'[')) => {
+                self.depth += 1;
+                let walked = if open == b'{' { self.object() } else { self.array() };
+                self.depth -= 1;
+                walked
+            }
             Some(b'"') => {
                 let (start, end, text) = self.string()?;
                 if is_endpoint(&self.path) {
@@ -206,6 +220,18 @@ mod tests {
   }}
 }}"#
         )
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_recursed_into() {
+        // Found by the reader property (src/input/tests.rs): 20,000 levels overflowed the stack.
+        for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+            let deep = format!("{}1{}", open.repeat(20_000), close.repeat(20_000));
+            let error = retarget(deep.as_bytes(), FN, "x").unwrap_err();
+            assert_eq!(error, "the manifest nests objects and arrays deeper than 128 levels");
+        }
+        let shallow = format!("{}1{}", "[".repeat(128), "]".repeat(128));
+        assert!(retarget(shallow.as_bytes(), FN, "x").is_ok());
     }
 
     #[test]

@@ -13,8 +13,8 @@
 
 mod credentials;
 mod http;
-mod manifest;
-mod model;
+pub(crate) mod manifest;
+pub(crate) mod model;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -393,6 +393,15 @@ async fn load_all(target: &Target) -> Option<Loaded> {
     Some(Loaded { manifests, connections, alexa })
 }
 
+/// `--tenancy-file`, read as [`crate::input`] reads any file a person hands the binary.
+fn read_tenancy_file(path: &std::path::Path) -> Result<crate::tenancy::Rules, String> {
+    let origin = format!("--tenancy-file {}", path.display());
+    let document = crate::input::read_text(path, &origin)
+        .and_then(|text| crate::input::yaml_document(&text, &origin))
+        .map_err(|e| e.to_string())?;
+    crate::tenancy::rules_from(document, &origin)
+}
+
 /// `--tenancy-file`: every manifest checked as `run --tenancy strict` checks a set (no Lambda
 /// call is made for it), and the allowed ones that assume a role get the derived ExternalId.
 async fn police(
@@ -401,7 +410,7 @@ async fn police(
     settings: &AwsSettings,
     manifests: &mut [Manifest],
 ) -> Vec<String> {
-    let rules = match crate::tenancy::load_file(path) {
+    let rules = match read_tenancy_file(path) {
         Ok(rules) => rules,
         Err(e) => return vec![e],
     };
@@ -472,7 +481,17 @@ async fn plan(args: PlanArgs) -> ExitCode {
         match engine::plan_only(&*client, &m.owner(), spec, skills.as_deref(), now()).await {
             Ok((_, plan)) => {
                 pending |= !plan.actions.is_empty();
-                failed |= is_error(&plan.outcome);
+                if is_error(&plan.outcome) {
+                    // The report goes to stdout; the refusal is said on stderr too, as `apply` says it.
+                    failed = true;
+                    eprintln!(
+                        "error: {} ({}): {}: {}",
+                        m.owner(),
+                        m.source,
+                        plan.outcome.reason(),
+                        plan.outcome.message()
+                    );
+                }
                 if args.output == Output::Text {
                     print_plan_text(m, &plan);
                 }

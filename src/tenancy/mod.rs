@@ -13,7 +13,6 @@
 //! ARN. Pure: the controller and the CLI (`--tenancy-file`) give it the annotations.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::api::LambdaAliasSetSpec;
 
@@ -257,29 +256,28 @@ pub const KEYS: [&str; 7] = [
     ALLOW_PUBLIC_INVOKE,
 ];
 
-/// `--tenancy-file`: the Namespaces' annotations as a YAML map, namespace -> annotations.
-pub fn load_file(path: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("--tenancy-file {}: {e}", path.display()))?;
-    let rules: BTreeMap<String, BTreeMap<String, String>> = serde_yaml::from_str(&text).map_err(|e| {
+/// Each namespace's annotations, by namespace.
+pub type Rules = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The Namespaces' annotations as one map, namespace -> annotations: what `--tenancy-file` holds
+/// once the CLI has read it as YAML (`cli::read_tenancy_file`). `origin` names the file in errors.
+pub fn rules_from(document: serde_json::Value, origin: &str) -> Result<Rules, String> {
+    let rules: Rules = serde_json::from_value(document).map_err(|e| {
         format!(
-            "--tenancy-file {}: expected a map from namespace to annotations (e.g. `team-a: {{{ALLOWED_FUNCTIONS}: \"arn:...\"}}`): {e}",
-            path.display()
+            "{origin}: expected a map from namespace to annotations (e.g. `team-a: {{{ALLOWED_FUNCTIONS}: \"arn:...\"}}`): {e}"
         )
     })?;
     for (namespace, annotations) in &rules {
         for (key, value) in annotations {
             if !KEYS.contains(&key.as_str()) {
                 return Err(format!(
-                    "--tenancy-file {}: namespace {namespace}: unknown annotation {key:?} (expected one of {})",
-                    path.display(),
+                    "{origin}: namespace {namespace}: unknown annotation {key:?} (expected one of {})",
                     KEYS.join(", ")
                 ));
             }
             if key == ALLOW_PUBLIC_INVOKE && value != "true" && value != "false" {
                 return Err(format!(
-                    "--tenancy-file {}: namespace {namespace}: {ALLOW_PUBLIC_INVOKE} is {value:?}, expected \"true\" or \"false\"",
-                    path.display()
+                    "{origin}: namespace {namespace}: {ALLOW_PUBLIC_INVOKE} is {value:?}, expected \"true\" or \"false\""
                 ));
             }
         }
@@ -414,34 +412,30 @@ mod tests {
 
     #[test]
     fn the_tenancy_file_is_a_map_of_namespaces_to_annotations() {
-        let dir = std::env::temp_dir().join(format!("lac-tenancy-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let good = dir.join("good.yaml");
-        std::fs::write(&good, format!("team-a:\n  {ALLOWED_FUNCTIONS}: \"arn:aws:lambda:*:*:function:a-*\"\n  {ALLOWED_ROLE_ARNS}: \"\"\nteam-b: {{}}\n")).unwrap();
-        let rules = load_file(&good).unwrap();
+        let load = |text: &str| {
+            let document = crate::input::yaml_document(text, "rules.yaml").map_err(|e| e.to_string())?;
+            rules_from(document, "rules.yaml")
+        };
+        let rules = load(&format!(
+            "team-a:\n  {ALLOWED_FUNCTIONS}: \"arn:aws:lambda:*:*:function:a-*\"\n  {ALLOWED_ROLE_ARNS}: \"\"\nteam-b: {{}}\n"
+        ))
+        .unwrap();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules["team-a"][ALLOWED_ROLE_ARNS], "");
-        let typo = dir.join("typo.yaml");
-        std::fs::write(&typo, "team-a:\n  lambda.aliasset.dev/allowed-function: x\n").unwrap();
-        let err = load_file(&typo).unwrap_err();
+        let err = load("team-a:\n  lambda.aliasset.dev/allowed-function: x\n").unwrap_err();
         assert!(err.contains("allowed-function\"") && err.contains("team-a"), "{err}");
-        let grants = dir.join("grants.yaml");
-        std::fs::write(
-            &grants,
-            format!(
-                "team-a:\n  {ALLOWED_FUNCTIONS}: \"arn:aws:lambda:*:*:function:a-*\"\n  {ALLOWED_PRINCIPALS}: sns.amazonaws.com\n  \
-                 {ALLOWED_SOURCE_ARNS}: \"arn:aws:sns:*:111122223333:*\"\n  {ALLOWED_EVENT_SOURCES}: \"arn:aws:sqs:*:111122223333:*\"\n  \
-                 {ALLOW_PUBLIC_INVOKE}: \"false\"\n"
-            ),
-        )
-        .unwrap();
-        assert_eq!(load_file(&grants).unwrap()["team-a"].len(), 5);
-        let public = dir.join("public.yaml");
-        std::fs::write(&public, format!("team-a:\n  {ALLOW_PUBLIC_INVOKE}: \"yes\"\n")).unwrap();
-        let err = load_file(&public).unwrap_err();
+        let grants = format!(
+            "team-a:\n  {ALLOWED_FUNCTIONS}: \"arn:aws:lambda:*:*:function:a-*\"\n  {ALLOWED_PRINCIPALS}: sns.amazonaws.com\n  \
+             {ALLOWED_SOURCE_ARNS}: \"arn:aws:sns:*:111122223333:*\"\n  {ALLOWED_EVENT_SOURCES}: \"arn:aws:sqs:*:111122223333:*\"\n  \
+             {ALLOW_PUBLIC_INVOKE}: \"false\"\n"
+        );
+        assert_eq!(load(&grants).unwrap()["team-a"].len(), 5);
+        let err = load(&format!("team-a:\n  {ALLOW_PUBLIC_INVOKE}: \"yes\"\n")).unwrap_err();
         assert!(err.contains(ALLOW_PUBLIC_INVOKE) && err.contains("\"yes\""), "{err}");
-        let wrong = dir.join("wrong.yaml");
-        std::fs::write(&wrong, "- team-a\n").unwrap();
-        assert!(load_file(&wrong).unwrap_err().contains("map from namespace to annotations"));
+        let err = load("- team-a\n").unwrap_err();
+        assert!(err.starts_with("rules.yaml: expected a map from namespace to annotations"), "{err}");
+        // A syntax error is said as one, not as a wrong shape.
+        let err = load("a: [\n").unwrap_err();
+        assert!(err.starts_with("rules.yaml: not valid YAML at line 2 column 1: "), "{err}");
     }
 }

@@ -12,7 +12,7 @@ mod cloudwatch;
 #[macro_use]
 mod convert;
 mod errors;
-mod policy;
+pub(crate) mod policy;
 mod sqs;
 
 use std::collections::HashMap;
