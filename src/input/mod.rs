@@ -36,7 +36,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 4 << 20;
 
 /// What one node (scalar, sequence or mapping) counts against [`MAX_DOCUMENT_BYTES`] besides its
 /// text: roughly what a `serde_json::Value` costs in memory.
-const NODE_COST: usize = 32;
+pub const NODE_COST: usize = 32;
 
 /// A problem with one file: `origin: problem` (the problem names the line and column, or the
 /// document, where there is one).
