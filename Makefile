@@ -19,13 +19,24 @@ demo: venv-demo
 	$(CARGO) build --locked --quiet
 	MOTO_PYTHON=$(MOTO_PYTHON) scripts/demo.sh
 
-# Everything CI runs. The venv (moto) is created first because the AWS tests need it.
-test: venv fmt-check clippy doc
-	$(CARGO) test --locked --all-targets --no-fail-fast
-	$(CARGO) test --locked --doc
-	$(MAKE) test-lua
-	$(MAKE) test-deploy
-	$(MAKE) test-image
+# Everything CI runs, the quickest to fail first (formatting, then clippy, then the docs), each
+# step's time printed as it ends (README, "Tests").
+TEST_STEPS := fmt-check clippy doc venv test-rust test-lua test-deploy test-image
+test:
+	@for step in $(TEST_STEPS); do \
+		start=$$SECONDS; \
+		$(MAKE) --no-print-directory $$step || exit 1; \
+		echo "make test: $$step took $$((SECONDS - start)) s"; \
+	done
+
+# The Rust tests: the library's unit tests and the two integration binaries, tests/it (the fake,
+# moto, the CLI, the properties) and tests/cluster (a real API server when KUBECONFIG is set).
+# Their tests mostly wait on moto, the API server or a controller's timers, so more threads than
+# cores shortens the run (README, "Tests").
+TEST_THREADS ?= 8
+.PHONY: test-rust
+test-rust: venv
+	$(CARGO) test --locked --lib --tests --no-fail-fast -- --test-threads $(TEST_THREADS)
 
 # The deployment manifests and the Helm chart (tests/deploy, pytest): render, lint, schemas, RBAC,
 # the alerting rules (with the real promtool, first).
@@ -92,7 +103,7 @@ clippy:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
-# Regenerate the CRD from the Rust types (tests/api.rs fails when the committed copy is stale).
+# Regenerate the CRD from the Rust types (tests/it/api.rs fails when the committed copy is stale).
 crds:
 	$(CARGO) run --locked --quiet -- crd > crds/lambdaaliasset.yaml.tmp
 	mv crds/lambdaaliasset.yaml.tmp crds/lambdaaliasset.yaml

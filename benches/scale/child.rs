@@ -182,7 +182,7 @@ enum Control {
 }
 
 /// The CloudTrail record of someone re-pointing function `i`'s PROD1, as EventBridge delivers
-/// it to SQS (the shape of `tests/k8s_drift_events.rs`).
+/// it to SQS (the shape of `tests/cluster/drift_events.rs`).
 fn cloudtrail(i: usize, id: u64) -> String {
     let now = jiff::Timestamp::now().to_string();
     json!({

@@ -26,8 +26,15 @@ mod probe;
 mod report;
 mod sets;
 mod sim;
-#[path = "../../tests/support/mod.rs"]
-mod support;
+/// The test harness's moto and cluster helpers (tests/support); the bench uses a handful of them.
+#[path = "../../tests/support"]
+#[allow(dead_code, reason = "the bench uses a few of the test harness's helpers, not all")]
+mod support {
+    #[path = "harness.rs"]
+    mod harness;
+    pub use harness::*;
+    pub mod cluster;
+}
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

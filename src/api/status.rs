@@ -98,6 +98,12 @@ pub struct ProvisionedConcurrencyStatus {
     pub reason: Option<String>,
 }
 
+/// The status time of a Unix second (`None` when out of range), so that the planner fills
+/// status times without naming a Kubernetes type (ARCHITECTURE.md, "Invariants").
+pub fn time_at(unix_seconds: i64) -> Option<Time> {
+    k8s_openapi::jiff::Timestamp::from_second(unix_seconds).ok().map(Time)
+}
+
 /// A rollout in progress: the alias serves `from` with `weight` percent of the traffic on `to`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,6 @@
 //! Client-side validation against the CRD's own schema, giving the API server's answer: the same
 //! steps in the same order, so the CLI and objects created before a rule existed get the same
-//! verdict and the same field paths as `kubectl apply` (tests/k8s_agreement.rs holds both sides
+//! verdict and the same field paths as `kubectl apply` (tests/cluster/agreement.rs holds both sides
 //! to that on a real API server).
 //!
 //! 1. Decoding: `apiVersion` and `kind` must name this resource, and (as with kubectl's

@@ -13,7 +13,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{AlarmStatus, ErrorsStatus, Rollout, RolloutStatus};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::model::rfc3339;
 use super::{
@@ -222,7 +221,7 @@ impl<'a> Planner<'a> {
             weight: i32::from(percent),
             step: step as i32,
             steps: steps.len() as i32,
-            next_step_at: jiff::Timestamp::from_second(until).ok().map(Time),
+            next_step_at: crate::api::time_at(until),
             alarms: rollout
                 .alarms
                 .iter()

@@ -3,7 +3,7 @@
 
 The Lease names are pinned in deploy_support.SHARD_LEASES and in src/controller/run.rs
 (lease_name): the chart computes them with Helm's sha256sum, the binary with sha2.
-tests/k8s_shard.rs runs two shards as the chart renders them on a real API server.
+tests/cluster/shard.rs runs two shards as the chart renders them on a real API server.
 """
 
 from __future__ import annotations

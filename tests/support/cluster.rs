@@ -198,7 +198,6 @@ pub async fn service_account_kubeconfig(
 /// The chart's ServiceAccount and RBAC for `values` (release `lac` in `release_ns`), applied as
 /// rendered. Returns the objects and a kubeconfig (in `dir`) that authenticates as that
 /// ServiceAccount.
-#[allow(dead_code)]
 pub async fn install_chart_rbac(
     client: &Client,
     release_ns: &str,
@@ -224,7 +223,6 @@ pub async fn install_chart_rbac(
 }
 
 /// Merges `annotations` into the Namespace `ns` (`null` removes one).
-#[allow(dead_code)]
 pub async fn annotate_namespace(client: &Client, ns: &str, annotations: Value) {
     let patch = json!({"metadata": {"annotations": annotations}});
     Api::<Namespace>::all(client.clone())
@@ -234,7 +232,6 @@ pub async fn annotate_namespace(client: &Client, ns: &str, annotations: Value) {
 }
 
 /// Creates the LambdaAliasSet `set` (JSON) in `ns`; returns its name.
-#[allow(dead_code)]
 pub async fn create_set(client: &Client, ns: &str, set: Value) -> String {
     let name = set["metadata"]["name"].as_str().expect("name").to_string();
     let obj: lambda_alias_controller::api::LambdaAliasSet = serde_json::from_value(set).expect("set");
@@ -246,7 +243,6 @@ pub async fn create_set(client: &Client, ns: &str, set: Value) -> String {
 }
 
 /// Waits for the Ready reason `reason` of `ns/name` at its generation; returns its message.
-#[allow(dead_code)]
 pub async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) -> String {
     let api: Api<lambda_alias_controller::api::LambdaAliasSet> = Api::namespaced(client.clone(), ns);
     eventually(&format!("{ns}/{name}: {reason}"), || async {
@@ -261,7 +257,6 @@ pub async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) ->
 
 /// A free loopback port for a controller's HTTP endpoints.
 /// The LambdaAliasSet `name` as the Table API returns it (the printer columns kubectl shows).
-#[allow(dead_code)]
 pub async fn table(client: &Client, ns: &str, name: &str) -> Value {
     let text = client
         .request_text(
@@ -488,4 +483,42 @@ impl Drop for FreshApiServer {
         // The state holds a copy of the API server binary: leave nothing behind.
         let _ = std::fs::remove_dir_all(&self.state);
     }
+}
+
+/// The small set the controller suites create: one function, the default alias pair, one Alexa
+/// trigger.
+pub fn alexa_set(name: &str, function: &str, phase: &str, drain_seconds: u32, policy: &str) -> Value {
+    json!({
+        "apiVersion": "lambda.aliasset.dev/v1alpha1",
+        "kind": "LambdaAliasSet",
+        "metadata": {"name": name},
+        "spec": {
+            "functionName": function,
+            "drainSeconds": drain_seconds,
+            "deletionPolicy": policy,
+            "certification": {"phase": phase},
+            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.e2e"}}]
+        }
+    })
+}
+
+/// The Secret `smapi` in `ns` holding `credentials` (what `spec.alexa.credentialsSecretRef` names).
+pub async fn create_credentials_secret(
+    client: &kube::Client,
+    ns: &str,
+    credentials: &lambda_alias_controller::alexa::AlexaCredentials,
+) {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "smapi", "namespace": ns},
+        "stringData": {
+            "clientId": credentials.client_id,
+            "clientSecret": credentials.client_secret,
+            "refreshToken": credentials.refresh_token,
+        }
+    }))
+    .expect("secret");
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &secret)
+        .await
+        .expect("secret");
 }

@@ -1,4 +1,4 @@
-//! LambdaAliasSet objects shared by the API suites (tests/api.rs, tests/k8s_agreement.rs) and
+//! LambdaAliasSet objects shared by the API suites (tests/it/api.rs, tests/cluster/agreement.rs) and
 //! the cluster suites: one valid object to mutate, JSON-pointer edits, and the small Alexa set
 //! the controller suites create.
 
@@ -55,21 +55,4 @@ pub fn without(mut object: Value, pointer: &str) -> Value {
     let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
     object.pointer_mut(parent).and_then(Value::as_object_mut).expect("parent object").remove(key);
     object
-}
-
-/// The small set the controller suites create: one function, the default alias pair, one Alexa
-/// trigger.
-pub fn alexa_set(name: &str, function: &str, phase: &str, drain_seconds: u32, policy: &str) -> Value {
-    json!({
-        "apiVersion": "lambda.aliasset.dev/v1alpha1",
-        "kind": "LambdaAliasSet",
-        "metadata": {"name": name},
-        "spec": {
-            "functionName": function,
-            "drainSeconds": drain_seconds,
-            "deletionPolicy": policy,
-            "certification": {"phase": phase},
-            "triggers": [{"name": "alexa", "alexaSkill": {"skillId": "amzn1.ask.skill.e2e"}}]
-        }
-    })
 }

@@ -1,9 +1,7 @@
 //! The world of the Alexa suites on a real API server: a namespace with the credentials Secret,
 //! a moto function, a skill in the fake SMAPI and the controller watching the namespace, with
 //! the steps a round takes (deploy, the set's status, the review, Events). Each suite adds its
-//! own expectations in an `impl SkillWorld` block of its own.
-
-#![allow(dead_code)]
+//! own expectations in an `impl SkillWorld` block of its own (one binary holds both suites, so their method names differ).
 
 use std::io::Write;
 use std::time::Instant;
@@ -14,8 +12,9 @@ use kube::api::{Api, ListParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
 
+use super::cluster::create_credentials_secret;
 use super::cluster::{Controller, ControllerEnv, apply_crd, create_namespace, eventually};
-use super::smapi::{FakeSmapi, Stage, create_credentials_secret, fake_smapi, unique_skill_id, unique_vendor};
+use super::smapi::{FakeSmapi, Stage, fake_smapi, unique_skill_id, unique_vendor};
 
 pub struct SkillWorld {
     pub client: Client,

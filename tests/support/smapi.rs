@@ -24,19 +24,18 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lambda_alias_controller::alexa::{AlexaCredentials, SmapiSettings};
+use lambda_alias_controller::alexa::AlexaCredentials;
 use serde_json::{Value, json};
 
 /// Certifications per page: small, so that every list of three reviews or more is paged.
 pub const PAGE_SIZE: usize = 2;
 const START_ATTEMPTS: usize = 3;
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
-const READY_POLL: Duration = Duration::from_millis(100);
 
 /// A handle on the running fake.
 pub struct FakeSmapi {
     port: u16,
-    log: PathBuf,
+    pub(super) log: PathBuf,
 }
 
 static FAKE: OnceLock<Result<FakeSmapi, String>> = OnceLock::new();
@@ -63,9 +62,9 @@ pub fn unique_vendor() -> String {
 /// `apis.<kind>.regions.<REGION>.endpoint.uri`.
 #[derive(Clone, Debug)]
 pub struct Stage {
-    kind: &'static str,
-    uri: Option<String>,
-    regions: Vec<(String, String)>,
+    pub(super) kind: &'static str,
+    pub(super) uri: Option<String>,
+    pub(super) regions: Vec<(String, String)>,
 }
 
 impl Stage {
@@ -74,20 +73,9 @@ impl Stage {
         Stage { kind: "custom", uri: Some(uri.to_string()), regions: Vec::new() }
     }
 
-    /// A smart home skill's stage calling `uri`.
-    pub fn smart_home(uri: &str) -> Stage {
-        Stage { kind: "smartHome", uri: Some(uri.to_string()), regions: Vec::new() }
-    }
-
     /// Adds a per-region endpoint (`NA`, `EU` or `FE`).
     pub fn region(mut self, region: &str, uri: &str) -> Stage {
         self.regions.push((region.to_string(), uri.to_string()));
-        self
-    }
-
-    /// Drops the default endpoint (a manifest with per-region endpoints only).
-    pub fn without_default(mut self) -> Stage {
-        self.uri = None;
         self
     }
 
@@ -107,16 +95,6 @@ impl FakeSmapi {
     /// LWA's token URL (`--lwa-endpoint`).
     pub fn lwa_url(&self) -> String {
         format!("{}/auth/o2/token", self.url())
-    }
-
-    /// Settings that point the crate's SMAPI client at the fake.
-    pub fn settings(&self) -> SmapiSettings {
-        SmapiSettings { smapi_endpoint: self.url(), lwa_endpoint: self.lwa_url(), ..SmapiSettings::default() }
-    }
-
-    /// The fake's log file (its stdout and stderr), for messages in failing tests.
-    pub fn log(&self) -> &Path {
-        &self.log
     }
 
     /// New LWA credentials (client id, secret, refresh token, all unique) of a user of `vendor`;
@@ -146,24 +124,6 @@ impl FakeSmapi {
         credentials
     }
 
-    /// A second refresh token for the same LWA client (another authorization by a user of
-    /// `vendor`), as when a Secret is rotated: same client id and secret, new refresh token.
-    pub fn another_refresh_token(&self, credentials: &AlexaCredentials, vendor: &str) -> AlexaCredentials {
-        let rotated =
-            AlexaCredentials { refresh_token: super::unique_name("Atzr|refresh"), ..credentials.clone() };
-        self.control(
-            "POST",
-            "/_fake/clients",
-            &json!({
-                "clientId": rotated.client_id,
-                "clientSecret": rotated.client_secret,
-                "refreshToken": rotated.refresh_token,
-                "vendorId": vendor,
-            }),
-        );
-        rotated
-    }
-
     /// Creates a skill of `vendor` with its development stage and, when given, its live stage.
     pub fn create_skill(&self, skill_id: &str, vendor: &str, development: &Stage, live: Option<&Stage>) {
         let body = json!({
@@ -181,14 +141,12 @@ impl FakeSmapi {
     }
 
     /// Stores `envelope` (the text of `{"manifest": ...}`) verbatim as the development stage.
-    #[allow(dead_code)]
     pub fn set_raw_development(&self, skill_id: &str, envelope: &str) {
         let body = json!({"raw": envelope});
         self.control("PUT", &format!("/_fake/skills/{skill_id}/stages/development"), &body);
     }
 
     /// The development manifest as SMAPI serves it now (the envelope's text) and its ETag.
-    #[allow(dead_code)]
     pub fn development_text(&self, skill_id: &str) -> (String, String) {
         let answer =
             self.control("GET", &format!("/_fake/skills/{skill_id}/stages/development"), &Value::Null);
@@ -197,20 +155,17 @@ impl FakeSmapi {
     }
 
     /// Updates of the development manifest take `delay_secs`; the next `fail` end FAILED.
-    #[allow(dead_code)]
     pub fn script_updates(&self, skill_id: &str, delay_secs: f64, fail: u32) {
         let body = json!({"delay": delay_secs, "fail": fail});
         self.control("POST", &format!("/_fake/skills/{skill_id}/manifest-updates"), &body);
     }
 
     /// Just before each of the next `count` PUTs of the development manifest, a person edits it.
-    #[allow(dead_code)]
     pub fn race(&self, skill_id: &str, count: u32) {
         self.control("POST", &format!("/_fake/skills/{skill_id}/race"), &json!({"count": count}));
     }
 
     /// Every PUT body the development manifest accepted, in order, verbatim.
-    #[allow(dead_code)]
     pub fn writes(&self, skill_id: &str) -> Vec<String> {
         let answer = self.control("GET", &format!("/_fake/skills/{skill_id}/writes"), &Value::Null);
         answer["writes"]
@@ -226,12 +181,7 @@ impl FakeSmapi {
         self.submit_body(skill_id, json!({}))
     }
 
-    /// [`Self::submit`] with `skillSubmissionTimestamp` = `unix_seconds` (fractions allowed).
-    pub fn submit_at(&self, skill_id: &str, unix_seconds: f64) -> String {
-        self.submit_body(skill_id, json!({"submittedAt": unix_seconds}))
-    }
-
-    fn submit_body(&self, skill_id: &str, body: Value) -> String {
+    pub(super) fn submit_body(&self, skill_id: &str, body: Value) -> String {
         let answer = self.control("POST", &format!("/_fake/skills/{skill_id}/submit"), &body);
         answer["id"].as_str().unwrap_or_else(|| panic!("submit answered {answer}")).to_string()
     }
@@ -246,41 +196,9 @@ impl FakeSmapi {
         self.control("POST", &format!("/_fake/skills/{skill_id}/fail"), &json!({}));
     }
 
-    /// The review in progress is withdrawn (CANCELLED).
-    pub fn cancel(&self, skill_id: &str) {
-        self.control("POST", &format!("/_fake/skills/{skill_id}/cancel"), &json!({}));
-    }
-
     /// Publishes the newest certified review: the live stage becomes the manifest submitted.
     pub fn publish(&self, skill_id: &str) {
         self.control("POST", &format!("/_fake/skills/{skill_id}/publish"), &json!({}));
-    }
-
-    /// The next `count` SMAPI calls for the skill answer 429 with `Retry-After: retry_after_secs`.
-    pub fn throttle(&self, skill_id: &str, count: u32, retry_after_secs: u32) {
-        let body = json!({"count": count, "retryAfter": retry_after_secs});
-        self.control("POST", &format!("/_fake/skills/{skill_id}/throttle"), &body);
-    }
-
-    /// The next `count` SMAPI calls for the skill answer `status` (5xx).
-    pub fn outage(&self, skill_id: &str, count: u32, status: u16) {
-        let body = json!({"count": count, "status": status});
-        self.control("POST", &format!("/_fake/skills/{skill_id}/outage"), &body);
-    }
-
-    /// Every access token issued to the client expires now, on the server side only (the client's
-    /// cache still holds it, as after a server-side revocation).
-    pub fn expire_tokens(&self, client_id: &str) {
-        self.control(
-            "POST",
-            &format!("/_fake/clients/{}/expire-tokens", super::url_encode(client_id)),
-            &json!({}),
-        );
-    }
-
-    /// How many token requests (granted or refused) the client has made to LWA.
-    pub fn token_requests(&self, client_id: &str) -> usize {
-        self.count("lwa", &format!("clientId={}", super::url_encode(client_id)))
     }
 
     /// How many SMAPI calls (any answer) were made for the skill.
@@ -288,19 +206,7 @@ impl FakeSmapi {
         self.count("smapi", &format!("skillId={}", super::url_encode(skill_id)))
     }
 
-    /// The SMAPI calls made for the skill, oldest first: `(status, path with query)`.
-    pub fn smapi_calls(&self, skill_id: &str) -> Vec<(u16, String)> {
-        self.requests(skill_id)
-            .iter()
-            .map(|r| {
-                let status = r["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
-                (status, r["path"].as_str().unwrap_or_default().to_string())
-            })
-            .collect()
-    }
-
     /// The paths of every write (PUT) to SMAPI for the skill, whatever the answer.
-    #[allow(dead_code)]
     pub fn smapi_puts(&self, skill_id: &str) -> Vec<String> {
         self.requests(skill_id)
             .iter()
@@ -310,7 +216,7 @@ impl FakeSmapi {
     }
 
     /// The fake's log of SMAPI requests for the skill, oldest first.
-    fn requests(&self, skill_id: &str) -> Vec<Value> {
+    pub(super) fn requests(&self, skill_id: &str) -> Vec<Value> {
         let answer = self.control(
             "GET",
             &format!("/_fake/requests?skillId={}", super::url_encode(skill_id)),
@@ -325,7 +231,7 @@ impl FakeSmapi {
             .collect()
     }
 
-    fn count(&self, api: &str, filter: &str) -> usize {
+    pub(super) fn count(&self, api: &str, filter: &str) -> usize {
         let answer = self.control("GET", &format!("/_fake/requests?{filter}"), &Value::Null);
         answer[api]
             .as_u64()
@@ -334,7 +240,7 @@ impl FakeSmapi {
     }
 
     /// One control call; panics unless the fake answers 2xx with JSON.
-    fn control(&self, method: &str, path_and_query: &str, body: &Value) -> Value {
+    pub(super) fn control(&self, method: &str, path_and_query: &str, body: &Value) -> Value {
         let body = if body.is_null() && method == "GET" { String::new() } else { body.to_string() };
         let request = format!(
             "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
@@ -353,34 +259,6 @@ impl FakeSmapi {
         serde_json::from_str(text)
             .unwrap_or_else(|e| panic!("fake SMAPI {method} {path_and_query}: {e}: {text}"))
     }
-}
-
-/// The Secret `smapi` in `ns` holding `credentials` (what `spec.alexa.credentialsSecretRef` names).
-#[allow(dead_code)]
-pub async fn create_credentials_secret(client: &kube::Client, ns: &str, credentials: &AlexaCredentials) {
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": "smapi", "namespace": ns},
-        "stringData": {
-            "clientId": credentials.client_id,
-            "clientSecret": credentials.client_secret,
-            "refreshToken": credentials.refresh_token,
-        }
-    }))
-    .expect("secret");
-    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
-        .create(&Default::default(), &secret)
-        .await
-        .expect("secret");
-}
-
-/// A YAML credentials file's content (`--alexa-credentials FILE`).
-pub fn credentials_yaml(credentials: &AlexaCredentials) -> String {
-    format!(
-        "clientId: {}\nclientSecret: {}\nrefreshToken: {}\n",
-        json!(credentials.client_id),
-        json!(credentials.client_secret),
-        json!(credentials.refresh_token)
-    )
 }
 
 /// Starts the fake from a thread that lives as long as the process (see `super` for why).

@@ -1,6 +1,6 @@
 //! One table of validation cases: an object (and, for an update, the stored object before it)
-//! and the verdict it must get. tests/api.rs holds the controller's own validator
-//! (`api::validate::validate_object`) to each case; tests/k8s_agreement.rs holds a real API
+//! and the verdict it must get. tests/it/api.rs holds the controller's own validator
+//! (`api::validate::validate_object`) to each case; tests/cluster/agreement.rs holds a real API
 //! server to the same cases and checks that the two agree. A case added here is checked on both
 //! sides; a field says when part of a case only applies to one of them.
 
@@ -109,11 +109,6 @@ pub fn ok_update(name: &str, old: Value, new: Value) -> Case {
 
 pub fn bad_update(name: &str, old: Value, new: Value, field: &'static str) -> Case {
     case(name, new, Some(old), Some(field))
-}
-
-/// The case with this name (for a test that asserts more about it than its verdict).
-pub fn named(name: &str) -> Case {
-    cases().into_iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case named {name:?}"))
 }
 
 pub fn cases() -> Vec<Case> {

@@ -1,5 +1,5 @@
 //! Client/server agreement: every case of the validation table (tests/support/validation_cases.rs,
-//! which tests/api.rs holds the controller's validator to), with one or more invalid objects for
+//! which tests/it/api.rs holds the controller's validator to), with one or more invalid objects for
 //! each OpenAPI constraint, CEL rule and transition rule of the CRD, goes through both
 //! `api::validate::validate_object` and a real API server (dry-run create, or a real create of
 //! the old object and a dry-run replace), which must give the same verdict and the same field
@@ -21,7 +21,7 @@
 //!   enum error on one field), and the messages are worded differently on each side.
 //! - A few identity cases compare the verdict only; each says why.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::fmt;

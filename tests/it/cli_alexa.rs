@@ -2,12 +2,13 @@
 //! `--alexa-credentials FILE`, the skill's state from the (fake) Skill Management API, and the
 //! same interlock as the controller's holds — against moto and `tests/support/fake_smapi.py`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::smapi::{Stage, credentials_yaml, fake_smapi, unique_skill_id, unique_vendor};
+use support::credentials_yaml;
+use support::smapi::{Stage, fake_smapi, unique_skill_id, unique_vendor};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
 

@@ -4,7 +4,7 @@
 //! EventSourceToken dropped, duplicate Sids accepted, mappings reporting the version ARN
 //! behind an alias) are deliberately not asserted on; see src/aws/fake/ for those rules.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};

@@ -12,7 +12,7 @@
 //! `--shard` selector stops `run` at start with a message naming the flag. Without `KUBECONFIG`
 //! it says that it skipped and why (in CI it fails instead).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

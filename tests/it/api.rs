@@ -9,10 +9,11 @@ use lambda_alias_controller::api::{
     validate::{InvalidObject, openapi_schema, parse_object, validate_object},
 };
 use serde_json::Value;
+use support::named;
 use support::objects::{valid, with};
-use support::validation_cases::{Case, cases, minimal, minimal_triggers, named};
+use support::validation_cases::{Case, cases, minimal, minimal_triggers};
 
-mod support;
+use crate::support;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,7 +53,7 @@ fn minimal_object_gets_the_schema_defaults() {
 
 // --- the validation cases: OpenAPI (required, types, enums, ranges, patterns, unknown fields),
 // CEL rules and transition rules (oldSelf), in tests/support/validation_cases.rs, which
-// tests/k8s_agreement.rs holds a real API server to ---------------------------------------------
+// tests/cluster/agreement.rs holds a real API server to ---------------------------------------------
 
 /// What is wrong with the controller's verdict on `case`, if anything.
 fn wrong_verdict(case: &Case) -> Option<String> {

@@ -2,14 +2,15 @@
 //! real HTTP: stages, per-region endpoints, paged certifications, the token cache, the 401 retry,
 //! and each error the controller must tell apart. Fails, never skips, when the fake cannot start.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use lambda_alias_controller::alexa::{AlexaCredentials, EndpointWrite, Smapi, SmapiError, SmapiSettings};
 use lambda_alias_controller::plan::skill::{CertificationStatus, Review, SkillObservation, StageEndpoints};
-use support::smapi::{FakeSmapi, Stage, credentials_yaml, fake_smapi, unique_skill_id, unique_vendor};
+use support::credentials_yaml;
+use support::smapi::{FakeSmapi, Stage, fake_smapi, unique_skill_id, unique_vendor};
 
 const FN: &str = "arn:aws:lambda:us-east-1:111122223333:function:trivia";
 

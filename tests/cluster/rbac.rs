@@ -10,7 +10,7 @@
 //! release namespace not watched). A control run per mode, with every
 //! grant, converges with no `forbidden` in the log, so the failures are the missing verb's.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 
@@ -21,11 +21,11 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
+use support::cluster::alexa_set;
 use support::cluster::{
     Controller, ControllerEnv, apply_crd, apply_object, cluster, create_namespace, eventually, log_lines,
     objects_of_kinds, render_chart, repo, service_account_kubeconfig,
 };
-use support::objects::alexa_set;
 
 /// One verb on one resource, as a role grants it.
 #[derive(Clone, Debug, PartialEq, Eq)]

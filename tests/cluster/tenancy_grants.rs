@@ -11,7 +11,7 @@
 //!
 //! Without `KUBECONFIG` it says that it skipped and why; in CI it fails instead.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

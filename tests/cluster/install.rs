@@ -3,7 +3,7 @@
 //! counted repeats over 1000), no unknown `format`, no deprecation — and the CRD is Established
 //! with the printer columns and short name users type. Applying again changes nothing.
 
-mod support;
+use crate::support;
 
 use support::cluster::{FreshApiServer, cluster};
 

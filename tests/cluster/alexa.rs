@@ -10,7 +10,7 @@
 //!
 //! Every step is printed with its time, so the run's output is the round's log.
 
-mod support;
+use crate::support;
 
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@
 //! deadlines of `eventually` only guard against hangs. Without `KUBECONFIG` it says that it
 //! skipped and why (in CI it fails instead).
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -17,8 +17,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
+use support::cluster::alexa_set;
 use support::cluster::{Controller, ControllerEnv, eventually};
-use support::objects::alexa_set;
 
 /// The Lease every replica competes for (the controller's name), in `POD_NAMESPACE`.
 const LEASE: &str = "lambda-alias-controller";

@@ -11,7 +11,7 @@
 //!
 //! Without `KUBECONFIG` it says that it skipped and why; in CI it fails instead.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,11 +22,11 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use lambda_alias_controller::tenancy::{ALLOWED_FUNCTIONS, ALLOWED_ROLE_ARNS};
 use serde_json::json;
+use support::cluster::alexa_set;
 use support::cluster::{
     Controller, ControllerEnv, annotate_namespace, apply_crd, cluster, create_namespace, create_set,
     eventually, install_chart_rbac, wait_reason,
 };
-use support::objects::alexa_set;
 
 const CLUSTER: &str = "test-cluster";
 const ACCOUNT: &str = "123456789012";

@@ -2,7 +2,7 @@
 //! calls the controller relies on (create, publish, alias, update code) against moto.
 //! These fail, never skip, when moto is not installed or cannot start.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::PathBuf;

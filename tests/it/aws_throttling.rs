@@ -17,7 +17,7 @@
 //! issue's 60 s (about a minute of `make test`, spent waiting); `LAC_THROTTLE_SECONDS=15` for
 //! a quicker local run.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

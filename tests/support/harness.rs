@@ -1,6 +1,7 @@
 //! Test harness: one moto server (AWS emulator, server mode) per test binary, on loopback.
 //!
-//! Use from an integration test with `mod support;`. The first call to anything that
+//! Each test binary declares `support` as a module block naming the files it uses (see
+//! `tests/it/main.rs`), this one re-exported at its root. The first call to anything that
 //! needs moto starts it; every test in the binary then shares it, so names must be
 //! unique ([`unique_name`]). moto runs from the venv Python (`MOTO_PYTHON`, else
 //! `<crate>/.venv/bin/python`, installed by `make venv`) through `moto_faithful.py`, which
@@ -11,8 +12,6 @@
 //! process exits, and is stopped by its own PID from an `atexit` handler (libtest
 //! ends through `exit`, which runs them). `PR_SET_PDEATHSIG` is the safety net when
 //! the test process dies without running `atexit` handlers (abort, SIGKILL).
-
-#![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -31,12 +30,6 @@ use aws_sdk_lambda::operation::create_function::CreateFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use lambda_alias_controller::aws::client::{AwsSettings, lambda_client, sdk_config};
-
-pub mod cluster;
-pub mod objects;
-pub mod skill_world;
-pub mod smapi;
-pub mod validation_cases;
 
 /// Region every test uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";
@@ -117,21 +110,6 @@ pub fn moto_env() -> Vec<(String, String)> {
     .collect()
 }
 
-/// Runs the binary with `args` against moto: (exit code, stdout, stderr).
-pub fn run_cli(args: &[&str]) -> (i32, String, String) {
-    const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
-    let output = std::process::Command::new(BIN)
-        .args(args)
-        .envs(moto_env())
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let code = output.status.code().unwrap_or_else(|| panic!("{BIN} {args:?} died by a signal"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (code, stdout, stderr)
-}
-
 /// Settings that point the crate's client builder at moto.
 pub fn aws_settings() -> AwsSettings {
     AwsSettings {
@@ -149,11 +127,6 @@ pub fn aws_settings() -> AwsSettings {
 pub async fn lambda() -> aws_sdk_lambda::Client {
     let settings = aws_settings();
     lambda_client(&sdk_config(&settings).await)
-}
-
-/// A CloudWatch client for moto, as [`lambda`] (same builder, same settings).
-pub async fn cloudwatch() -> aws_sdk_cloudwatch::Client {
-    lambda_alias_controller::aws::client::cloudwatch_client(&sdk_config(&aws_settings()).await)
 }
 
 /// `prefix-<pid>-<n>`: the counter keeps tests of this binary apart on the shared
@@ -205,7 +178,6 @@ pub async fn create_function(
 
 /// A function with one published version per code marker (`markers[0]` is version 1, ...), the
 /// first marker's code created with it. Returns the versions as AWS numbered them.
-#[allow(dead_code)]
 pub async fn function_with_versions(
     client: &aws_sdk_lambda::Client,
     name: &str,
@@ -224,7 +196,6 @@ pub async fn function_with_versions(
 }
 
 /// A CI deploy of code `marker` to `$LATEST`, then PublishVersion: the version AWS numbered.
-#[allow(dead_code)]
 pub async fn deploy_and_publish(client: &aws_sdk_lambda::Client, name: &str, marker: &str) -> String {
     client
         .update_function_code()
@@ -469,7 +440,7 @@ fn start(server: &Path) -> Result<Moto, String> {
 }
 
 /// A port that was free a moment ago (the OS picks it; we release it for moto).
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }
@@ -572,7 +543,6 @@ pub fn create_sqs_queue(name: &str) -> String {
 /// Port of the shared moto server. Starts it if needed.
 /// Starts moto's request recorder (`/moto-api/recorder/`): from now on every request it serves
 /// is kept, body included, for [`moto_recorded_bodies`].
-#[allow(dead_code)]
 pub fn moto_start_recording() {
     let port = moto_port();
     let request = format!(
@@ -585,7 +555,6 @@ pub fn moto_start_recording() {
 }
 
 /// The bodies of the requests moto recorded since [`moto_start_recording`], decoded.
-#[allow(dead_code)]
 pub fn moto_recorded_bodies() -> Vec<String> {
     let port = moto_port();
     let request = format!(
@@ -658,7 +627,6 @@ fn cloudwatch_query(body: &str) -> String {
 
 /// PutMetricAlarm on the function's Errors (moto starts it in OK... or what it decides), then
 /// SetAlarmState to `state` (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
-#[allow(dead_code)]
 pub fn put_alarm(name: &str, function: &str, state: &str) {
     cloudwatch_query(&format!(
         "Action=PutMetricAlarm&AlarmName={}&Namespace=AWS%2FLambda&MetricName=Errors&Statistic=Sum&Period=60\
@@ -671,7 +639,6 @@ pub fn put_alarm(name: &str, function: &str, state: &str) {
 }
 
 /// SetAlarmState, as CloudWatch does when the alarm's metric crosses its threshold.
-#[allow(dead_code)]
 pub fn set_alarm_state(name: &str, state: &str) {
     cloudwatch_query(&format!(
         "Action=SetAlarmState&AlarmName={}&StateValue={state}&StateReason=test",
@@ -682,7 +649,6 @@ pub fn set_alarm_state(name: &str, state: &str) {
 /// PutMetricData of one minute's `Invocations` and `Errors` of `version` through `alias`, with
 /// the dimensions Lambda publishes (`FunctionName`, `Resource`, `ExecutedVersion`), at `at`
 /// (unix seconds).
-#[allow(dead_code)]
 pub fn put_invocations(function: &str, alias: &str, version: &str, at: i64, invocations: f64, errors: f64) {
     let stamp = jiff::Timestamp::from_second(at).expect("time").to_string();
     let mut body = String::from("Action=PutMetricData&Namespace=AWS%2FLambda");
@@ -711,7 +677,7 @@ pub fn put_invocations(function: &str, alias: &str, version: &str, at: i64, invo
 
 /// Sends a complete HTTP/1.1 request (which must say `Connection: close`) and returns
 /// the status code (0 when the answer is not HTTP) and the whole response text.
-fn http_exchange(port: u16, request: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_exchange(port: u16, request: &str) -> std::io::Result<(u16, String)> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)?;
     stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
@@ -735,7 +701,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 }
 
 /// application/x-www-form-urlencoded value encoding (RFC 3986 unreserved kept).
-fn url_encode(value: &str) -> String {
+pub(crate) fn url_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
@@ -748,7 +714,7 @@ fn url_encode(value: &str) -> String {
 }
 
 /// Last few KiB of moto's log, for panic messages.
-fn log_tail(log: &Path) -> String {
+pub(crate) fn log_tail(log: &Path) -> String {
     const TAIL: usize = 4096;
     match std::fs::read(log) {
         Ok(bytes) => {
@@ -810,7 +776,6 @@ extern "C" fn stop_children_at_exit() {
 
 /// moto_faithful.py's test-only control of provisioned concurrency (not an AWS API): `body` is
 /// the JSON it takes (`ReadySeconds` for a function, or `Qualifier` + `Fail` + `StatusReason`).
-#[allow(dead_code)]
 pub fn moto_warm_control(body: &serde_json::Value) {
     let port = moto_port();
     let body = body.to_string();

@@ -14,7 +14,7 @@
 //!
 //! Without `KUBECONFIG` it says that it skipped and why; in CI it fails instead.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -14,7 +14,7 @@
 //!
 //! Every step is printed with its time, so the run's output is the rounds' log.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::cluster::{annotate_namespace, cluster, eventually};
@@ -24,7 +24,13 @@ use support::smapi::Stage;
 impl SkillWorld {
     /// Waits for live and candidate, Converged, the development stage calling `development`
     /// and (when given) the last update's status.
-    async fn expect(&self, live: &str, candidate: &str, development: &str, update: Option<&str>) -> Value {
+    async fn expect_endpoint(
+        &self,
+        live: &str,
+        candidate: &str,
+        development: &str,
+        update: Option<&str>,
+    ) -> Value {
         let s =
             eventually(&format!("live {live}, candidate {candidate}, development {development}"), || async {
                 let s = self.status().await?;
@@ -85,7 +91,12 @@ impl SkillWorld {
         // The new candidate is the old live alias: after the drain it tracks $LATEST and the
         // development stage follows it.
         let s = self
-            .expect(&format!("{candidate}:{version}"), &format!("{live}:$LATEST"), live, Some("SUCCEEDED"))
+            .expect_endpoint(
+                &format!("{candidate}:{version}"),
+                &format!("{live}:$LATEST"),
+                live,
+                Some("SUCCEEDED"),
+            )
             .await;
         assert_eq!(s["skill"]["live"], candidate);
         assert_eq!(s["skill"]["developmentUpdate"]["alias"], live);
@@ -102,7 +113,7 @@ async fn two_rounds_with_no_manual_step_the_development_endpoint_follows_the_can
     // Updates take a second at SMAPI: the controller follows IN_PROGRESS to SUCCEEDED.
     w.fake.script_updates(&w.skill, 1.0, 0);
     w.create_with("FromSkill", json!({"manageDevelopmentEndpoint": true})).await;
-    let s = w.expect("PROD1:1", "PROD2:$LATEST", "PROD2", None).await;
+    let s = w.expect_endpoint("PROD1:1", "PROD2:$LATEST", "PROD2", None).await;
     assert!(s["skill"]["developmentUpdate"].is_null(), "nothing to move: {}", s["skill"]);
     assert!(w.fake.writes(&w.skill).is_empty());
 
@@ -165,7 +176,7 @@ async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
     let Some(client) = cluster("k8s_skill_endpoint").await else { return };
     let w = SkillWorld::start(client, "PROD2", Some("PROD1"), &[]).await;
     w.create_with("Development", json!({"manageDevelopmentEndpoint": true})).await;
-    w.expect("PROD1:1", "PROD2:$LATEST", "PROD2", None).await;
+    w.expect_endpoint("PROD1:1", "PROD2:$LATEST", "PROD2", None).await;
 
     // A person points the development stage at the live alias, in a rich manifest, and edits it
     // again right after the controller reads it: the first write is stale (412).
@@ -174,7 +185,7 @@ async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
     w.say("a person pointed the development stage at PROD1 (a manifest with regions and unknown fields)");
     // The FE region calls another function (in another region): it is not this set's to move.
     let moved = format!("PROD2, other: {}-fe:PROD1", w.arn);
-    let s = w.expect("PROD1:1", "PROD2:$LATEST", &moved, Some("SUCCEEDED")).await;
+    let s = w.expect_endpoint("PROD1:1", "PROD2:$LATEST", &moved, Some("SUCCEEDED")).await;
     assert_eq!(s["skill"]["developmentUpdate"]["from"], format!("PROD1, other: {}-fe:PROD1", w.arn));
     let events = w.events().await;
     assert!(events.iter().any(|(r, _)| r == "DevelopmentEndpointRaced"), "{events:?}");
@@ -231,7 +242,7 @@ async fn a_race_with_a_person_and_a_failed_update_never_overwrite_anything() {
     let fixed = Stage::custom(&format!("{}:PROD1", w.arn)).region("EU", &w.arn);
     w.fake.set_stage(&w.skill, "development", Some(&fixed));
     w.say("a person edited the development manifest");
-    let s = w.expect("PROD1:1", "PROD2:$LATEST", "PROD2", Some("SUCCEEDED")).await;
+    let s = w.expect_endpoint("PROD1:1", "PROD2:$LATEST", "PROD2", Some("SUCCEEDED")).await;
     assert_eq!(s["skill"]["developmentUpdate"]["from"], "PROD1, unqualified");
     assert_eq!(w.fake.writes(&w.skill).len(), writes + 1, "one more write, for the changed manifest");
     assert_eq!(w.fake.smapi_puts(&w.skill).iter().filter(|p| p.contains("/stages/live/")).count(), 0);

@@ -6,7 +6,7 @@
 //! The 5 s is the contract (a rollout must not wait for the kubelet's kill), not a benchmark:
 //! the controller's own bound is a 3 s grace for in-flight reconciles plus half-second steps.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,10 +14,10 @@ use std::time::Duration;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::json;
+use support::cluster::alexa_set;
 use support::cluster::{
     Controller, ControllerEnv, FreshApiServer, apply_crd, cluster, create_namespace, eventually,
 };
-use support::objects::alexa_set;
 
 /// What the contract promises: gone within 5 s of SIGTERM.
 const EXIT_BOUND: Duration = Duration::from_secs(5);

@@ -12,7 +12,7 @@
 //! server refuses invalid objects and the Development -> Certified transition. Without
 //! `KUBECONFIG` it says that it skipped and why; in CI it fails instead.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
@@ -22,11 +22,11 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
+use support::cluster::alexa_set;
 use support::cluster::{
     Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually, install_chart_rbac,
     kubectl_apply, service_account_kubeconfig,
 };
-use support::objects::alexa_set;
 
 async fn status_of(api: &Api<LambdaAliasSet>, name: &str) -> Result<Value, String> {
     let obj = api.get(name).await.map_err(|e| e.to_string())?;

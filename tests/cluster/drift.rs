@@ -11,7 +11,7 @@
 //!
 //! Without `KUBECONFIG` it says that it skipped and why; in CI it fails instead.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,8 +19,8 @@ use std::time::Duration;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use lambda_alias_controller::api::LambdaAliasSet;
 use serde_json::{Value, json};
+use support::cluster::alexa_set;
 use support::cluster::{Controller, ControllerEnv, apply_crd, cluster, create_namespace, eventually};
-use support::objects::alexa_set;
 
 /// Every sample on /metrics: `name{labels}` -> value.
 fn samples(body: &str) -> BTreeMap<String, f64> {

@@ -11,7 +11,7 @@
 //! Nothing here relies on moto enforcing RevisionId or CodeSha256 preconditions, and no
 //! assertion is about durations (the one drain test sleeps until just past its drain).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1616,7 +1616,7 @@ const CREDENTIALS_SEED: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: s
 /// The property of issue "bad input": any mutated input ends by itself, by exit 0, 1 or 2, within
 /// the time and memory bounds of [`run_bounded`], never by a panic; a refusal names the file it
 /// refuses and, for an invalid object, a field. `LAC_FUZZ_CASES` (default 100) sets the count: run
-/// it longer with `LAC_FUZZ_CASES=2000 cargo test --test cli_e2e mutated`.
+/// it longer with `LAC_FUZZ_CASES=2000 cargo test --test it mutated`.
 #[test]
 fn mutated_inputs_end_in_bounded_time_and_memory_with_a_named_refusal() {
     use proptest::prelude::*;

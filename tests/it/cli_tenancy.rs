@@ -3,7 +3,7 @@
 //! annotation to set and nothing is written for any; an allowed one that assumes a role sends the
 //! derived ExternalId (moto's request recorder shows it).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
