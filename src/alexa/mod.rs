@@ -1,6 +1,9 @@
 //! The Alexa Skill Management API (SMAPI) adapter: reads, for one skill, which Lambda endpoints its
 //! `development` and `live` stages call and its latest certification review, into the planner's
-//! [`SkillObservation`]. Read-only: the controller never writes to SMAPI.
+//! [`SkillObservation`] (`reads.rs`). It writes one thing only, and only when a set opts in
+//! (`spec.alexa.manageDevelopmentEndpoint`): the development stage's manifest (`write.rs`), never
+//! the live stage. `token.rs` is the Login with Amazon token cache, `limit.rs` the rate limit and
+//! the 429 pause, this file the settings, the errors and the one request path.
 //!
 //! Authentication is Login with Amazon (LWA): a refresh token is exchanged for a bearer access
 //! token, cached per credentials until shortly before it expires. A 401 from SMAPI drops the
@@ -13,8 +16,12 @@
 
 mod credentials;
 mod http;
+mod limit;
 pub(crate) mod manifest;
 pub(crate) mod model;
+mod reads;
+mod token;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +35,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub use credentials::{AlexaCredentials, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN};
+use token::{AccessToken, TokenKey};
+pub use write::EndpointWrite;
 
 use crate::aws::budget::{Bucket, BucketLimit};
 use crate::plan::skill::{SkillObservation, StageEndpoints};
@@ -162,17 +171,6 @@ impl SmapiError {
     }
 }
 
-/// What a re-point of the development stage did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EndpointWrite {
-    /// SMAPI accepted the new manifest (202): it applies it asynchronously.
-    Accepted { etag: String, changed: Vec<Changed> },
-    /// 412: the manifest changed since it was read; nothing was written.
-    Stale,
-    /// No endpoint names the function any more (or all already call the new URI).
-    Unchanged,
-}
-
 pub use manifest::Changed;
 pub use model::ManifestUpdate;
 
@@ -196,36 +194,6 @@ struct Inner {
     /// credentials (sets of one skill may hold different Secrets of its vendor).
     skill_pauses: Mutex<HashMap<String, tokio::time::Instant>>,
     hook: Mutex<Option<RequestHook>>,
-}
-
-/// The client id and a SHA-256 of the secret and refresh token: a rotated Secret gets a fresh
-/// token (which proves the new values), and no raw secret is a map key.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct TokenKey {
-    client_id: String,
-    digest: [u8; 32],
-}
-
-impl TokenKey {
-    fn of(credentials: &AlexaCredentials) -> TokenKey {
-        let mut hasher = Sha256::new();
-        hasher.update(b"lambda-alias-controller/lwa\0");
-        hasher.update(credentials.client_secret.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(credentials.refresh_token.as_bytes());
-        TokenKey { client_id: credentials.client_id.clone(), digest: hasher.finalize().into() }
-    }
-}
-
-struct AccessToken {
-    value: String,
-    /// Not used from this instant on (see [`REFRESH_MARGIN`]).
-    usable_until: Instant,
-}
-
-/// How long a token that LWA says lasts `expires_in` is used.
-fn usable_for(expires_in: Duration) -> Duration {
-    expires_in.saturating_sub(REFRESH_MARGIN.min(expires_in / 2))
 }
 
 impl Smapi {
@@ -268,180 +236,6 @@ impl Smapi {
         *self.inner.hook.lock().unwrap_or_else(PoisonError::into_inner) = Some(hook);
     }
 
-    fn limit_of(&self, credentials: &AlexaCredentials) -> Arc<Bucket> {
-        let mut limits = self.inner.limits.lock().unwrap_or_else(PoisonError::into_inner);
-        limits
-            .entry(TokenKey::of(credentials))
-            .or_insert_with(|| Arc::new(Bucket::new(self.inner.limit)))
-            .clone()
-    }
-
-    /// Everything SMAPI says about `skill_id` now: both stages' endpoints (`None` for a stage that
-    /// answers 404, like `live` before the first publication) and the latest certification review.
-    /// A skill unknown to SMAPI (404 on both stages and on its certifications) is
-    /// [`SmapiError::NotFound`].
-    #[tracing::instrument(skip_all, fields(skill = %skill_id))]
-    pub async fn observe(
-        &self,
-        credentials: &AlexaCredentials,
-        skill_id: &str,
-    ) -> Result<SkillObservation, SmapiError> {
-        // One token first, so that bad credentials cost one LWA call, not one per request below.
-        self.token(credentials).await?;
-        let skill = path_segment(skill_id);
-        let (development, live, reviews) = futures::join!(
-            self.stage(credentials, skill_id, &skill, "development"),
-            self.stage(credentials, skill_id, &skill, "live"),
-            self.reviews(credentials, skill_id, &skill),
-        );
-        // A fixed precedence, whichever request failed first.
-        let (development, live, reviews) = (development?, live?, reviews?);
-        let latest_review = match reviews {
-            Some(reviews) => model::latest_review(&reviews)
-                .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}: {e}")))?,
-            None if development.is_none() && live.is_none() => {
-                return Err(SmapiError::NotFound { skill_id: skill_id.to_string() });
-            }
-            // The reference documents 404 only as "resource not found" and does not say what a
-            // skill never submitted lists; with a stage present, the skill exists: no review.
-            None => None,
-        };
-        Ok(SkillObservation { skill_id: skill_id.to_string(), live, development, latest_review })
-    }
-
-    /// Re-points the development stage: every endpoint URI of `function_arn` in its manifest
-    /// becomes `new_uri`, every other byte stays (`manifest::retarget`). Reads the manifest with
-    /// its ETag and writes it back with `If-Match`, so a change made in between is never
-    /// overwritten ([`EndpointWrite::Stale`]). Only ever the development stage.
-    #[tracing::instrument(skip_all, fields(skill = %skill_id))]
-    pub async fn retarget_development(
-        &self,
-        credentials: &AlexaCredentials,
-        skill_id: &str,
-        function_arn: &str,
-        new_uri: &str,
-    ) -> Result<EndpointWrite, SmapiError> {
-        let path = format!("/v1/skills/{}/stages/development/manifest", path_segment(skill_id));
-        let reply = self.get(credentials, &path).await?;
-        match reply.status {
-            StatusCode::OK => {}
-            StatusCode::SEE_OTHER => {
-                return Err(SmapiError::Unavailable(format!(
-                    "skill {skill_id}: the development manifest is being updated (303 See Other)"
-                )));
-            }
-            _ => return Err(self.failure(&reply, &format!("GET {path}"), skill_id, credentials)),
-        }
-        let etag =
-            reply.headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string).ok_or_else(|| {
-                SmapiError::InvalidResponse(format!(
-                    "skill {skill_id}: the development manifest came without an ETag"
-                ))
-            })?;
-        let (body, changed) = manifest::retarget(&reply.body, function_arn, new_uri)
-            .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}, development stage: {e}")))?;
-        if changed.is_empty() {
-            return Ok(EndpointWrite::Unchanged);
-        }
-        let body = Bytes::from(body);
-        let put = self.call(credentials, Method::PUT, &path, Some((&body, &etag))).await?;
-        match put.status {
-            StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT => {
-                Ok(EndpointWrite::Accepted { etag, changed })
-            }
-            StatusCode::PRECONDITION_FAILED => Ok(EndpointWrite::Stale),
-            _ => Err(self.failure(&put, &format!("PUT {path}"), skill_id, credentials)),
-        }
-    }
-
-    /// `GET /v1/skills/{skillId}/status?resource=manifest`: the last manifest update request
-    /// (`None` when there was none).
-    #[tracing::instrument(skip_all, fields(skill = %skill_id))]
-    pub async fn manifest_update(
-        &self,
-        credentials: &AlexaCredentials,
-        skill_id: &str,
-    ) -> Result<Option<ManifestUpdate>, SmapiError> {
-        let path = format!("/v1/skills/{}/status?resource=manifest", path_segment(skill_id));
-        let reply = self.get(credentials, &path).await?;
-        if reply.status != StatusCode::OK {
-            return Err(self.failure(&reply, "GET /v1/skills/{skillId}/status", skill_id, credentials));
-        }
-        model::manifest_update(&reply.body)
-            .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}, manifest status: {e}")))
-    }
-
-    /// `GET /v1/skills/{skillId}/stages/{stage}/manifest`; `None` on 404.
-    async fn stage(
-        &self,
-        credentials: &AlexaCredentials,
-        skill_id: &str,
-        skill: &str,
-        stage: &str,
-    ) -> Result<Option<StageEndpoints>, SmapiError> {
-        let path = format!("/v1/skills/{skill}/stages/{stage}/manifest");
-        let reply = self.get(credentials, &path).await?;
-        match reply.status {
-            StatusCode::OK => model::stage_endpoints(&reply.body)
-                .map(Some)
-                .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}, {stage} stage: {e}"))),
-            StatusCode::NOT_FOUND => Ok(None),
-            // The manifest reference lists 303 with a Location to the skill's status: the manifest
-            // is being built or updated. Transient: observe again later.
-            StatusCode::SEE_OTHER => Err(SmapiError::Unavailable(format!(
-                "skill {skill_id}: the {stage} manifest is being updated (303 See Other)"
-            ))),
-            _ => Err(self.failure(&reply, &format!("GET {path}"), skill_id, credentials)),
-        }
-    }
-
-    /// Every page of `GET /v1/skills/{skillId}/certifications`; `None` when the list answers 404.
-    async fn reviews(
-        &self,
-        credentials: &AlexaCredentials,
-        skill_id: &str,
-        skill: &str,
-    ) -> Result<Option<Vec<ListedReview>>, SmapiError> {
-        let mut reviews = Vec::new();
-        let mut next_token: Option<String> = None;
-        let mut seen_tokens = std::collections::HashSet::new();
-        for _ in 0..MAX_CERTIFICATION_PAGES {
-            // Scoped: the serializer is not Send and must not live across the await below.
-            let path = {
-                let mut query = form_urlencoded::Serializer::new(String::new());
-                query.append_pair("maxResults", CERTIFICATIONS_PAGE_SIZE);
-                if let Some(token) = &next_token {
-                    query.append_pair("nextToken", token);
-                }
-                format!("/v1/skills/{skill}/certifications?{}", query.finish())
-            };
-            let reply = self.get(credentials, &path).await?;
-            match reply.status {
-                StatusCode::OK => {}
-                StatusCode::NOT_FOUND if next_token.is_none() => return Ok(None),
-                _ => {
-                    let what = format!("GET /v1/skills/{skill}/certifications");
-                    return Err(self.failure(&reply, &what, skill_id, credentials));
-                }
-            }
-            let page = model::certification_page(&reply.body)
-                .map_err(|e| SmapiError::InvalidResponse(format!("skill {skill_id}: {e}")))?;
-            reviews.extend(page.reviews);
-            match page.next_token {
-                None => return Ok(Some(reviews)),
-                Some(token) if !seen_tokens.insert(token.clone()) => {
-                    return Err(SmapiError::InvalidResponse(format!(
-                        "skill {skill_id}: the certifications list repeats a nextToken"
-                    )));
-                }
-                Some(token) => next_token = Some(token),
-            }
-        }
-        Err(SmapiError::InvalidResponse(format!(
-            "skill {skill_id}: the certifications list goes on past {MAX_CERTIFICATION_PAGES} pages"
-        )))
-    }
-
     /// An authenticated GET; a 401 drops the token and retries once with a fresh one.
     async fn get(&self, credentials: &AlexaCredentials, path_and_query: &str) -> Result<Reply, SmapiError> {
         self.call(credentials, Method::GET, path_and_query, None).await
@@ -478,50 +272,6 @@ impl Smapi {
             });
         }
         Ok(reply)
-    }
-
-    /// One request under the credentials' rate limit, counted; a 429 pauses the limit for
-    /// every caller, and every request for that skill, until its `Retry-After` (a second
-    /// without one).
-    async fn limited(
-        &self,
-        credentials: &AlexaCredentials,
-        method: &Method,
-        uri: &Uri,
-        token: &str,
-        body: Option<(&Bytes, &str)>,
-    ) -> Result<Reply, SmapiError> {
-        let limit = self.limit_of(credentials);
-        let skill = uri
-            .path()
-            .strip_prefix("/v1/skills/")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default();
-        let paused =
-            self.inner.skill_pauses.lock().unwrap_or_else(PoisonError::into_inner).get(skill).copied();
-        if let Some(until) = paused.filter(|u| *u > tokio::time::Instant::now()) {
-            tokio::time::sleep_until(until).await;
-        }
-        limit.acquire().await;
-        let reply = self.send(method, uri, token, body).await;
-        let label = reply.as_ref().map_or("unavailable", |r| outcome(r.status));
-        let hook = self.inner.hook.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if let Some(hook) = hook {
-            hook(operation(method, uri.path()), label);
-        }
-        if let Ok(r) = &reply
-            && r.status == StatusCode::TOO_MANY_REQUESTS
-        {
-            let until =
-                tokio::time::Instant::now() + retry_after(&r.headers).unwrap_or(Duration::from_secs(1));
-            limit.pause_until(until);
-            let mut pauses = self.inner.skill_pauses.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = tokio::time::Instant::now();
-            pauses.retain(|_, u| *u > now);
-            let entry = pauses.entry(skill.to_string()).or_insert(until);
-            *entry = (*entry).max(until);
-        }
-        reply
     }
 
     async fn send(
@@ -572,136 +322,6 @@ impl Smapi {
                 SmapiError::InvalidResponse(format!("SMAPI answered {status} to {what} ({said})"))
             }
         }
-    }
-
-    /// A usable access token for these credentials: the cached one, or a new one from LWA. Callers
-    /// for the same credentials wait for one refresh instead of each starting their own.
-    async fn token(&self, credentials: &AlexaCredentials) -> Result<String, SmapiError> {
-        let slot = self.slot(credentials);
-        let mut cached = slot.lock().await;
-        if let Some(token) = cached.as_ref()
-            && Instant::now() < token.usable_until
-        {
-            return Ok(token.value.clone());
-        }
-        *cached = None;
-        let token = self.fetch_token(credentials).await?;
-        let value = token.value.clone();
-        *cached = Some(token);
-        Ok(value)
-    }
-
-    /// Drops `used` from the cache, unless another caller already replaced it.
-    async fn forget(&self, credentials: &AlexaCredentials, used: &str) {
-        let slot = self.slot(credentials);
-        let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|t| t.value == used) {
-            *cached = None;
-        }
-    }
-
-    fn slot(&self, credentials: &AlexaCredentials) -> Arc<tokio::sync::Mutex<Option<AccessToken>>> {
-        let mut tokens = self.inner.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        if tokens.len() > TOKEN_CACHE_PRUNE_AT {
-            let now = Instant::now();
-            tokens.retain(|_, slot| {
-                Arc::strong_count(slot) > 1
-                    || slot
-                        .try_lock()
-                        .map(|t| t.as_ref().is_some_and(|t| now < t.usable_until))
-                        .unwrap_or(true)
-            });
-        }
-        tokens.entry(TokenKey::of(credentials)).or_default().clone()
-    }
-
-    /// `POST {lwa}` with `grant_type=refresh_token`.
-    async fn fetch_token(&self, credentials: &AlexaCredentials) -> Result<AccessToken, SmapiError> {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "refresh_token")
-            .append_pair("client_id", &credentials.client_id)
-            .append_pair("client_secret", &credentials.client_secret)
-            .append_pair("refresh_token", &credentials.refresh_token)
-            .finish();
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(self.inner.lwa.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded;charset=UTF-8")
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, user_agent())
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|e| SmapiError::Setup(format!("cannot build the LWA token request: {e}")))?;
-        // The lifetime counts from before the request: never trust a token past its real expiry.
-        let asked_at = Instant::now();
-        let lwa = &self.inner.lwa;
-        let reply = self
-            .inner
-            .http
-            .send(request)
-            .await
-            .map_err(|e| SmapiError::Unavailable(format!("Login with Amazon ({lwa}): {e}")))?;
-        let secrets = [credentials.client_secret.as_str(), credentials.refresh_token.as_str()];
-        match reply.status {
-            StatusCode::OK => {}
-            StatusCode::TOO_MANY_REQUESTS => {
-                return Err(SmapiError::Throttled { retry_after: retry_after(&reply.headers) });
-            }
-            s if s.is_server_error() => {
-                return Err(SmapiError::Unavailable(format!(
-                    "Login with Amazon ({lwa}) answered {s} ({})",
-                    quote(&reply, &secrets)
-                )));
-            }
-            s => {
-                let code = lwa_error_code(&reply.body);
-                let refused = s == StatusCode::UNAUTHORIZED
-                    || matches!(
-                        code.as_deref(),
-                        Some("invalid_grant" | "invalid_client" | "unauthorized_client")
-                    );
-                let detail = format!(
-                    "Login with Amazon ({lwa}) refused the refresh token for client {}: {s} ({})",
-                    credentials.client_id,
-                    quote(&reply, &secrets)
-                );
-                return Err(if refused {
-                    SmapiError::Unauthorized { detail }
-                } else {
-                    SmapiError::InvalidResponse(detail)
-                });
-            }
-        }
-        #[derive(Deserialize)]
-        struct Grant {
-            access_token: Option<String>,
-            expires_in: Option<u64>,
-            token_type: Option<String>,
-        }
-        let grant: Grant = serde_json::from_slice(&reply.body).map_err(|e| {
-            SmapiError::InvalidResponse(format!(
-                "Login with Amazon ({lwa}): the token answer is not JSON: {e}"
-            ))
-        })?;
-        let value = grant.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            SmapiError::InvalidResponse(format!(
-                "Login with Amazon ({lwa}): the token answer has no access_token"
-            ))
-        })?;
-        if let Some(kind) = grant.token_type.as_deref()
-            && !kind.eq_ignore_ascii_case("bearer")
-        {
-            return Err(SmapiError::InvalidResponse(format!(
-                "Login with Amazon ({lwa}): token_type {kind:?}, expected bearer"
-            )));
-        }
-        // Without expires_in the token serves the calls of this observation only.
-        let lifetime = grant.expires_in.map(|s| usable_for(Duration::from_secs(s))).unwrap_or_default();
-        tracing::debug!(
-            client_id = %credentials.client_id,
-            expires_in = grant.expires_in,
-            "fetched a Login with Amazon access token"
-        );
-        Ok(AccessToken { value, usable_until: asked_at + lifetime })
     }
 }
 
@@ -786,6 +406,7 @@ fn quote(reply: &Reply, secrets: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::token::usable_for;
     use super::*;
 
     fn reply(status: u16, body: &str, headers: &[(&str, &str)]) -> Reply {
