@@ -34,7 +34,9 @@ use lambda_alias_controller::controller::SetMeta;
 use lambda_alias_controller::controller::drift_events::index::Defaults;
 use lambda_alias_controller::controller::drift_events::{Located, Own, Sets, SqsQueue};
 use lambda_alias_controller::controller::events::{EventSink, RecorderSink};
-use lambda_alias_controller::controller::run::{DriftEvents, RunOptions, Wiring, run_with, watch_sets};
+use lambda_alias_controller::controller::run::{
+    DriftEvents, RunError, RunOptions, Wiring, run_with, watch_sets,
+};
 use lambda_alias_controller::engine;
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -115,8 +117,7 @@ async fn run_controller(knobs: &Knobs) -> Result<(), String> {
         let command = tokio::select! {
             result = &mut run => {
                 // A restart finding the last run's listener not closed yet: again, shortly.
-                if let Err(e) = &result
-                    && e.starts_with("cannot listen")
+                if let Err(RunError::Listen { .. }) = &result
                     && attempts < 20
                     && started.elapsed() < Duration::from_secs(2)
                 {
@@ -143,7 +144,7 @@ async fn run_controller(knobs: &Knobs) -> Result<(), String> {
         }
     };
     println!("final {}", serde_json::to_string(&sim.stats()).unwrap_or_default());
-    result
+    result.map_err(|e| e.to_string())
 }
 
 /// The queue's URL as the controller sees it (the simulated account and region).
