@@ -16,7 +16,7 @@ pub struct Done {
 }
 
 /// Executing stopped at `index` of the failing pass's actions. `done` holds what was written:
-/// the actions before `index`, and from [`converge`] every earlier pass's too.
+/// the actions before `index`, and from [`converge`](super::converge()) every earlier pass's too.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("step {} ({action}) failed: {error}", index + 1)]
 pub struct ExecuteError {
