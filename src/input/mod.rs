@@ -275,5 +275,7 @@ impl<'de> DeserializeSeed<'de> for Key<'_> {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod mutate;
 #[cfg(test)]
 mod tests;

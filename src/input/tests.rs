@@ -167,36 +167,10 @@ mod properties {
         }
     }
 
-    /// A sample with up to four edits: a byte range cut, a token inserted, or the text truncated.
+    /// A sample with up to four edits (`super::super::mutate`).
     fn mutated(samples: &'static [&'static str]) -> impl Strategy<Value = String> {
-        const TOKENS: [&str; 18] = [
-            "[", "]", "{", "}", ":", ",", "\"", "\\", "\\u", "-", "1e999", "null", "\n", "\t", "&a [*a]",
-            "---\n", "\0", "\u{feff}",
-        ];
-        let edit = (0.0..1.0f64, 0..3u8, proptest::sample::select(TOKENS.to_vec()), 1..30usize);
-        (proptest::sample::select(samples.to_vec()), proptest::collection::vec(edit, 0..5)).prop_map(
-            |(sample, edits)| {
-                let mut text = sample.to_string();
-                for (at, kind, token, n) in edits {
-                    let mut i = ((text.len() as f64) * at) as usize;
-                    while !text.is_char_boundary(i) {
-                        i -= 1;
-                    }
-                    match kind {
-                        0 => text.insert_str(i, token),
-                        1 => {
-                            let mut end = (i + n).min(text.len());
-                            while !text.is_char_boundary(end) {
-                                end += 1;
-                            }
-                            text.replace_range(i..end, "");
-                        }
-                        _ => text.truncate(i),
-                    }
-                }
-                text
-            },
-        )
+        (proptest::sample::select(samples.to_vec()), super::super::mutate::edits(0..5))
+            .prop_map(|(sample, edits)| super::super::mutate::apply(sample, &edits))
     }
 
     /// Anything: mutated samples, arbitrary text, and deep nesting of either bracket.

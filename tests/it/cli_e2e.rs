@@ -20,6 +20,7 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::Value;
+use support::run_bounded;
 use support::run_cli as run;
 
 /// moto's default account: the account of every ARN it hands out.
@@ -952,7 +953,10 @@ async fn missing_function_and_code_mismatch_are_errors_with_nothing_written() {
     let file = scratch.write("missing.yaml", &las("ops", "ghost", &missing, "drainSeconds: 0\n"));
     let (code, out, err) = plan(&file);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(format!("{out}{err}").contains("FunctionNotFound"), "{out}{err}");
+    assert!(out.contains("FunctionNotFound"), "the report: {out}");
+    // The refusal is said on stderr too, naming the set and its file, as `apply` says it.
+    let said = format!("error: ops/ghost ({}): FunctionNotFound: ", file.display());
+    assert!(err.starts_with(&said), "{err}");
     let (out, err) = apply_fails(&file);
     assert!(err.contains("ops/ghost") && err.contains("does not exist"), "{err}");
     assert_eq!(ready_reason(&status(&out)), "FunctionNotFound", "{out}");
@@ -1233,91 +1237,6 @@ async fn apply_with_provisioned_concurrency_returns_while_lambda_allocates_it() 
 // 9. Bad input ends in bounded time and memory (README, "Bad input")
 // ---------------------------------------------------------------------------------------------
 
-/// Whatever the input, a run ends by itself within this: a hang detector, not a speed check
-/// (a normal refusal takes milliseconds).
-const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
-/// The child's address space: a runaway allocation fails here instead of taking the machine.
-const ADDRESS_SPACE_BYTES: u64 = 1 << 30;
-/// The most resident memory a run may have used (a normal run uses about 40 MiB).
-const MAX_RSS_KIB: i64 = 256 * 1024;
-
-/// One bounded run of the binary.
-struct Bounded {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    max_rss_kib: i64,
-}
-
-/// Runs the binary against moto under [`ADDRESS_SPACE_BYTES`], and asserts it ended by itself
-/// within [`DEADLINE`], by exit (not a signal), with at most [`MAX_RSS_KIB`] resident.
-#[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which also gives its peak memory")]
-fn run_bounded(args: &[&str]) -> Bounded {
-    use std::os::unix::process::CommandExt;
-    const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
-    let mut command = std::process::Command::new(BIN);
-    command
-        .args(args)
-        .envs(support::moto_env())
-        .env_remove("AWS_PROFILE")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE_BYTES, rlim_max: ADDRESS_SPACE_BYTES };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let pid = child.id() as libc::pid_t;
-    let (mut out, mut err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
-    let readers = (
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut out, &mut s);
-            s
-        }),
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut err, &mut s);
-            s
-        }),
-    );
-    let started = std::time::Instant::now();
-    let mut status: libc::c_int = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our own child; status and usage are valid for writes.
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
-        if reaped == pid {
-            break;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{BIN} {args:?} did not end within {DEADLINE:?}: killed");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let stdout = String::from_utf8_lossy(&readers.0.join().expect("stdout reader")).into_owned();
-    let stderr = String::from_utf8_lossy(&readers.1.join().expect("stderr reader")).into_owned();
-    assert!(
-        libc::WIFEXITED(status),
-        "{BIN} {args:?} died by signal {} (a panic that aborts, or the memory limit)\n{stderr}",
-        libc::WTERMSIG(status)
-    );
-    let max_rss_kib = usage.ru_maxrss;
-    assert!(max_rss_kib <= MAX_RSS_KIB, "{BIN} {args:?} used {max_rss_kib} KiB resident\n{stderr}");
-    Bounded { code: libc::WEXITSTATUS(status), stdout, stderr, max_rss_kib }
-}
-
 /// `plan` and `apply` both refuse `file` with exit 1 and an error that starts with `expected`,
 /// and write nothing to `function` (which exists in moto, and which the file's valid documents name).
 async fn refused_by_both(client: &Client, file: &Path, function: &str, expected: &str) {
@@ -1399,6 +1318,22 @@ async fn yaml_syntax_errors_are_refused_at_once_naming_file_line_and_column() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("expands to more than 4 MiB"), "{}", run.stderr);
     println!("a 10 MB document: refused using {} KiB resident", run.max_rss_kib);
+}
+
+#[tokio::test]
+async fn a_file_without_a_document_is_refused() {
+    let scratch = Scratch::new("empty");
+    for (name, text) in [
+        ("empty.yaml", ""),
+        ("comments.yaml", "# only a header\n# and no object\n"),
+        ("ends.yaml", "---\n...\n"),
+    ] {
+        let file = scratch.write(name, text);
+        let run = run_bounded(&["plan", "-f", path_str(&file)]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        let said = format!("error: {}: holds no document (it is empty, or only comments)", file.display());
+        assert!(run.stderr.starts_with(&said), "{}", run.stderr);
+    }
 }
 
 #[tokio::test]
@@ -1486,101 +1421,6 @@ async fn the_tenancy_and_credentials_files_say_a_syntax_error_as_one() {
 // 10. The property: mutated manifests, tenancy and credentials files
 // ---------------------------------------------------------------------------------------------
 
-/// One edit of a text, at a position given as a fraction of its length.
-#[derive(Clone, Debug)]
-enum Edit {
-    Insert(f64, &'static str),
-    InsertChar(f64, char),
-    Delete(f64, usize),
-    Truncate(f64),
-    DuplicateLine(f64),
-    Indent(f64, bool),
-}
-
-/// What a typo, a bad merge or a careless tool leaves in YAML.
-const TOKENS: [&str; 26] = [
-    "[",
-    "]",
-    "{",
-    "}",
-    ": ",
-    "- ",
-    "\t",
-    "&a ",
-    "*a",
-    "!tag ",
-    "'",
-    "\"",
-    "# ",
-    "\n",
-    "---\n",
-    "\0",
-    "|",
-    ">",
-    "? ",
-    "%YAML 1.1\n",
-    "&a [*a]",
-    "\u{feff}",
-    ",",
-    "\r\n",
-    "  ",
-    "...\n",
-];
-
-fn edit_strategy() -> impl proptest::strategy::Strategy<Value = Edit> {
-    use proptest::prelude::*;
-    prop_oneof![
-        (0.0..1.0f64, proptest::sample::select(TOKENS.to_vec())).prop_map(|(at, t)| Edit::Insert(at, t)),
-        (0.0..1.0f64, proptest::char::range(' ', '~')).prop_map(|(at, c)| Edit::InsertChar(at, c)),
-        (0.0..1.0f64, 1..40usize).prop_map(|(at, n)| Edit::Delete(at, n)),
-        (0.0..1.0f64).prop_map(Edit::Truncate),
-        (0.0..1.0f64).prop_map(Edit::DuplicateLine),
-        (0.0..1.0f64, any::<bool>()).prop_map(|(at, more)| Edit::Indent(at, more)),
-    ]
-}
-
-/// The char boundary nearest below `at` of `text`.
-fn position(text: &str, at: f64) -> usize {
-    let mut i = ((text.len() as f64) * at) as usize;
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i.min(text.len())
-}
-
-fn apply_edits(seed: &str, edits: &[Edit]) -> String {
-    let mut text = seed.to_string();
-    for edit in edits {
-        match *edit {
-            Edit::Insert(at, token) => text.insert_str(position(&text, at), token),
-            Edit::InsertChar(at, c) => text.insert(position(&text, at), c),
-            Edit::Delete(at, n) => {
-                let start = position(&text, at);
-                let mut end = (start + n).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end += 1;
-                }
-                text.replace_range(start..end, "");
-            }
-            Edit::Truncate(at) => text.truncate(position(&text, at)),
-            Edit::DuplicateLine(at) | Edit::Indent(at, _) => {
-                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-                if lines.is_empty() {
-                    continue;
-                }
-                let i = ((lines.len() as f64) * at) as usize % lines.len();
-                match *edit {
-                    Edit::DuplicateLine(_) => lines.insert(i, lines[i].clone()),
-                    Edit::Indent(_, true) => lines[i].insert_str(0, "  "),
-                    _ => lines[i] = lines[i].strip_prefix("  ").unwrap_or(&lines[i]).to_string(),
-                }
-                text = lines.join("\n") + "\n";
-            }
-        }
-    }
-    text
-}
-
 /// Which reader a case mutates.
 #[derive(Clone, Copy, Debug)]
 enum Reader {
@@ -1646,7 +1486,7 @@ fn mutated_inputs_end_in_bounded_time_and_memory_with_a_named_refusal() {
         1 => Just(Reader::Tenancy),
         1 => Just(Reader::Credentials),
     ];
-    let strategy = (reader, proptest::collection::vec(edit_strategy(), 1..5));
+    let strategy = (reader, lambda_alias_controller::input::mutate::edits(1..5));
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let counts = std::cell::RefCell::new(BTreeMap::<String, usize>::new());
     let result = runner.run(&strategy, |(reader, edits)| {
@@ -1655,7 +1495,8 @@ fn mutated_inputs_end_in_bounded_time_and_memory_with_a_named_refusal() {
             Reader::Tenancy => (TENANCY_SEED, "tenancy"),
             Reader::Credentials => (CREDENTIALS_SEED, "credentials"),
         };
-        let file = scratch.write(&format!("case-{label}"), &apply_edits(seed, &edits));
+        let file = scratch
+            .write(&format!("case-{label}"), &lambda_alias_controller::input::mutate::apply(seed, &edits));
         let file_arg = path_str(&file);
         let args: Vec<&str> = match reader {
             Reader::Manifest(_) => vec!["plan", "-f", file_arg],

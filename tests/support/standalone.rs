@@ -9,19 +9,96 @@ use super::smapi::{FakeSmapi, Stage};
 use super::validation_cases::{Case, cases};
 use super::*;
 
-/// Runs the binary with `args` against moto: (exit code, stdout, stderr).
+/// Runs the binary with `args` against moto: (exit code, stdout, stderr), within the bounds of
+/// [`run_bounded`].
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let run = run_bounded(args);
+    (run.code, run.stdout, run.stderr)
+}
+
+/// Whatever the input, a run ends by itself within this: a hang detector, not a speed check
+/// (a normal refusal takes milliseconds).
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The child's address space: a runaway allocation fails here instead of taking the machine.
+const ADDRESS_SPACE_BYTES: u64 = 1 << 30;
+/// The most resident memory a run may have used (a normal run uses about 40 MiB).
+const MAX_RSS_KIB: i64 = 256 * 1024;
+
+/// One bounded run of the binary.
+pub struct Bounded {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub max_rss_kib: i64,
+}
+
+/// Runs the binary against moto under [`ADDRESS_SPACE_BYTES`], and asserts it ended by itself
+/// within [`DEADLINE`], by exit (not a signal), with at most [`MAX_RSS_KIB`] resident.
+#[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which also gives its peak memory")]
+pub fn run_bounded(args: &[&str]) -> Bounded {
+    use std::os::unix::process::CommandExt;
     const BIN: &str = env!("CARGO_BIN_EXE_lambda-alias-controller");
-    let output = std::process::Command::new(BIN)
+    let mut command = std::process::Command::new(BIN);
+    command
         .args(args)
         .envs(moto_env())
         .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let code = output.status.code().unwrap_or_else(|| panic!("{BIN} {args:?} died by a signal"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (code, stdout, stderr)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE_BYTES, rlim_max: ADDRESS_SPACE_BYTES };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let pid = child.id() as libc::pid_t;
+    let (mut out, mut err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let readers = (
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut out, &mut s);
+            s
+        }),
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut s);
+            s
+        }),
+    );
+    let started = std::time::Instant::now();
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own child; status and usage are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            break;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{BIN} {args:?} did not end within {DEADLINE:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let stdout = String::from_utf8_lossy(&readers.0.join().expect("stdout reader")).into_owned();
+    let stderr = String::from_utf8_lossy(&readers.1.join().expect("stderr reader")).into_owned();
+    assert!(
+        libc::WIFEXITED(status),
+        "{BIN} {args:?} died by signal {} (a panic that aborts, or the memory limit)\n{stderr}",
+        libc::WTERMSIG(status)
+    );
+    let max_rss_kib = usage.ru_maxrss;
+    assert!(max_rss_kib <= MAX_RSS_KIB, "{BIN} {args:?} used {max_rss_kib} KiB resident\n{stderr}");
+    Bounded { code: libc::WEXITSTATUS(status), stdout, stderr, max_rss_kib }
 }
 
 /// A CloudWatch client for moto, as [`lambda`] (same builder, same settings).
